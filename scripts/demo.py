@@ -1,0 +1,53 @@
+"""The end of `make up`: seeds demo stock, places an order through the API and follows it to
+the end, printing what a customer and an operator would see."""
+
+import json
+import sys
+import time
+import uuid
+
+from orders_client import Stack, wait_for
+
+SKU = "DEMO-WIDGET"
+
+
+def main() -> int:
+    stack = Stack()
+    print(f"==> seed: PUT /products/{SKU} {{available: 100}}")
+    stack.set_stock(SKU, 100)
+
+    started = time.monotonic()
+    key = f"demo-{uuid.uuid4()}"
+    r = stack.place("demo-customer", [(SKU, 2)], idempotency_key=key)
+    print(f"==> POST /orders -> {r.status} Location: {r.headers.get('location')}")
+    print("    " + json.dumps(r.body))
+    if r.status != 202:
+        return 1
+    order_id = r.body["order_id"]
+
+    seen = ["PENDING"]
+
+    def progress():
+        o = stack.order(order_id)
+        if o["status"] != seen[-1]:
+            seen.append(o["status"])
+            print(f"    {time.monotonic() - started:5.1f}s  {o['status']}")
+        return o
+
+    order = wait_for(progress, lambda o: o["status"] in {"CONFIRMED", "REJECTED", "CANCELLED"}, 90,
+                     f"order {order_id} to settle")
+    print(f"==> order {order_id} is {order['status']} after {time.monotonic() - started:.1f}s")
+    print("    " + json.dumps(order))
+    notes = wait_for(lambda: stack.notifications_for(order_id),
+                     lambda n: {x.get("kind") for x in n} >= {"OrderPlaced", "InventoryReserved"}
+                     or len(n) >= 2, 60, "notifications")
+    print("==> notifications")
+    for n in sorted(notes, key=lambda n: n.get("sent_at", "")):
+        print(f"    [{n.get('kind')}] {n.get('subject')}: {n.get('message')}")
+    print(f"==> product {SKU}: {json.dumps(stack.product(SKU))}")
+    print(f"\nAPI     {stack.api_url}\nAPI key {stack.api_key}")
+    return 0 if order["status"] == "CONFIRMED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Small client for the deployed pipeline, shared by `make demo`/`make up` and the e2e tests.
+
+Reads .build/stack.json (written by deploy-local.sh) and talks to the stack only through its
+API and AWS APIs, as a user or an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import boto3
+import requests
+
+T = TypeVar("T")
+
+STACK_FILE = os.environ.get("STACK_FILE", os.path.join(os.path.dirname(__file__), "..", ".build", "stack.json"))
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_for(probe: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: str, interval: float = 0.25) -> T:
+    """Polls `probe` until `ok(result)` or the deadline; returns the last result or raises Timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = probe()
+        if ok(last):
+            return last
+        if time.monotonic() >= deadline:
+            raise Timeout(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    text: str
+
+
+class Stack:
+    def __init__(self, path: str = STACK_FILE):
+        with open(path) as f:
+            info = json.load(f)
+        self.info = info
+        self.outputs: dict[str, str] = info["outputs"]
+        self.api_url: str = info["api_url"]
+        self.api_key: str = info["api_key"]
+        self.endpoint: str = info["endpoint"]
+        self._session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        )
+        self._http = requests.Session()
+
+    def client(self, service: str):
+        return self._session.client(service, endpoint_url=self.endpoint)
+
+    def resource(self, service: str):
+        return self._session.resource(service, endpoint_url=self.endpoint)
+
+    def table(self, output_key: str):
+        return self.resource("dynamodb").Table(self.outputs[output_key])
+
+    # ------------------------------------------------------------------ API
+    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
+             headers: dict[str, str] | None = None, api_key: bool = True) -> Response:
+        hdrs = {"content-type": "application/json"}
+        if api_key:
+            hdrs["x-api-key"] = self.api_key
+        hdrs.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        r = self._http.request(method, self.api_url + path, data=data, headers=hdrs, timeout=30)
+        try:
+            parsed = r.json()
+        except ValueError:
+            parsed = None
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, parsed, r.text)
+
+    def set_stock(self, sku: str, available: int) -> Response:
+        r = self.call("PUT", f"/products/{sku}", {"available": available})
+        assert r.status == 200, f"PUT /products/{sku}: {r.status} {r.text}"
+        return r
+
+    def product(self, sku: str) -> dict:
+        r = self.call("GET", f"/products/{sku}")
+        assert r.status == 200, f"GET /products/{sku}: {r.status} {r.text}"
+        return r.body
+
+    def place(self, customer_id: str, lines: list[tuple[str, int]], idempotency_key: str | None = None) -> Response:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        body = {"customer_id": customer_id, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
+        return self.call("POST", "/orders", body, headers=headers)
+
+    def order(self, order_id: str) -> dict:
+        r = self.call("GET", f"/orders/{order_id}")
+        assert r.status == 200, f"GET /orders/{order_id}: {r.status} {r.text}"
+        return r.body
+
+    def wait_status(self, order_id: str, statuses: set[str], timeout: float = 60) -> dict:
+        return wait_for(lambda: self.order(order_id), lambda o: o["status"] in statuses, timeout,
+                        f"order {order_id} to reach {sorted(statuses)}")
+
+    # ------------------------------------------------------------------ state, read as an operator
+    def notifications_for(self, order_id: str) -> list[dict]:
+        table = self.table("NotificationsTableName")
+        items: list[dict] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = table.scan(**kwargs)
+            items += [i for i in page["Items"] if i.get("order_id") == order_id]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,109 @@
+"""Fixtures for the end-to-end tests: the deployed stack (make deploy), and a tap that records
+every message published on the stack's three topics, so tests can assert on what was published
+without touching the consumers' own queues."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+
+from orders_client import Stack, wait_for  # noqa: E402
+
+
+# Each test uses its own SKUs and customers, so tests can run in any order.
+def new_sku(prefix: str = "E2E") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
+
+
+def new_customer() -> str:
+    return f"cust-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    path = os.environ.get("STACK_FILE", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "stack.json"))
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: deploy the stack first (make deploy)")
+    return Stack(path)
+
+
+class Tap:
+    """One SQS queue subscribed (raw delivery, no filter) to every topic of the stack. A
+    background thread drains it into memory; tests query what was published."""
+
+    TOPICS = ("OrderEventsTopicArn", "InventoryEventsTopicArn", "CustomerNotificationsTopicArn")
+
+    def __init__(self, stack: Stack):
+        self.sqs = stack.client("sqs")
+        self.sns = stack.client("sns")
+        name = f"e2e-tap-{uuid.uuid4().hex[:8]}"
+        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.subscriptions = []
+        for key in self.TOPICS:
+            sub = self.sns.subscribe(
+                TopicArn=stack.outputs[key], Protocol="sqs", Endpoint=arn,
+                Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True,
+            )
+            self.subscriptions.append(sub["SubscriptionArn"])
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            resp = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for m in resp.get("Messages", []):
+                try:
+                    body = json.loads(m["Body"])
+                except ValueError:
+                    body = {"unparsed": m["Body"]}
+                with self._lock:
+                    self.messages.append(body)
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+    def events(self, order_id: str | None = None, type_: str | None = None) -> list[dict]:
+        with self._lock:
+            msgs = list(self.messages)
+        return [m for m in msgs
+                if (order_id is None or m.get("order_id") == order_id)
+                and (type_ is None or m.get("type") == type_)]
+
+    def wait_event(self, order_id: str, type_: str, timeout: float = 60) -> list[dict]:
+        return wait_for(lambda: self.events(order_id, type_), bool, timeout, f"{type_} for order {order_id}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for arn in self.subscriptions:
+            self.sns.unsubscribe(SubscriptionArn=arn)
+        self.sqs.delete_queue(QueueUrl=self.url)
+
+
+@pytest.fixture(scope="session")
+def tap(stack: Stack):
+    t = Tap(stack)
+    yield t
+    t.close()
+
+
+def queue_depth(stack: Stack, url: str) -> tuple[int, int]:
+    attrs = stack.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
+    """Waits until a consumer queue holds no message, visible or in flight."""
+    url = stack.outputs[output_key]
+    wait_for(lambda: queue_depth(stack, url), lambda d: d == (0, 0), timeout, f"{output_key} to drain")

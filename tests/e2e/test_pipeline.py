@@ -1,0 +1,304 @@
+"""End-to-end tests: the deployed stack in LocalStack, driven through its API and AWS APIs.
+
+Every wait polls a condition with a deadline; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import new_customer, new_sku, queue_depth, wait_drained
+from orders_client import wait_for
+
+SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED"}
+
+
+def place_ok(stack, customer, lines, key=None) -> str:
+    r = stack.place(customer, lines, idempotency_key=key)
+    assert r.status == 202, f"{r.status} {r.text}"
+    assert r.body["status"] == "PENDING"
+    assert r.headers.get("location", "").endswith(f"/orders/{r.body['order_id']}")
+    return r.body["order_id"]
+
+
+def notification_kinds(stack, order_id) -> list[str]:
+    return sorted(n.get("kind") for n in stack.notifications_for(order_id))
+
+
+# 1 -------------------------------------------------------------------------------------------
+def test_happy_path_confirms_reserves_and_notifies(stack, tap):
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+
+    order_id = place_ok(stack, customer, [(sku, 2)])
+    order = stack.wait_status(order_id, SETTLED)
+
+    assert order["status"] == "CONFIRMED"
+    assert [h["status"] for h in order["history"]] == ["PENDING", "CONFIRMED"]
+    assert order["lines"] == [{"sku": sku, "quantity": 2}]
+    product = stack.product(sku)
+    assert (product["available"], product["reserved"]) == (3, 2)
+
+    # Recorded once per event, and published on the customer-notifications topic.
+    wait_for(lambda: notification_kinds(stack, order_id), lambda k: k == ["InventoryReserved", "OrderPlaced"], 60,
+             "placed + confirmed notifications")
+    published = wait_for(lambda: tap.events(order_id, "CustomerNotified"), lambda e: len(e) >= 2, 60,
+                         "two CustomerNotified messages")
+    assert {e["data"]["source_type"] for e in published} == {"OrderPlaced", "InventoryReserved"}
+    assert all(e["data"]["customer_id"] == customer for e in published)
+
+
+# 2 -------------------------------------------------------------------------------------------
+def test_out_of_stock_rejects_naming_the_sku_and_changes_no_stock(stack, tap):
+    plenty, short, customer = new_sku(), new_sku(), new_customer()
+    stack.set_stock(plenty, 10)
+    stack.set_stock(short, 1)
+
+    order_id = place_ok(stack, customer, [(plenty, 3), (short, 2)])
+    order = stack.wait_status(order_id, SETTLED)
+
+    assert order["status"] == "REJECTED"
+    rejected = tap.wait_event(order_id, "InventoryRejected")
+    assert rejected[0]["data"]["short_skus"] == [short]
+    assert short in json.dumps(order["history"][-1])
+    for sku, stock in ((plenty, 10), (short, 1)):
+        product = stack.product(sku)
+        assert (product["available"], product["reserved"]) == (stock, 0), sku
+    wait_for(lambda: notification_kinds(stack, order_id), lambda k: "InventoryRejected" in k, 60,
+             "rejection notification")
+
+
+# 3 -------------------------------------------------------------------------------------------
+def test_cancel_after_confirm_restores_stock_exactly_once(stack, tap):
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 4)
+    order_id = place_ok(stack, customer, [(sku, 3)])
+    assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
+
+    r = stack.call("POST", f"/orders/{order_id}/cancel")
+    assert r.status in (200, 202), r.text
+    assert r.body["status"] == "CANCELLED"
+    tap.wait_event(order_id, "InventoryReleased")
+    wait_for(lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (4, 0), 60, "stock restored")
+
+    again = stack.call("POST", f"/orders/{order_id}/cancel")
+    assert again.status in (200, 202), again.text
+    assert again.body["status"] == "CANCELLED"
+    wait_drained(stack, "InventoryQueueUrl")
+    wait_drained(stack, "OrderStatusQueueUrl")
+    product = stack.product(sku)
+    assert (product["available"], product["reserved"]) == (4, 0)
+    assert len({e["id"] for e in tap.events(order_id, "OrderCancelled")}) == 1
+    assert len({e["id"] for e in tap.events(order_id, "InventoryReleased")}) == 1
+    order = stack.order(order_id)
+    assert order["status"] == "CANCELLED"
+    assert [h["status"] for h in order["history"]] == ["PENDING", "CONFIRMED", "CANCELLED"]
+
+
+def test_cancel_of_rejected_order_is_refused(stack):
+    sku = new_sku()
+    stack.set_stock(sku, 0)
+    order_id = place_ok(stack, new_customer(), [(sku, 1)])
+    assert stack.wait_status(order_id, SETTLED)["status"] == "REJECTED"
+    r = stack.call("POST", f"/orders/{order_id}/cancel")
+    assert r.status == 409, r.text
+    assert r.body["error"]
+
+
+# 4 -------------------------------------------------------------------------------------------
+def test_idempotency_key_returns_the_same_order_once(stack, tap):
+    sku, customer, key = new_sku(), new_customer(), f"key-{uuid.uuid4()}"
+    stack.set_stock(sku, 5)
+
+    first = stack.place(customer, [(sku, 1)], idempotency_key=key)
+    second = stack.place(customer, [(sku, 1)], idempotency_key=key)
+    assert first.status == 202, first.text
+    assert second.status in (200, 202), second.text
+    order_id = first.body["order_id"]
+    assert second.body["order_id"] == order_id
+
+    assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
+    wait_drained(stack, "InventoryQueueUrl")
+    assert len({e["id"] for e in tap.events(order_id, "OrderPlaced")}) == 1
+    assert stack.product(sku)["available"] == 4
+
+    other = stack.place(customer, [(sku, 2)], idempotency_key=key)
+    assert other.status == 409, other.text
+    assert other.body["error"] == "idempotency_key_reused"
+
+
+# 5 -------------------------------------------------------------------------------------------
+def test_duplicate_delivery_reserves_and_notifies_once(stack, tap):
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 6)
+    order_id = place_ok(stack, customer, [(sku, 2)])
+    assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
+    placed = tap.wait_event(order_id, "OrderPlaced")[0]
+
+    # The same OrderPlaced, delivered twice more, the way SNS/SQS may redeliver it.
+    sqs = stack.client("sqs")
+    for _ in range(2):
+        sqs.send_message(
+            QueueUrl=stack.outputs["InventoryQueueUrl"], MessageBody=json.dumps(placed),
+            MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPlaced"}},
+        )
+    wait_drained(stack, "InventoryQueueUrl")
+    wait_drained(stack, "NotificationQueueUrl")
+
+    product = stack.product(sku)
+    assert (product["available"], product["reserved"]) == (4, 2)
+    reservations = stack.table("ReservationsTableName")
+    assert reservations.get_item(Key={"order_id": order_id})["Item"]["status"] == "RESERVED"
+    # Redelivery may republish the outcome, always under the same event id.
+    assert len({e["id"] for e in tap.events(order_id, "InventoryReserved")}) == 1
+    assert notification_kinds(stack, order_id) == ["InventoryReserved", "OrderPlaced"]
+    assert queue_depth(stack, stack.outputs["InventoryDLQUrl"]) == (0, 0)
+
+
+# 6 -------------------------------------------------------------------------------------------
+def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack):
+    sqs = stack.client("sqs")
+    marker = f"poison-{uuid.uuid4()}"
+    good = []
+    for i in range(3):
+        good.append({
+            "id": str(uuid.uuid4()), "type": "OrderPlaced", "version": 1,
+            "occurred_at": "2026-11-26T12:00:00Z", "order_id": f"e2e-poison-{uuid.uuid4().hex[:8]}",
+            "data": {"customer_id": new_customer(), "lines": [{"sku": new_sku(), "quantity": 1}]},
+        })
+    entries = [{"Id": "poison", "MessageBody": marker}] + [
+        {"Id": f"good{i}", "MessageBody": json.dumps(e),
+         "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderPlaced"}}}
+        for i, e in enumerate(good)
+    ]
+    resp = sqs.send_message_batch(QueueUrl=stack.outputs["NotificationQueueUrl"], Entries=entries)
+    assert not resp.get("Failed"), resp
+
+    # The good ones are handled on their first delivery, while the poison one keeps failing.
+    for e in good:
+        wait_for(lambda: notification_kinds(stack, e["order_id"]), lambda k: k == ["OrderPlaced"], 30,
+                 f"notification for {e['order_id']}")
+
+    dlq = stack.outputs["NotificationDLQUrl"]
+
+    def dlq_bodies():
+        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                   VisibilityTimeout=2, AttributeNames=["ApproximateReceiveCount"])
+        return [m["Body"] for m in msgs.get("Messages", [])]
+
+    # 5 receives x 12 s visibility locally: about a minute.
+    wait_for(dlq_bodies, lambda b: marker in b, 150, "poison message in the notification DLQ")
+    for e in good:
+        assert notification_kinds(stack, e["order_id"]) == ["OrderPlaced"]
+
+
+# 7 -------------------------------------------------------------------------------------------
+def test_no_oversell_under_concurrent_orders(stack):
+    sku = new_sku()
+    stack.set_stock(sku, 10)
+
+    def one(_):
+        return place_ok(stack, new_customer(), [(sku, 1)])
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        order_ids = list(pool.map(one, range(50)))
+    assert len(set(order_ids)) == 50
+
+    def statuses():
+        return [stack.order(o)["status"] for o in order_ids]
+
+    final = wait_for(statuses, lambda s: all(x in SETTLED for x in s), 180, "all 50 orders to settle", interval=1)
+    assert final.count("CONFIRMED") == 10
+    assert final.count("REJECTED") == 40
+    product = stack.product(sku)
+    assert (product["available"], product["reserved"]) == (0, 10)
+
+
+# 8 -------------------------------------------------------------------------------------------
+BAD_REQUESTS = [
+    # name, method, path, raw body, expected status, expected field (None: no field)
+    ("malformed json", "POST", "/orders", '{"customer_id": "c1", "lines": [', 400, "body"),
+    ("not an object", "POST", "/orders", "[1, 2]", 400, "body"),
+    ("wrong type", "POST", "/orders", '{"customer_id": 7, "lines": [{"sku": "A-1", "quantity": 1}]}', 400, "customer_id"),
+    ("missing customer", "POST", "/orders", '{"lines": [{"sku": "A-1", "quantity": 1}]}', 400, "customer_id"),
+    ("missing lines", "POST", "/orders", '{"customer_id": "CUST"}', 400, "lines"),
+    ("no lines", "POST", "/orders", '{"customer_id": "CUST", "lines": []}', 400, "lines"),
+    ("quantity 0", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 0}]}', 400, "lines[0].quantity"),
+    ("negative quantity", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": -3}]}', 400, "lines[0].quantity"),
+    ("huge quantity", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1000000000000}]}', 400, "lines[0].quantity"),
+    ("bad sku", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "no spaces!", "quantity": 1}]}', 400, "lines[0].sku"),
+    ("too many lines", "POST", "/orders",
+     json.dumps({"customer_id": "CUST", "lines": [{"sku": f"A-{i}", "quantity": 1} for i in range(51)]}), 400, "lines"),
+    ("oversize body", "POST", "/orders", json.dumps({"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1}], "pad": "x" * 20000}), 413, None),
+    ("unknown route", "GET", "/nope", None, 404, None),
+    ("wrong method", "DELETE", "/orders", None, 405, None),
+    ("unknown order", "GET", "/orders/does-not-exist", None, 404, None),
+    ("bad stock", "PUT", "/products/A-1", '{"available": -1}', 400, "available"),
+]
+
+
+@pytest.mark.parametrize("name,method,path,raw,status,field", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_input_gets_a_json_4xx(stack, name, method, path, raw, status, field):
+    customer = new_customer()
+    raw = raw.replace("CUST", customer) if raw else raw
+    r = stack.call(method, path, raw=raw)
+    assert r.status == status, f"{name}: {r.status} {r.text}"
+    assert isinstance(r.body, dict) and r.body.get("error") and r.body.get("message"), r.text
+    if field is not None:
+        assert r.body.get("field") == field, r.text
+
+
+def test_bad_input_stores_and_publishes_nothing(stack, tap):
+    customer = new_customer()
+    for _, method, path, raw, _, _ in BAD_REQUESTS:
+        if method == "POST":
+            stack.call(method, path, raw=raw.replace("CUST", customer))
+    # A valid order from the same customer is the fence: once its event is seen, any event of
+    # the bad requests, published before it, would have been seen too.
+    sku = new_sku()
+    stack.set_stock(sku, 1)
+    fence = place_ok(stack, customer, [(sku, 1)])
+    tap.wait_event(fence, "OrderPlaced")
+    placed = [e for e in tap.events(type_="OrderPlaced") if e["data"]["customer_id"] == customer]
+    assert [e["order_id"] for e in placed] == [fence]
+    orders = stack.table("OrdersTableName").scan()["Items"]
+    assert [o["order_id"] for o in orders if o.get("customer_id") == customer] == [fence]
+
+
+# 9 -------------------------------------------------------------------------------------------
+def test_consumer_outage_lets_orders_wait_and_none_are_lost(stack):
+    lam = stack.client("lambda")
+    fn = stack.outputs["InventoryFunctionName"]
+    mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
+    sku = new_sku()
+    stack.set_stock(sku, 10)
+
+    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    try:
+        wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"], lambda s: s == "Disabled", 60,
+                 "mapping disabled")
+        order_ids = [place_ok(stack, new_customer(), [(sku, 1)]) for _ in range(3)]
+        wait_for(lambda: queue_depth(stack, stack.outputs["InventoryQueueUrl"])[0], lambda n: n >= 3, 30,
+                 "orders waiting in the inventory queue")
+        assert all(stack.order(o)["status"] == "PENDING" for o in order_ids)
+    finally:
+        lam.update_event_source_mapping(UUID=mapping, Enabled=True)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"], lambda s: s == "Enabled", 60,
+             "mapping enabled")
+    for o in order_ids:
+        assert stack.wait_status(o, SETTLED, timeout=90)["status"] == "CONFIRMED"
+    assert stack.product(sku)["available"] == 7
+
+
+# 10 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "not-the-key"}], ids=["no key", "wrong key"])
+def test_calls_without_the_api_key_are_forbidden(stack, headers):
+    r = stack.call("GET", "/products/A-1", api_key=False, headers=headers)
+    assert r.status == 403, r.text
+    r = stack.call("POST", "/orders", {"customer_id": "x", "lines": [{"sku": "A-1", "quantity": 1}]},
+                   api_key=False, headers=headers)
+    assert r.status == 403, r.text

@@ -1,9 +1,59 @@
 # The README's two commands are `make up` and `make test`; everything else is a building block.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
 
+# LocalStack: install, start, stop, its own tests and benchmark (LOCALSTACK_PORT,
+# LOCALSTACK_ENDPOINT, VENV_TOOLS, targets `tools`, `localstack`, `down`, ...).
 include localstack/localstack.mk
 
-.PHONY: help
+STACK_NAME ?= orders-pipeline
+TOOLS_BIN := $(VENV_TOOLS)/bin
+export LOCALSTACK_ENDPOINT STACK_NAME
+FN ?= orders-api
+
+.PHONY: help up build deploy seed demo logs clean test test-rust lint-template e2e deploy-aws fmt
+
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+up: ## run the whole system locally: LocalStack, build, deploy, seed, place an order and follow it
+	@scripts/up.sh
+
+build: ## build every function for the host and stage .build/lambda/<fn>/bootstrap
+	@scripts/build-functions.sh
+
+deploy: tools localstack build ## package and deploy infra/template.yaml to LocalStack
+	@TOOLS_BIN=$(TOOLS_BIN) scripts/deploy-local.sh
+
+seed: ## put demo stock through the API
+	@cd scripts && ../$(TOOLS_BIN)/python demo.py --seed-only
+
+demo: ## place an order through the API and follow it to the end
+	@cd scripts && ../$(TOOLS_BIN)/python demo.py
+
+logs: ## follow a function's CloudWatch logs: make logs FN=inventory
+	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow
+
+test: ## every test: fmt, clippy, unit, LocalStack extension, adapters, template lint, end-to-end
+	@scripts/test-all.sh
+
+test-rust: ## fmt check, clippy -D warnings, unit tests (no LocalStack needed)
+	cargo fmt --all -- --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo test --locked --workspace
+
+lint-template: tools ## cfn-lint infra/template.yaml (zero errors and warnings)
+	$(TOOLS_BIN)/cfn-lint infra/template.yaml
+
+e2e: deploy ## end-to-end tests against the deployed stack
+	$(TOOLS_BIN)/pytest tests/e2e
+
+fmt: ## format the Rust code
+	cargo fmt --all
+
+clean: down ## stop everything and remove build outputs and LocalStack state (keeps target/)
+	rm -rf .build .localstack
+
+deploy-aws: ## cross-compile for arm64 with cargo lambda and deploy to your AWS account (see README)
+	@scripts/deploy-aws.sh

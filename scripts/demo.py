@@ -15,6 +15,8 @@ def main() -> int:
     stack = Stack()
     print(f"==> seed: PUT /products/{SKU} {{available: 100}}")
     stack.set_stock(SKU, 100)
+    if "--seed-only" in sys.argv:
+        return 0
 
     started = time.monotonic()
     key = f"demo-{uuid.uuid4()}"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make test`: every test, in the order that fails fastest. Starts LocalStack if it is not
+# running and stops it again at the end (also on failure), so nothing is left running.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+: "${TOOLS_BIN:=.venv/tools/bin}"
+: "${LOCALSTACK_ENDPOINT:=http://127.0.0.1:4566}"
+export TOOLS_BIN LOCALSTACK_ENDPOINT
+
+logdir=.build/test-logs
+rm -rf "$logdir" && mkdir -p "$logdir"
+t0=$SECONDS
+results=()
+failed=0
+
+healthy() { curl -sf -m 2 "$LOCALSTACK_ENDPOINT/_localstack/health" >/dev/null 2>&1; }
+we_started=0
+healthy || we_started=1
+cleanup() {
+  if [[ $we_started == 1 ]]; then
+    echo "==> make down (this run started LocalStack)"
+    make -s down
+  fi
+}
+trap cleanup EXIT
+
+run() {
+  local name=$1; shift
+  local s=$SECONDS
+  printf '\n\033[1m[%4ds] %s\033[0m\n' "$((SECONDS - t0))" "$name"
+  if "$@" 2>&1 | tee "$logdir/$name.log"; then
+    results+=("ok    $(printf '%4ds' $((SECONDS - s)))  $name")
+  else
+    results+=("FAIL  $(printf '%4ds' $((SECONDS - s)))  $name")
+    failed=1
+    summary
+    exit 1
+  fi
+}
+
+# Counts every test the runners reported, for one closing line.
+summary() {
+  local passed=0 fails=0 n
+  for n in $(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$logdir"/*.log 2>/dev/null \
+    | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed/\1:\2/'); do
+    passed=$((passed + ${n%%:*})); fails=$((fails + ${n##*:}))
+  done
+  for n in $(grep -hE '^(=+ )?[0-9]+ (passed|failed|errors?)\b.* in [0-9.]+s' "$logdir"/*.log 2>/dev/null \
+    | sed -E 's/^=+ //; s/ in [0-9.]+s.*//' | tr ',' '\n' | sed -nE 's/^ *([0-9]+) (passed|failed|error|errors).*/\1:\2/p'); do
+    case ${n##*:} in passed) passed=$((passed + ${n%%:*})) ;; *) fails=$((fails + ${n%%:*})) ;; esac
+  done
+  echo
+  printf '%s\n' "${results[@]}"
+  echo "total $((SECONDS - t0))s"
+  echo "tests: $passed passed, $fails failed"
+}
+
+run tools make -s tools
+run fmt cargo fmt --all -- --check
+run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
+run unit cargo test --locked --workspace
+run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml
+run localstack make -s localstack
+run localstack-extension make -s localstack-test
+run adapters cargo test --locked -p orders-aws --features localstack-tests
+run deploy make -s deploy
+run e2e "$TOOLS_BIN/pytest" -q tests/e2e
+summary

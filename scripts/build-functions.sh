@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 
 FUNCTIONS=(orders-api inventory order-status notification outbox-sweeper)
 PROFILE=${PROFILE:-dev}
+target=${CARGO_TARGET_DIR:-target}
 case "$PROFILE" in
-  dev) outdir=target/debug ;;
-  *) outdir=target/$PROFILE ;;
+  dev) outdir=$target/debug ;;
+  *) outdir=$target/$PROFILE ;;
 esac
 
 # The whole workspace at once: the same feature set as `cargo test --workspace`, so the two

@@ -17,7 +17,7 @@ pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(--bin "$f"); done
 cargo lambda build --release --arm64 "${pkgs[@]}"
 for f in "${FUNCTIONS[@]}"; do
-  install -D target/lambda/"$f"/bootstrap .build/lambda/"$f"/bootstrap
+  install -D "${CARGO_TARGET_DIR:-target}"/lambda/"$f"/bootstrap .build/lambda/"$f"/bootstrap
 done
 
 aws cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACT_BUCKET" \

@@ -1,0 +1,292 @@
+//! Identifiers: validated newtypes and name-based (deterministic) ids.
+//!
+//! Deterministic ids are what make the pipeline idempotent end to end: the same
+//! `Idempotency-Key` always maps to the same order id, and a redelivered input always
+//! derives the same event id, so every consumer can dedupe by id.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Lowercase hex of a SHA-256 digest.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A UUID-formatted (version 8, RFC 9562 custom) id derived from SHA-256 of
+/// `namespace`, a NUL separator and `name`. Same inputs, same id, on every machine.
+pub fn name_based_id(namespace: &str, name: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(namespace.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(name.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// Namespaces for [`name_based_id`]; changing one changes every derived id.
+pub mod namespace {
+    /// Order ids derived from a client's `Idempotency-Key`.
+    pub const IDEMPOTENCY_KEY: &str = "orders/idempotency-key/v1";
+    /// Event ids derived from an order id and an event type.
+    pub const ORDER_EVENT: &str = "orders/event/v1";
+    /// `CustomerNotified` ids derived from the source event id.
+    pub const NOTIFICATION: &str = "orders/notification/v1";
+}
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct IdError(pub String);
+
+fn is_uuid_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and wraps `s`.
+            pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                let check: fn(&str) -> bool = $check;
+                if check(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(IdError(format!(concat!("not a valid ", $what, ": {:?}"), truncate(&s))))
+                }
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Deserialization validates too, so an event or a stored item can never carry a
+        // malformed id past the boundary.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+string_newtype!(
+    /// An order id: a lowercase hyphenated UUID (random, or name-based from an idempotency key).
+    OrderId,
+    is_uuid_shaped,
+    "order id"
+);
+
+string_newtype!(
+    /// An event id: a lowercase hyphenated UUID.
+    EventId,
+    is_uuid_shaped,
+    "event id"
+);
+
+string_newtype!(
+    /// A stock keeping unit: `^[A-Z0-9][A-Z0-9-]{0,31}$`.
+    Sku,
+    |s: &str| {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b.len() <= 32
+            && (b[0].is_ascii_uppercase() || b[0].is_ascii_digit())
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
+    },
+    "SKU"
+);
+
+string_newtype!(
+    /// A customer id: `^[A-Za-z0-9_-]{1,64}$`.
+    CustomerId,
+    |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    },
+    "customer id"
+);
+
+string_newtype!(
+    /// A client's `Idempotency-Key`: 1-128 printable ASCII characters.
+    IdempotencyKey,
+    |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|c| (0x20..=0x7e).contains(&c)),
+    "idempotency key"
+);
+
+impl OrderId {
+    /// A fresh random (v4) order id, for requests without an `Idempotency-Key`.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// The order id an `Idempotency-Key` maps to.
+    pub fn for_idempotency_key(key: &IdempotencyKey) -> Self {
+        Self(name_based_id(namespace::IDEMPOTENCY_KEY, key.as_str()))
+    }
+}
+
+impl EventId {
+    /// The deterministic id of the event of type `event_type` about `order_id`.
+    pub fn for_order_event(order_id: &OrderId, event_type: &str) -> Self {
+        Self(name_based_id(
+            namespace::ORDER_EVENT,
+            &format!("{}/{}", order_id.as_str(), event_type),
+        ))
+    }
+
+    /// The deterministic id of the `CustomerNotified` event for a source event.
+    pub fn for_notification(source: &EventId) -> Self {
+        Self(name_based_id(namespace::NOTIFICATION, source.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_matches_known_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn name_based_ids_are_deterministic_uuid_v8_and_distinct() {
+        let a = name_based_id("ns", "name");
+        assert_eq!(a, name_based_id("ns", "name"));
+        assert_ne!(a, name_based_id("ns", "other"));
+        assert_ne!(a, name_based_id("other", "name"));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(name_based_id("ab", "c"), name_based_id("a", "bc"));
+        assert!(is_uuid_shaped(&a), "{a}");
+        let parsed = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(parsed.get_version_num(), 8);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+    }
+
+    #[test]
+    fn order_ids_from_keys_and_random() {
+        let k = IdempotencyKey::parse("client-42/attempt").unwrap();
+        assert_eq!(
+            OrderId::for_idempotency_key(&k),
+            OrderId::for_idempotency_key(&k)
+        );
+        let r = OrderId::random();
+        assert!(OrderId::parse(r.as_str()).is_ok());
+        assert_ne!(r, OrderId::random());
+    }
+
+    #[test]
+    fn event_ids_depend_on_order_and_type() {
+        let o = OrderId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+        let p = OrderId::parse("00000000-0000-4000-8000-000000000002").unwrap();
+        let a = EventId::for_order_event(&o, "OrderPlaced");
+        assert_eq!(a, EventId::for_order_event(&o, "OrderPlaced"));
+        assert_ne!(a, EventId::for_order_event(&o, "OrderCancelled"));
+        assert_ne!(a, EventId::for_order_event(&p, "OrderPlaced"));
+        assert_ne!(EventId::for_notification(&a), a);
+    }
+
+    #[test]
+    fn uuid_shape() {
+        assert!(OrderId::parse("123e4567-e89b-42d3-a456-426614174000").is_ok());
+        for bad in [
+            "",
+            "123E4567-E89B-42D3-A456-426614174000",
+            "123e4567e89b42d3a456426614174000",
+            "123e4567-e89b-42d3-a456-42661417400",
+            "123e4567-e89b-42d3-a456-4266141740000",
+            "123e4567-e89b-42d3-a456_426614174000",
+            "g23e4567-e89b-42d3-a456-426614174000",
+        ] {
+            assert!(OrderId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sku_format() {
+        for ok in ["A", "0", "SKU-1", "ABC-123-X", &"A".repeat(32)] {
+            assert!(Sku::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-A", "a", "SKU_1", "SKU 1", "Ä", &"A".repeat(33)] {
+            assert!(Sku::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn customer_id_format() {
+        for ok in ["c", "cust_42-X", &"x".repeat(64)] {
+            assert!(CustomerId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a.b", "é", &"x".repeat(65)] {
+            assert!(CustomerId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_key_format() {
+        assert!(IdempotencyKey::parse("k").is_ok());
+        assert!(IdempotencyKey::parse("a b ~!").is_ok());
+        assert!(IdempotencyKey::parse("x".repeat(128)).is_ok());
+        for bad in ["".to_string(), "x".repeat(129), "tab\t".into(), "é".into()] {
+            assert!(IdempotencyKey::parse(bad.clone()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserialization_validates() {
+        assert!(serde_json::from_str::<Sku>("\"ok-1\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Sku>("\"OK-1\"").unwrap().as_str(),
+            "OK-1"
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! Orders, lines and the order state machine.
+//!
+//! ```text
+//! PENDING --InventoryReserved--> CONFIRMED --Cancel--> CANCELLED
+//!    |  \--InventoryRejected--> REJECTED (terminal)
+//!    \----Cancel-------------------------------------> CANCELLED (terminal; Cancel again: unchanged)
+//! ```
+//! Adapters never read-then-write: they turn a trigger into a conditional write whose
+//! condition is [`Trigger::allowed_from`] and whose new status is [`Trigger::target`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
+use crate::ids::{CustomerId, EventId, OrderId, Sku};
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub quantity: u32,
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Rejected,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// Every status, for exhaustive tests and adapters.
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::Rejected,
+        OrderStatus::Cancelled,
+    ];
+
+    /// The stored / wire name (`PENDING`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Confirmed => "CONFIRMED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No trigger moves an order out of a terminal status.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderStatus::Rejected | OrderStatus::Cancelled)
+    }
+}
+
+/// What can happen to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// `InventoryReserved` arrived.
+    InventoryReserved,
+    /// `InventoryRejected` arrived.
+    InventoryRejected,
+    /// The customer asked to cancel.
+    Cancel,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 3] = [
+        Trigger::InventoryReserved,
+        Trigger::InventoryRejected,
+        Trigger::Cancel,
+    ];
+
+    /// The status a successful trigger leads to.
+    pub fn target(self) -> OrderStatus {
+        match self {
+            Trigger::InventoryReserved => OrderStatus::Confirmed,
+            Trigger::InventoryRejected => OrderStatus::Rejected,
+            Trigger::Cancel => OrderStatus::Cancelled,
+        }
+    }
+
+    /// The statuses from which the trigger moves the order (the write condition).
+    pub fn allowed_from(self) -> &'static [OrderStatus] {
+        match self {
+            Trigger::InventoryReserved | Trigger::InventoryRejected => &[OrderStatus::Pending],
+            Trigger::Cancel => &[OrderStatus::Pending, OrderStatus::Confirmed],
+        }
+    }
+}
+
+/// Result of applying a trigger to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The order moves to this status.
+    Moved(OrderStatus),
+    /// Already there (cancelling a cancelled order): harmless, nothing to write.
+    Unchanged,
+}
+
+/// A trigger that does not apply: late, duplicate, or forbidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("order is {}; {trigger:?} does not apply", from.as_str())]
+pub struct TransitionError {
+    pub from: OrderStatus,
+    pub trigger: Trigger,
+}
+
+/// The state machine, pure.
+pub fn transition(from: OrderStatus, trigger: Trigger) -> Result<Transition, TransitionError> {
+    if trigger.allowed_from().contains(&from) {
+        Ok(Transition::Moved(trigger.target()))
+    } else if from == trigger.target() && trigger == Trigger::Cancel {
+        Ok(Transition::Unchanged)
+    } else {
+        Err(TransitionError { from, trigger })
+    }
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub status: OrderStatus,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+}
+
+/// An event written with the order in the same item, not yet known to be published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbox {
+    pub event: Event,
+    /// When it was written; the sweeper republishes entries older than its grace period.
+    pub since: DateTime<Utc>,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+    pub status: OrderStatus,
+    pub history: Vec<HistoryEntry>,
+    /// Ids of inventory events already applied (dedupe).
+    pub applied_events: Vec<EventId>,
+    /// SHA-256 hex of the canonical request (idempotency).
+    pub request_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub outbox: Option<Outbox>,
+}
+
+impl Order {
+    /// A new `PENDING` order with one history entry and no outbox yet.
+    pub fn new_pending(
+        order_id: OrderId,
+        customer_id: CustomerId,
+        lines: Vec<OrderLine>,
+        request_hash: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Order {
+            order_id,
+            customer_id,
+            lines,
+            status: OrderStatus::Pending,
+            history: vec![HistoryEntry {
+                status: OrderStatus::Pending,
+                at: now,
+                reason: None,
+                event_id: None,
+            }],
+            applied_events: Vec::new(),
+            request_hash,
+            created_at: now,
+            updated_at: now,
+            outbox: None,
+        }
+    }
+
+    /// The public representation (`GET /orders/{id}`).
+    pub fn view(&self) -> OrderView {
+        OrderView {
+            order_id: self.order_id.clone(),
+            customer_id: self.customer_id.clone(),
+            status: self.status,
+            lines: self.lines.clone(),
+            history: self.history.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// What the API shows of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    pub history: Vec<HistoryEntry>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderStatus::*;
+    use super::*;
+
+    #[test]
+    fn transition_table_is_exactly_this() {
+        use Transition::*;
+        use Trigger::*;
+        let expected = [
+            (Pending, InventoryReserved, Some(Moved(Confirmed))),
+            (Pending, InventoryRejected, Some(Moved(Rejected))),
+            (Pending, Cancel, Some(Moved(Cancelled))),
+            (Confirmed, InventoryReserved, None),
+            (Confirmed, InventoryRejected, None),
+            (Confirmed, Cancel, Some(Moved(Cancelled))),
+            (Rejected, InventoryReserved, None),
+            (Rejected, InventoryRejected, None),
+            (Rejected, Cancel, None),
+            (Cancelled, InventoryReserved, None),
+            (Cancelled, InventoryRejected, None),
+            (Cancelled, Cancel, Some(Unchanged)),
+        ];
+        assert_eq!(expected.len(), OrderStatus::ALL.len() * Trigger::ALL.len());
+        for (from, trig, want) in expected {
+            let got = transition(from, trig);
+            match want {
+                Some(t) => assert_eq!(got, Ok(t), "{from:?} + {trig:?}"),
+                None => assert_eq!(
+                    got,
+                    Err(TransitionError {
+                        from,
+                        trigger: trig
+                    }),
+                    "{from:?} + {trig:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn no_trigger_leaves_a_terminal_status_or_goes_back_to_pending() {
+        for from in OrderStatus::ALL {
+            for trig in Trigger::ALL {
+                if let Ok(Transition::Moved(to)) = transition(from, trig) {
+                    assert!(!from.is_terminal(), "{from:?} left by {trig:?}");
+                    assert_ne!(to, Pending);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn allowed_from_agrees_with_transition() {
+        for trig in Trigger::ALL {
+            for from in OrderStatus::ALL {
+                let moves = matches!(transition(from, trig), Ok(Transition::Moved(_)));
+                assert_eq!(
+                    moves,
+                    trig.allowed_from().contains(&from),
+                    "{from:?} {trig:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.as_str().into())
+            );
+        }
+        assert_eq!(OrderStatus::parse("pending"), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! Ports: the small traits the use cases need from storage, messaging and time.
+//!
+//! Every write port is a *conditional* write whose outcome says whether the condition held,
+//! so decisions are made by the store atomically, never by reading first. The DynamoDB
+//! adapters live in `orders-aws`; [`crate::testing`] has in-memory twins with the same
+//! semantics for unit tests.
+//!
+//! Methods return `impl Future + Send` so the generic use cases and handlers stay `Send`.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::events::Event;
+use crate::ids::{CustomerId, EventId, OrderId, Sku};
+use crate::order::{HistoryEntry, Order, OrderLine, Outbox, Trigger};
+use crate::reservation::Recorded;
+
+/// A storage failure. None of these is a client mistake; callers retry or answer 5xx.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed or could not be reached (network, throttling, 5xx).
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// A stored item does not have the expected shape.
+    #[error("corrupt stored record {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+    /// Not decided this time (transaction conflict): try again later.
+    #[error("retry later: {0}")]
+    Retry(String),
+}
+
+/// Publishing an event failed; whether SNS got it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish failed: {0}")]
+pub struct PublishError(pub String);
+
+/// Wall-clock time (a port so tests control it).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock, truncated to milliseconds so stored and published times round-trip.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        use chrono::SubsecRound;
+        Utc::now().trunc_subsecs(3)
+    }
+}
+
+/// Publishes events to one topic.
+pub trait EventPublisher: Send + Sync {
+    fn publish(&self, event: &Event) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// Result of [`OrderStore::insert_new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// An order with this id exists (`attribute_not_exists(order_id)` failed).
+    AlreadyExists,
+}
+
+/// A conditional status change: `status IN trigger.allowed_from()` and, with
+/// `applied_event`, `NOT contains(applied_events, id)`.
+#[derive(Debug, Clone)]
+pub struct TransitionWrite<'a> {
+    pub order_id: &'a OrderId,
+    pub trigger: Trigger,
+    /// Appended to the history; its status is `trigger.target()`.
+    pub entry: HistoryEntry,
+    /// Recorded in `applied_events` (inventory events).
+    pub applied_event: Option<&'a EventId>,
+    /// Written as the pending outbox (cancellation).
+    pub outbox: Option<&'a Outbox>,
+    pub at: DateTime<Utc>,
+}
+
+/// Result of [`OrderStore::transition`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransitionOutcome {
+    /// Written; the order as it is now.
+    Applied(Box<Order>),
+    /// The condition failed: no such order, wrong status, or the event was applied already.
+    NotApplied,
+}
+
+/// The Orders table.
+pub trait OrderStore: Send + Sync {
+    /// Puts a new order (with its outbox) if no order has its id.
+    fn insert_new(
+        &self,
+        order: &Order,
+    ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send;
+
+    /// A strongly consistent read.
+    fn get(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    fn transition(
+        &self,
+        write: TransitionWrite<'_>,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
+
+    /// Clears the outbox if it still holds `event_id`; `false` if it did not.
+    fn clear_outbox(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the order if it is still `PENDING` with `event_id` unpublished (compensation
+    /// after a failed publish); `false` if the condition failed.
+    fn delete_unpublished(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Ids of orders whose outbox is pending since `older_than` or before, oldest first.
+    fn stale_outbox(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+}
+
+/// Stock of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub available: u64,
+    pub reserved: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The Products table as the API sees it.
+pub trait ProductStore: Send + Sync {
+    /// Sets `available` (creating the product with `reserved = 0` if new).
+    fn set_available(
+        &self,
+        sku: &Sku,
+        available: u64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Product, StoreError>> + Send;
+
+    fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
+}
+
+/// Products and Reservations together: both change in one transaction.
+pub trait InventoryStore: Send + Sync {
+    /// Atomically: record a `RESERVED` reservation and take every line from stock; or, if
+    /// a line is short, record `REJECTED` with the short SKUs and take nothing; or, if a
+    /// reservation exists, change nothing and return it (`newly_written = false`).
+    fn reserve(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    /// `RESERVED -> RELEASED` and give the stock back, exactly once; with no reservation,
+    /// record `CANCELLED_BEFORE_RESERVE` so a late `OrderPlaced` reserves nothing;
+    /// otherwise return the reservation unchanged.
+    fn release(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+}
+
+/// What the notification consumer records per event id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRecord {
+    pub event_id: EventId,
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub kind: String,
+    pub subject: String,
+    pub message: String,
+}
+
+/// Result of [`NotificationStore::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This worker owns the event now (claim time in epoch ms).
+    Claimed { claimed_at_ms: i64 },
+    /// Already sent: acknowledge.
+    AlreadySent,
+    /// Another worker claimed it recently: retry later.
+    InProgress,
+}
+
+/// The Notifications table.
+pub trait NotificationStore: Send + Sync {
+    /// Claims `record.event_id` if unclaimed or claimed before `stale_before_ms`.
+    fn claim(
+        &self,
+        record: &NotificationRecord,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    fn mark_sent(
+        &self,
+        event_id: &EventId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Drops this worker's claim (after a failed publish) so a retry need not wait.
+    fn release_claim(
+        &self,
+        event_id: &EventId,
+        claimed_at_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

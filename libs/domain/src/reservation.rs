@@ -1,0 +1,283 @@
+//! Stock reservations: the record kept per order, how a cancelled reservation transaction
+//! is read, and which inventory event a recorded reservation stands for.
+//!
+//! The reservation is keyed by order id and written in the same transaction as the stock
+//! change, so a redelivered `OrderPlaced` finds it and changes nothing: it only
+//! republishes the event the record stands for (same deterministic event id).
+
+use chrono::{DateTime, Utc};
+
+use crate::events::{
+    Event, EventPayload, EventType, InventoryRejected, InventoryReleased, InventoryReserved,
+};
+use crate::ids::{CustomerId, OrderId, Sku};
+use crate::order::OrderLine;
+
+/// State of an order's reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReservationStatus {
+    /// Stock is held for the order.
+    Reserved,
+    /// Some lines were short; nothing is held.
+    Rejected,
+    /// Stock was held and given back after a cancellation.
+    Released,
+    /// The cancellation arrived first; a late `OrderPlaced` must reserve nothing.
+    CancelledBeforeReserve,
+}
+
+impl ReservationStatus {
+    pub const ALL: [ReservationStatus; 4] = [
+        ReservationStatus::Reserved,
+        ReservationStatus::Rejected,
+        ReservationStatus::Released,
+        ReservationStatus::CancelledBeforeReserve,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Reserved => "RESERVED",
+            ReservationStatus::Rejected => "REJECTED",
+            ReservationStatus::Released => "RELEASED",
+            ReservationStatus::CancelledBeforeReserve => "CANCELLED_BEFORE_RESERVE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The reservation record (Reservations table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub status: ReservationStatus,
+    pub lines: Vec<OrderLine>,
+    pub short_skus: Vec<Sku>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a reserve or release call left in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The reservation after the call.
+    pub reservation: Reservation,
+    /// `true` if this call wrote it; `false` if it was already there (redelivery).
+    pub newly_written: bool,
+}
+
+/// Outcome of one item of a cancelled write transaction, as far as the decision cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFailure {
+    /// The item's condition held (it did not cause the cancellation).
+    None,
+    /// The item's condition failed.
+    ConditionFailed,
+    /// Anything else: a conflicting concurrent transaction, throttling, validation.
+    Other,
+}
+
+/// How to read a cancelled reserve transaction whose first item is the reservation put and
+/// whose item `i + 1` is the stock update of `lines[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveVerdict {
+    /// The reservation already exists: a redelivery (or a cancellation that came first).
+    Duplicate,
+    /// These lines did not have enough stock (or the SKU is unknown).
+    Short(Vec<Sku>),
+    /// Not a decision (conflict, throttling, unexpected shape): retry the message.
+    Retry,
+}
+
+/// The reservation decision for a cancelled transaction, pure.
+pub fn classify_reserve_cancellation(
+    reasons: &[ItemFailure],
+    lines: &[OrderLine],
+) -> ReserveVerdict {
+    if reasons.len() != lines.len() + 1 {
+        return ReserveVerdict::Retry;
+    }
+    if reasons[0] == ItemFailure::ConditionFailed {
+        return ReserveVerdict::Duplicate;
+    }
+    // A conflict anywhere means the stock check may not be final; retrying is cheap and
+    // never oversells, rejecting an order that would have fitted is not.
+    if reasons.contains(&ItemFailure::Other) {
+        return ReserveVerdict::Retry;
+    }
+    let short: Vec<Sku> = reasons[1..]
+        .iter()
+        .zip(lines)
+        .filter(|(r, _)| **r == ItemFailure::ConditionFailed)
+        .map(|(_, l)| l.sku.clone())
+        .collect();
+    if short.is_empty() {
+        ReserveVerdict::Retry
+    } else {
+        ReserveVerdict::Short(short)
+    }
+}
+
+/// The inventory event a reservation record stands for, given the input that led to it.
+///
+/// `OrderPlaced`: `RESERVED` -> `InventoryReserved`, `REJECTED` -> `InventoryRejected`;
+/// `RELEASED` or `CANCELLED_BEFORE_RESERVE` -> nothing (the order was cancelled; saying
+/// "reserved" now would contradict the release). `OrderCancelled`: `RELEASED` ->
+/// `InventoryReleased`; otherwise nothing was held, nothing to say.
+pub fn inventory_event_for(input: EventType, r: &Reservation) -> Option<Event> {
+    let customer_id = r.customer_id.clone();
+    let payload = match (input, r.status) {
+        (EventType::OrderPlaced, ReservationStatus::Reserved) => {
+            EventPayload::InventoryReserved(InventoryReserved {
+                customer_id,
+                lines: r.lines.clone(),
+            })
+        }
+        (EventType::OrderPlaced, ReservationStatus::Rejected) => {
+            EventPayload::InventoryRejected(InventoryRejected {
+                customer_id,
+                short_skus: r.short_skus.clone(),
+            })
+        }
+        (EventType::OrderCancelled, ReservationStatus::Released) => {
+            EventPayload::InventoryReleased(InventoryReleased {
+                customer_id,
+                lines: r.lines.clone(),
+            })
+        }
+        _ => return None,
+    };
+    // occurred_at is the record's time, so a republished event is identical to the first.
+    Some(Event::for_order(&r.order_id, r.updated_at, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ItemFailure::{ConditionFailed as F, None as N, Other as O};
+
+    fn lines(skus: &[&str]) -> Vec<OrderLine> {
+        skus.iter()
+            .map(|s| OrderLine {
+                sku: Sku::parse(*s).unwrap(),
+                quantity: 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn classify_cancellation() {
+        let l = lines(&["A", "B", "C"]);
+        assert_eq!(
+            classify_reserve_cancellation(&[F, N, N, N], &l),
+            ReserveVerdict::Duplicate
+        );
+        // Reservation exists and stock is short too: still a duplicate (record wins).
+        assert_eq!(
+            classify_reserve_cancellation(&[F, F, N, F], &l),
+            ReserveVerdict::Duplicate
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[N, N, F, N], &l),
+            ReserveVerdict::Short(vec![Sku::parse("B").unwrap()])
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[N, F, N, F], &l),
+            ReserveVerdict::Short(vec![Sku::parse("A").unwrap(), Sku::parse("C").unwrap()])
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[N, F, O, N], &l),
+            ReserveVerdict::Retry
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[O, N, N, N], &l),
+            ReserveVerdict::Retry
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[N, N, N, N], &l),
+            ReserveVerdict::Retry
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[N, F], &l),
+            ReserveVerdict::Retry
+        );
+        assert_eq!(
+            classify_reserve_cancellation(&[], &l),
+            ReserveVerdict::Retry
+        );
+    }
+
+    fn reservation(status: ReservationStatus) -> Reservation {
+        Reservation {
+            order_id: OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap(),
+            customer_id: CustomerId::parse("c").unwrap(),
+            status,
+            lines: lines(&["A"]),
+            short_skus: if status == ReservationStatus::Rejected {
+                vec![Sku::parse("A").unwrap()]
+            } else {
+                vec![]
+            },
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn event_for_each_input_and_status() {
+        use ReservationStatus::*;
+        let cases = [
+            (
+                EventType::OrderPlaced,
+                Reserved,
+                Some(EventType::InventoryReserved),
+            ),
+            (
+                EventType::OrderPlaced,
+                Rejected,
+                Some(EventType::InventoryRejected),
+            ),
+            (EventType::OrderPlaced, Released, None),
+            (EventType::OrderPlaced, CancelledBeforeReserve, None),
+            (EventType::OrderCancelled, Reserved, None),
+            (EventType::OrderCancelled, Rejected, None),
+            (
+                EventType::OrderCancelled,
+                Released,
+                Some(EventType::InventoryReleased),
+            ),
+            (EventType::OrderCancelled, CancelledBeforeReserve, None),
+            (EventType::InventoryReserved, Reserved, None),
+        ];
+        for (input, status, want) in cases {
+            let r = reservation(status);
+            let got = inventory_event_for(input, &r);
+            assert_eq!(
+                got.as_ref().map(Event::event_type),
+                want,
+                "{input:?} {status:?}"
+            );
+            if let Some(e) = got {
+                assert_eq!(e.order_id, r.order_id);
+                assert_eq!(e.occurred_at, r.updated_at);
+                // Same record, same event: a republish is byte-for-byte the first one.
+                assert_eq!(Some(e), inventory_event_for(input, &r));
+            }
+        }
+        let rejected = inventory_event_for(EventType::OrderPlaced, &reservation(Rejected)).unwrap();
+        match rejected.payload {
+            EventPayload::InventoryRejected(d) => {
+                assert_eq!(d.short_skus, vec![Sku::parse("A").unwrap()])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in ReservationStatus::ALL {
+            assert_eq!(ReservationStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

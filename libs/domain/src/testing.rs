@@ -1,0 +1,466 @@
+//! In-memory port implementations for unit tests (feature `testing`).
+//!
+//! They keep the adapters' conditional semantics: inserts refuse existing ids, status
+//! changes check the allowed statuses and applied events, a reservation never oversells
+//! and is recorded once per order, a notification is claimed once. Each store holds its
+//! state behind one mutex, so every operation is atomic like a DynamoDB conditional write
+//! or transaction.
+
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::events::{Event, EventType};
+use crate::ids::{CustomerId, EventId, OrderId, Sku};
+use crate::order::{Order, OrderLine};
+use crate::ports::{
+    ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
+    NotificationStore, OrderStore, Product, ProductStore, PublishError, StoreError,
+    TransitionOutcome, TransitionWrite,
+};
+use crate::reservation::{Recorded, Reservation, ReservationStatus};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not hide the state from the assertions that follow.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        FixedClock(Mutex::new(t))
+    }
+
+    /// 2026-11-26T12:00:00Z.
+    pub fn default_time() -> Self {
+        Self::at(
+            Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut t = lock(&self.0);
+        *t += by;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}
+
+/// Records published events; can be told to fail the next `n` publishes.
+#[derive(Debug, Default)]
+pub struct RecordingPublisher {
+    events: Mutex<Vec<Event>>,
+    fail_next: AtomicUsize,
+}
+
+impl RecordingPublisher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` publishes fail (and publish nothing).
+    pub fn fail_next(&self, n: usize) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.events).clone()
+    }
+
+    pub fn types(&self) -> Vec<EventType> {
+        lock(&self.events).iter().map(Event::event_type).collect()
+    }
+}
+
+impl EventPublisher for RecordingPublisher {
+    fn publish(&self, event: &Event) -> impl Future<Output = Result<(), PublishError>> + Send {
+        let failing = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let result = if failing {
+            Err(PublishError("injected publish failure".into()))
+        } else {
+            lock(&self.events).push(event.clone());
+            Ok(())
+        };
+        ready(result)
+    }
+}
+
+/// The Orders table in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryOrders {
+    orders: Mutex<HashMap<OrderId, Order>>,
+}
+
+impl InMemoryOrders {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Direct read for assertions.
+    pub fn snapshot(&self, id: &OrderId) -> Option<Order> {
+        lock(&self.orders).get(id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.orders).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl OrderStore for InMemoryOrders {
+    fn insert_new(
+        &self,
+        order: &Order,
+    ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let out = if map.contains_key(&order.order_id) {
+            InsertOutcome::AlreadyExists
+        } else {
+            map.insert(order.order_id.clone(), order.clone());
+            InsertOutcome::Inserted
+        };
+        ready(Ok(out))
+    }
+
+    fn get(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+        ready(Ok(lock(&self.orders).get(id).cloned()))
+    }
+
+    fn transition(
+        &self,
+        w: TransitionWrite<'_>,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let out = match map.get_mut(w.order_id) {
+            Some(o)
+                if w.trigger.allowed_from().contains(&o.status)
+                    && w.applied_event
+                        .is_none_or(|id| !o.applied_events.contains(id)) =>
+            {
+                o.status = w.trigger.target();
+                o.history.push(w.entry);
+                o.updated_at = w.at;
+                if let Some(id) = w.applied_event {
+                    o.applied_events.push(id.clone());
+                }
+                if let Some(outbox) = w.outbox {
+                    o.outbox = Some(outbox.clone());
+                }
+                TransitionOutcome::Applied(Box::new(o.clone()))
+            }
+            _ => TransitionOutcome::NotApplied,
+        };
+        ready(Ok(out))
+    }
+
+    fn clear_outbox(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let cleared = match map.get_mut(id) {
+            Some(o) if o.outbox.as_ref().is_some_and(|b| &b.event.id == event_id) => {
+                o.outbox = None;
+                true
+            }
+            _ => false,
+        };
+        ready(Ok(cleared))
+    }
+
+    fn delete_unpublished(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let deletable = map.get(id).is_some_and(|o| {
+            o.status == crate::order::OrderStatus::Pending
+                && o.outbox.as_ref().is_some_and(|b| &b.event.id == event_id)
+        });
+        if deletable {
+            map.remove(id);
+        }
+        ready(Ok(deletable))
+    }
+
+    fn stale_outbox(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
+        let map = lock(&self.orders);
+        let mut due: Vec<(DateTime<Utc>, OrderId)> = map
+            .values()
+            .filter_map(|o| {
+                o.outbox
+                    .as_ref()
+                    .filter(|b| b.since <= older_than)
+                    .map(|b| (b.since, o.order_id.clone()))
+            })
+            .collect();
+        due.sort();
+        ready(Ok(due.into_iter().take(limit).map(|(_, id)| id).collect()))
+    }
+}
+
+#[derive(Debug, Default)]
+struct InventoryState {
+    products: HashMap<Sku, Product>,
+    reservations: HashMap<OrderId, Reservation>,
+}
+
+/// Products and Reservations in memory, one lock for both (the transaction).
+#[derive(Debug, Default)]
+pub struct InMemoryInventory {
+    state: Mutex<InventoryState>,
+}
+
+impl InMemoryInventory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn product(&self, sku: &str) -> Option<Product> {
+        let sku = Sku::parse(sku).ok()?;
+        lock(&self.state).products.get(&sku).cloned()
+    }
+
+    pub fn reservation(&self, id: &OrderId) -> Option<Reservation> {
+        lock(&self.state).reservations.get(id).cloned()
+    }
+}
+
+impl ProductStore for InMemoryInventory {
+    fn set_available(
+        &self,
+        sku: &Sku,
+        available: u64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Product, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        let p = st.products.entry(sku.clone()).or_insert(Product {
+            sku: sku.clone(),
+            available: 0,
+            reserved: 0,
+            updated_at: at,
+        });
+        p.available = available;
+        p.updated_at = at;
+        ready(Ok(p.clone()))
+    }
+
+    fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send {
+        ready(Ok(lock(&self.state).products.get(sku).cloned()))
+    }
+}
+
+impl InventoryStore for InMemoryInventory {
+    fn reserve(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        if let Some(existing) = st.reservations.get(order_id) {
+            return ready(Ok(Recorded {
+                reservation: existing.clone(),
+                newly_written: false,
+            }));
+        }
+        let short: Vec<Sku> = lines
+            .iter()
+            .filter(|l| {
+                st.products
+                    .get(&l.sku)
+                    .is_none_or(|p| p.available < u64::from(l.quantity))
+            })
+            .map(|l| l.sku.clone())
+            .collect();
+        let status = if short.is_empty() {
+            for l in lines {
+                if let Some(p) = st.products.get_mut(&l.sku) {
+                    p.available -= u64::from(l.quantity);
+                    p.reserved += u64::from(l.quantity);
+                    p.updated_at = at;
+                }
+            }
+            ReservationStatus::Reserved
+        } else {
+            ReservationStatus::Rejected
+        };
+        let r = Reservation {
+            order_id: order_id.clone(),
+            customer_id: customer_id.clone(),
+            status,
+            lines: lines.to_vec(),
+            short_skus: short,
+            updated_at: at,
+        };
+        st.reservations.insert(order_id.clone(), r.clone());
+        ready(Ok(Recorded {
+            reservation: r,
+            newly_written: true,
+        }))
+    }
+
+    fn release(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        let current = st.reservations.get(order_id).cloned();
+        let out = match current {
+            None => {
+                let r = Reservation {
+                    order_id: order_id.clone(),
+                    customer_id: customer_id.clone(),
+                    status: ReservationStatus::CancelledBeforeReserve,
+                    lines: Vec::new(),
+                    short_skus: Vec::new(),
+                    updated_at: at,
+                };
+                st.reservations.insert(order_id.clone(), r.clone());
+                Recorded {
+                    reservation: r,
+                    newly_written: true,
+                }
+            }
+            Some(mut r) if r.status == ReservationStatus::Reserved => {
+                for l in &r.lines {
+                    if let Some(p) = st.products.get_mut(&l.sku) {
+                        p.available += u64::from(l.quantity);
+                        p.reserved = p.reserved.saturating_sub(u64::from(l.quantity));
+                        p.updated_at = at;
+                    }
+                }
+                r.status = ReservationStatus::Released;
+                r.updated_at = at;
+                st.reservations.insert(order_id.clone(), r.clone());
+                Recorded {
+                    reservation: r,
+                    newly_written: true,
+                }
+            }
+            Some(r) => Recorded {
+                reservation: r,
+                newly_written: false,
+            },
+        };
+        ready(Ok(out))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NotificationRow {
+    record: NotificationRecord,
+    sent: bool,
+    claimed_at_ms: i64,
+}
+
+/// The Notifications table in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryNotifications {
+    rows: Mutex<HashMap<EventId, NotificationRow>>,
+}
+
+impl InMemoryNotifications {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `Some(true)` if sent, `Some(false)` if only claimed.
+    pub fn sent(&self, id: &EventId) -> Option<bool> {
+        lock(&self.rows).get(id).map(|r| r.sent)
+    }
+
+    pub fn record(&self, id: &EventId) -> Option<NotificationRecord> {
+        lock(&self.rows).get(id).map(|r| r.record.clone())
+    }
+}
+
+impl NotificationStore for InMemoryNotifications {
+    fn claim(
+        &self,
+        record: &NotificationRecord,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send {
+        let mut rows = lock(&self.rows);
+        let out = match rows.get(&record.event_id) {
+            Some(r) if r.sent => ClaimOutcome::AlreadySent,
+            Some(r) if r.claimed_at_ms >= stale_before_ms => ClaimOutcome::InProgress,
+            _ => {
+                rows.insert(
+                    record.event_id.clone(),
+                    NotificationRow {
+                        record: record.clone(),
+                        sent: false,
+                        claimed_at_ms: now_ms,
+                    },
+                );
+                ClaimOutcome::Claimed {
+                    claimed_at_ms: now_ms,
+                }
+            }
+        };
+        ready(Ok(out))
+    }
+
+    fn mark_sent(
+        &self,
+        event_id: &EventId,
+        _at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut rows = lock(&self.rows);
+        let out = match rows.get_mut(event_id) {
+            Some(r) => {
+                r.sent = true;
+                Ok(())
+            }
+            None => Err(StoreError::Corrupt {
+                key: event_id.to_string(),
+                reason: "marking an unclaimed notification as sent".into(),
+            }),
+        };
+        ready(out)
+    }
+
+    fn release_claim(
+        &self,
+        event_id: &EventId,
+        claimed_at_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut rows = lock(&self.rows);
+        if rows
+            .get(event_id)
+            .is_some_and(|r| !r.sent && r.claimed_at_ms == claimed_at_ms)
+        {
+            rows.remove(event_id);
+        }
+        ready(Ok(()))
+    }
+}

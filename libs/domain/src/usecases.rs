@@ -1,0 +1,532 @@
+//! Use cases: the pipeline's behaviour, generic over the ports. Function handlers decode
+//! their Lambda event, call one of these, and encode the result.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::events::{Event, EventPayload, EventType};
+use crate::ids::{EventId, IdempotencyKey, OrderId, Sku};
+use crate::notify::notification_for;
+use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
+use crate::ports::{
+    ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
+    NotificationStore, OrderStore, Product, ProductStore, PublishError, StoreError,
+    TransitionOutcome, TransitionWrite,
+};
+use crate::reservation::{inventory_event_for, Recorded};
+use crate::validation::{
+    CancelRequest, ErrorCode, PlaceOrderRequest, SetStockRequest, ValidationError,
+};
+
+/// Errors of the API use cases, each with one HTTP meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 / 413: the client's mistake.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// 404.
+    #[error("order {0} not found")]
+    OrderNotFound(String),
+    /// 404.
+    #[error("product {0} not found")]
+    ProductNotFound(String),
+    /// 409: same `Idempotency-Key`, different request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// 409: the order's status does not allow the operation.
+    #[error("order is {}, it cannot be cancelled", .0.as_str())]
+    NotCancellable(OrderStatus),
+    /// 503: a dependency failed; retrying the same request is safe.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// 500: a stored record is corrupt (not retryable by the client).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+            StoreError::Backend(_) | StoreError::Retry(_) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// A placed order and whether this request created it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub order: Order,
+    /// `true` when an `Idempotency-Key` retry returned the existing order.
+    pub replayed: bool,
+}
+
+/// `POST /orders`: validate, store `PENDING` with the `OrderPlaced` outbox, publish, clear
+/// the outbox. No success unless `OrderPlaced` was published.
+pub async fn place_order<O, P, C>(
+    orders: &O,
+    publisher: &P,
+    clock: &C,
+    body: &[u8],
+    idempotency_key: Option<&str>,
+) -> Result<Placed, ApiError>
+where
+    O: OrderStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let key = idempotency_key
+        .map(|k| {
+            IdempotencyKey::parse(k).map_err(|_| {
+                ValidationError::new(
+                    ErrorCode::InvalidIdempotencyKey,
+                    "Idempotency-Key",
+                    "Idempotency-Key must be 1 to 128 printable ASCII characters",
+                )
+            })
+        })
+        .transpose()?;
+    let request = PlaceOrderRequest::parse(body)?;
+    let hash = request.canonical_hash();
+    let order_id = match &key {
+        Some(k) => OrderId::for_idempotency_key(k),
+        None => OrderId::random(),
+    };
+    let now = clock.now();
+    let mut order = Order::new_pending(order_id, request.customer_id, request.lines, hash, now);
+    let event = Event::order_placed(&order, now);
+    order.outbox = Some(Outbox {
+        event: event.clone(),
+        since: now,
+    });
+
+    match orders.insert_new(&order).await? {
+        InsertOutcome::Inserted => {
+            if let Err(e) = publisher.publish(&event).await {
+                compensate(orders, &order.order_id, &event.id).await;
+                return Err(ApiError::Unavailable(e.to_string()));
+            }
+            clear_outbox_after_publish(orders, &order.order_id, &event.id).await;
+            order.outbox = None;
+            info!(order_id = %order.order_id, event_id = %event.id, "order placed");
+            Ok(Placed {
+                order,
+                replayed: false,
+            })
+        }
+        InsertOutcome::AlreadyExists if key.is_some() => {
+            let Some(existing) = orders.get(&order.order_id).await? else {
+                // Deleted by a concurrent request's compensation: nothing to return yet.
+                return Err(ApiError::Unavailable(
+                    "the order with this Idempotency-Key is being rolled back; retry".into(),
+                ));
+            };
+            if existing.request_hash != order.request_hash {
+                return Err(ApiError::IdempotencyKeyReused);
+            }
+            let existing = republish_pending(orders, publisher, existing).await?;
+            info!(order_id = %existing.order_id, "idempotent replay");
+            Ok(Placed {
+                order: existing,
+                replayed: true,
+            })
+        }
+        InsertOutcome::AlreadyExists => Err(ApiError::Internal(format!(
+            "random order id {} collided",
+            order.order_id
+        ))),
+    }
+}
+
+/// Publish failed: delete the order unless something published it meanwhile. Whether SNS
+/// got the message is unknown; if it did, consumers find no order and acknowledge.
+async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) {
+    match orders.delete_unpublished(id, event_id).await {
+        Ok(true) => info!(order_id = %id, "publish failed; order rolled back"),
+        Ok(false) => warn!(order_id = %id, "publish failed; order no longer unpublished, kept"),
+        // The outbox stays pending: the sweeper publishes it after the grace period.
+        Err(e) => {
+            warn!(order_id = %id, error = %e, "publish failed and rollback failed; outbox sweeper will publish")
+        }
+    }
+}
+
+/// The event is out; a failed clear only means the sweeper republishes the same event id.
+async fn clear_outbox_after_publish<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) {
+    if let Err(e) = orders.clear_outbox(id, event_id).await {
+        warn!(order_id = %id, error = %e, "outbox not cleared; the sweeper will republish (same event id)");
+    }
+}
+
+/// Publishes an order's pending outbox (a retried request repairing a crash), then clears it.
+async fn republish_pending<O: OrderStore, P: EventPublisher>(
+    orders: &O,
+    publisher: &P,
+    mut order: Order,
+) -> Result<Order, ApiError> {
+    if let Some(outbox) = order.outbox.take() {
+        publisher
+            .publish(&outbox.event)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        clear_outbox_after_publish(orders, &order.order_id, &outbox.event.id).await;
+        info!(order_id = %order.order_id, event_id = %outbox.event.id, "pending event republished");
+    }
+    Ok(order)
+}
+
+/// `GET /orders/{id}`.
+pub async fn get_order<O: OrderStore>(orders: &O, id: &str) -> Result<Order, ApiError> {
+    // An id that is not even well-formed cannot exist.
+    let Ok(order_id) = OrderId::parse(id) else {
+        return Err(ApiError::OrderNotFound(id.chars().take(64).collect()));
+    };
+    orders
+        .get(&order_id)
+        .await?
+        .ok_or_else(|| ApiError::OrderNotFound(order_id.to_string()))
+}
+
+/// Outcome of a cancellation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancelled {
+    pub order: Order,
+    /// `false` when the order was already cancelled (harmless repeat).
+    pub changed: bool,
+}
+
+/// `POST /orders/{id}/cancel`: `PENDING|CONFIRMED -> CANCELLED` with the `OrderCancelled`
+/// outbox, publish, clear. Repeating it is harmless; `REJECTED` is refused.
+pub async fn cancel_order<O, P, C>(
+    orders: &O,
+    publisher: &P,
+    clock: &C,
+    id: &str,
+    body: &[u8],
+) -> Result<Cancelled, ApiError>
+where
+    O: OrderStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let request = CancelRequest::parse(body)?;
+    // The read supplies the event's data (customer id, immutable); the decision is the
+    // conditional write's. Losing a race re-reads, a bounded number of times.
+    for _ in 0..3 {
+        let order = get_order(orders, id).await?;
+        match transition(order.status, Trigger::Cancel) {
+            Err(e) => return Err(ApiError::NotCancellable(e.from)),
+            Ok(Transition::Unchanged) => {
+                let order = republish_pending(orders, publisher, order).await?;
+                return Ok(Cancelled {
+                    order,
+                    changed: false,
+                });
+            }
+            Ok(Transition::Moved(to)) => {
+                let now = clock.now();
+                let event = Event::order_cancelled(&order, request.reason.clone(), now);
+                let outbox = Outbox {
+                    event: event.clone(),
+                    since: now,
+                };
+                let write = TransitionWrite {
+                    order_id: &order.order_id,
+                    trigger: Trigger::Cancel,
+                    entry: HistoryEntry {
+                        status: to,
+                        at: now,
+                        reason: request.reason.clone(),
+                        event_id: Some(event.id.clone()),
+                    },
+                    applied_event: None,
+                    outbox: Some(&outbox),
+                    at: now,
+                };
+                match orders.transition(write).await? {
+                    TransitionOutcome::NotApplied => continue,
+                    TransitionOutcome::Applied(mut updated) => {
+                        // The cancellation is recorded; if the publish fails the outbox
+                        // stays and a retry (or the sweeper) publishes it.
+                        publisher
+                            .publish(&event)
+                            .await
+                            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                        clear_outbox_after_publish(orders, &updated.order_id, &event.id).await;
+                        updated.outbox = None;
+                        info!(order_id = %updated.order_id, "order cancelled");
+                        return Ok(Cancelled {
+                            order: *updated,
+                            changed: true,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Err(ApiError::Unavailable(
+        "the order kept changing; retry".into(),
+    ))
+}
+
+/// `PUT /products/{sku}`.
+pub async fn set_stock<S: ProductStore, C: Clock>(
+    products: &S,
+    clock: &C,
+    sku: &str,
+    body: &[u8],
+) -> Result<Product, ApiError> {
+    let sku = parse_path_sku(sku)?;
+    let request = SetStockRequest::parse(body)?;
+    Ok(products
+        .set_available(&sku, request.available, clock.now())
+        .await?)
+}
+
+/// `GET /products/{sku}`.
+pub async fn get_product<S: ProductStore>(products: &S, sku: &str) -> Result<Product, ApiError> {
+    let sku = parse_path_sku(sku)?;
+    products
+        .get(&sku)
+        .await?
+        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))
+}
+
+fn parse_path_sku(sku: &str) -> Result<Sku, ValidationError> {
+    Sku::parse(sku).map_err(|_| {
+        ValidationError::new(
+            ErrorCode::InvalidValue,
+            "sku",
+            "sku must match ^[A-Z0-9][A-Z0-9-]{0,31}$",
+        )
+    })
+}
+
+/// What a consumer did with one event (for logs and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Work done; `published` is the event type sent, if any.
+    Done { published: Option<EventType> },
+    /// Nothing to do (duplicate, late, or not for this consumer); acknowledged.
+    Skipped(&'static str),
+}
+
+/// Errors of the SQS consumers: every one fails the record so SQS retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// Another worker holds the claim on this notification.
+    #[error("notification {0} is being sent by another worker")]
+    InProgress(String),
+}
+
+/// Inventory consumer: reserve on `OrderPlaced`, release on `OrderCancelled`, then publish
+/// the event the reservation record stands for (again, on a redelivery).
+pub async fn handle_inventory_event<S, P, C>(
+    store: &S,
+    publisher: &P,
+    clock: &C,
+    event: &Event,
+) -> Result<Handled, ConsumerError>
+where
+    S: InventoryStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let recorded: Recorded = match &event.payload {
+        EventPayload::OrderPlaced(d) => {
+            store
+                .reserve(&event.order_id, &d.customer_id, &d.lines, clock.now())
+                .await?
+        }
+        EventPayload::OrderCancelled(d) => {
+            store
+                .release(&event.order_id, &d.customer_id, clock.now())
+                .await?
+        }
+        _ => return Ok(Handled::Skipped("not an inventory input")),
+    };
+    info!(
+        order_id = %event.order_id,
+        reservation = recorded.reservation.status.as_str(),
+        newly_written = recorded.newly_written,
+        "reservation recorded"
+    );
+    match inventory_event_for(event.event_type(), &recorded.reservation) {
+        Some(out) => {
+            publisher.publish(&out).await?;
+            Ok(Handled::Done {
+                published: Some(out.event_type()),
+            })
+        }
+        None => Ok(Handled::Done { published: None }),
+    }
+}
+
+/// Order-status consumer: `PENDING -> CONFIRMED | REJECTED`, once per event id, never
+/// backwards. A late or duplicate event is acknowledged.
+pub async fn apply_inventory_event<O, C>(
+    orders: &O,
+    clock: &C,
+    event: &Event,
+) -> Result<Handled, ConsumerError>
+where
+    O: OrderStore,
+    C: Clock,
+{
+    let (trigger, reason) = match &event.payload {
+        EventPayload::InventoryReserved(_) => (Trigger::InventoryReserved, None),
+        EventPayload::InventoryRejected(d) => (
+            Trigger::InventoryRejected,
+            Some(format!(
+                "insufficient stock: {}",
+                d.short_skus
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
+        _ => return Ok(Handled::Skipped("no status change for this event")),
+    };
+    let now = clock.now();
+    let write = TransitionWrite {
+        order_id: &event.order_id,
+        trigger,
+        entry: HistoryEntry {
+            status: trigger.target(),
+            at: now,
+            reason,
+            event_id: Some(event.id.clone()),
+        },
+        applied_event: Some(&event.id),
+        outbox: None,
+        at: now,
+    };
+    match orders.transition(write).await? {
+        TransitionOutcome::Applied(o) => {
+            info!(order_id = %o.order_id, status = o.status.as_str(), "order status changed");
+            Ok(Handled::Done { published: None })
+        }
+        TransitionOutcome::NotApplied => {
+            info!(order_id = %event.order_id, event_id = %event.id, "late or duplicate event ignored");
+            Ok(Handled::Skipped("late or duplicate"))
+        }
+    }
+}
+
+/// How long a notification claim blocks other workers.
+pub const NOTIFICATION_CLAIM_TTL: Duration = Duration::from_secs(60);
+
+/// Notification consumer: one customer message per event id (claim, publish, mark sent).
+pub async fn notify_customer<S, P, C>(
+    store: &S,
+    publisher: &P,
+    clock: &C,
+    event: &Event,
+) -> Result<Handled, ConsumerError>
+where
+    S: NotificationStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let Some(note) = notification_for(event) else {
+        return Ok(Handled::Skipped("not a customer-facing event"));
+    };
+    let record = NotificationRecord {
+        event_id: event.id.clone(),
+        order_id: event.order_id.clone(),
+        customer_id: event.payload.customer_id().clone(),
+        kind: note.kind.to_string(),
+        subject: note.subject.clone(),
+        message: note.message.clone(),
+    };
+    let now = clock.now();
+    let now_ms = now.timestamp_millis();
+    let ttl_ms = i64::try_from(NOTIFICATION_CLAIM_TTL.as_millis()).unwrap_or(i64::MAX);
+    let claimed_at_ms = match store
+        .claim(&record, now_ms, now_ms.saturating_sub(ttl_ms))
+        .await?
+    {
+        ClaimOutcome::AlreadySent => return Ok(Handled::Skipped("already notified")),
+        ClaimOutcome::InProgress => return Err(ConsumerError::InProgress(event.id.to_string())),
+        ClaimOutcome::Claimed { claimed_at_ms } => claimed_at_ms,
+    };
+    let out = Event::customer_notified(event, note.subject, note.message, now);
+    if let Err(e) = publisher.publish(&out).await {
+        if let Err(release) = store.release_claim(&event.id, claimed_at_ms).await {
+            warn!(order_id = %event.order_id, error = %release, "claim not released; it expires");
+        }
+        return Err(e.into());
+    }
+    // A crash here leaves the claim; after it expires a retry republishes the same
+    // CustomerNotified id, which subscribers can dedupe.
+    store.mark_sent(&event.id, clock.now()).await?;
+    info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "customer notified");
+    Ok(Handled::Done {
+        published: Some(EventType::CustomerNotified),
+    })
+}
+
+/// What a sweep did (`{"scanned": n, "republished": n, "failed": n}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    pub scanned: usize,
+    pub republished: usize,
+    pub failed: usize,
+}
+
+/// Outbox sweeper: republish events whose publish never completed (crash between the
+/// write and the publish), older than `grace` so in-flight requests finish first.
+pub async fn sweep_outbox<O, P, C>(
+    orders: &O,
+    publisher: &P,
+    clock: &C,
+    grace: Duration,
+    limit: usize,
+) -> Result<SweepSummary, StoreError>
+where
+    O: OrderStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+    let cutoff = clock.now() - grace;
+    let ids = orders.stale_outbox(cutoff, limit).await?;
+    let mut summary = SweepSummary {
+        scanned: ids.len(),
+        ..SweepSummary::default()
+    };
+    for id in ids {
+        // The index is eventually consistent; the item decides.
+        let order = match orders.get(&id).await {
+            Ok(Some(o)) => o,
+            Ok(None) => continue,
+            Err(e) => {
+                warn!(order_id = %id, error = %e, "sweep: read failed");
+                summary.failed += 1;
+                continue;
+            }
+        };
+        let Some(outbox) = order.outbox.as_ref().filter(|o| o.since <= cutoff) else {
+            continue;
+        };
+        match publisher.publish(&outbox.event).await {
+            Ok(()) => {
+                clear_outbox_after_publish(orders, &id, &outbox.event.id).await;
+                info!(order_id = %id, event_id = %outbox.event.id, event_type = %outbox.event.event_type(), "sweep: republished");
+                summary.republished += 1;
+            }
+            Err(e) => {
+                warn!(order_id = %id, error = %e, "sweep: publish failed");
+                summary.failed += 1;
+            }
+        }
+    }
+    Ok(summary)
+}

@@ -1,0 +1,682 @@
+//! Use cases over the in-memory ports: the pipeline's rules, end to end, without AWS.
+
+use std::time::Duration;
+
+use crate::events::{Event, EventPayload, EventType, InventoryRejected, InventoryReserved};
+use crate::ids::{CustomerId, EventId, IdempotencyKey, OrderId, Sku};
+use crate::order::{OrderLine, OrderStatus, Outbox};
+use crate::ports::{InventoryStore, NotificationStore, OrderStore, ProductStore};
+use crate::reservation::ReservationStatus;
+use crate::testing::{
+    FixedClock, InMemoryInventory, InMemoryNotifications, InMemoryOrders, RecordingPublisher,
+};
+use crate::usecases::*;
+use crate::validation::ErrorCode;
+
+const BODY: &[u8] = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":2},{"sku":"SKU-2","quantity":1}]}"#;
+
+struct World {
+    orders: InMemoryOrders,
+    publisher: RecordingPublisher,
+    clock: FixedClock,
+}
+
+fn world() -> World {
+    World {
+        orders: InMemoryOrders::new(),
+        publisher: RecordingPublisher::new(),
+        clock: FixedClock::default_time(),
+    }
+}
+
+impl World {
+    async fn place(&self, body: &[u8], key: Option<&str>) -> Result<Placed, ApiError> {
+        place_order(&self.orders, &self.publisher, &self.clock, body, key).await
+    }
+}
+
+#[tokio::test]
+async fn place_stores_pending_publishes_and_clears_outbox() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(placed.order.status, OrderStatus::Pending);
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(stored.outbox, None, "outbox cleared after publish");
+    assert_eq!(stored.history.len(), 1);
+    let events = w.publisher.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type(), EventType::OrderPlaced);
+    assert_eq!(events[0].order_id, placed.order.order_id);
+    assert_eq!(
+        events[0].id,
+        EventId::for_order_event(&placed.order.order_id, "OrderPlaced")
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_store_and_publish_nothing() {
+    let w = world();
+    let e = w
+        .place(br#"{"customer_id":"c","lines":[]}"#, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ApiError::Invalid(ref v) if v.field.as_deref() == Some("lines")),
+        "{e:?}"
+    );
+    let e = w.place(BODY, Some("")).await.unwrap_err();
+    assert!(matches!(e, ApiError::Invalid(ref v) if v.code == ErrorCode::InvalidIdempotencyKey));
+    assert!(w.orders.is_empty());
+    assert!(w.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn idempotency_key_same_body_same_order_no_second_event() {
+    let w = world();
+    let first = w.place(BODY, Some("key-1")).await.unwrap();
+    let reordered = br#"{"lines":[{"sku":"SKU-2","quantity":1},{"sku":"SKU-1","quantity":2}],"customer_id":"cust-1"}"#;
+    let second = w.place(reordered, Some("key-1")).await.unwrap();
+    assert!(second.replayed);
+    assert_eq!(first.order.order_id, second.order.order_id);
+    assert_eq!(
+        first.order.order_id,
+        OrderId::for_idempotency_key(&IdempotencyKey::parse("key-1").unwrap())
+    );
+    assert_eq!(w.orders.len(), 1);
+    assert_eq!(w.publisher.events().len(), 1, "no second OrderPlaced");
+}
+
+#[tokio::test]
+async fn idempotency_key_with_different_body_conflicts() {
+    let w = world();
+    w.place(BODY, Some("key-1")).await.unwrap();
+    let other = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":3}]}"#;
+    let e = w.place(other, Some("key-1")).await.unwrap_err();
+    assert!(matches!(e, ApiError::IdempotencyKeyReused), "{e:?}");
+    assert_eq!(w.publisher.events().len(), 1);
+}
+
+#[tokio::test]
+async fn publish_failure_rolls_back_and_answers_unavailable() {
+    let w = world();
+    w.publisher.fail_next(1);
+    let e = w.place(BODY, Some("key-1")).await.unwrap_err();
+    assert!(matches!(e, ApiError::Unavailable(_)), "{e:?}");
+    assert!(w.orders.is_empty(), "order deleted by the compensation");
+    // The client's retry with the same key succeeds and publishes once.
+    let placed = w.place(BODY, Some("key-1")).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+}
+
+/// Crash after the write, before the publish: the order sits with a pending outbox.
+async fn crashed_placement(w: &World, key: &str) -> OrderId {
+    let k = IdempotencyKey::parse(key).unwrap();
+    let req = crate::validation::PlaceOrderRequest::parse(BODY).unwrap();
+    let hash = req.canonical_hash();
+    let now = crate::ports::Clock::now(&w.clock);
+    let mut order = crate::order::Order::new_pending(
+        OrderId::for_idempotency_key(&k),
+        req.customer_id,
+        req.lines,
+        hash,
+        now,
+    );
+    order.outbox = Some(Outbox {
+        event: Event::order_placed(&order, now),
+        since: now,
+    });
+    w.orders.insert_new(&order).await.unwrap();
+    order.order_id
+}
+
+#[tokio::test]
+async fn retried_request_republishes_a_crashed_placement() {
+    let w = world();
+    let id = crashed_placement(&w, "key-crash").await;
+    let placed = w.place(BODY, Some("key-crash")).await.unwrap();
+    assert!(placed.replayed);
+    assert_eq!(placed.order.order_id, id);
+    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+    assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
+    // And a further retry publishes nothing more.
+    w.place(BODY, Some("key-crash")).await.unwrap();
+    assert_eq!(w.publisher.events().len(), 1);
+}
+
+#[tokio::test]
+async fn sweeper_republishes_only_after_the_grace_period() {
+    let w = world();
+    let id = crashed_placement(&w, "key-sweep").await;
+    let grace = Duration::from_secs(60);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!(s, SweepSummary::default(), "too fresh");
+    w.clock.advance(chrono::Duration::seconds(61));
+    w.publisher.fail_next(1);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 0, 1));
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 1, 0));
+    let published = w.publisher.events();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].id,
+        EventId::for_order_event(&id, "OrderPlaced")
+    );
+    assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!(s.scanned, 0);
+}
+
+#[tokio::test]
+async fn get_order_unknown_and_malformed_ids_are_not_found() {
+    let w = world();
+    assert!(matches!(
+        get_order(&w.orders, "0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").await,
+        Err(ApiError::OrderNotFound(_))
+    ));
+    assert!(matches!(
+        get_order(&w.orders, "../etc").await,
+        Err(ApiError::OrderNotFound(_))
+    ));
+    let placed = w.place(BODY, None).await.unwrap();
+    let got = get_order(&w.orders, placed.order.order_id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(got.order_id, placed.order.order_id);
+}
+
+#[tokio::test]
+async fn cancel_pending_then_repeat_is_harmless() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.to_string();
+    let c = cancel_order(
+        &w.orders,
+        &w.publisher,
+        &w.clock,
+        &id,
+        br#"{"reason":"oops"}"#,
+    )
+    .await
+    .unwrap();
+    assert!(c.changed);
+    assert_eq!(c.order.status, OrderStatus::Cancelled);
+    assert_eq!(
+        c.order.history.last().unwrap().reason.as_deref(),
+        Some("oops")
+    );
+    let again = cancel_order(&w.orders, &w.publisher, &w.clock, &id, b"")
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(
+        w.publisher.types(),
+        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+    );
+    match &w.publisher.events()[1].payload {
+        EventPayload::OrderCancelled(d) => assert_eq!(d.reason.as_deref(), Some("oops")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cancel_rejected_is_refused_and_unknown_is_not_found() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let rejected = inventory_event(&placed.order.order_id, false);
+    apply_inventory_event(&w.orders, &w.clock, &rejected)
+        .await
+        .unwrap();
+    let id = placed.order.order_id.to_string();
+    let e = cancel_order(&w.orders, &w.publisher, &w.clock, &id, b"")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ApiError::NotCancellable(OrderStatus::Rejected)),
+        "{e:?}"
+    );
+    let e = cancel_order(
+        &w.orders,
+        &w.publisher,
+        &w.clock,
+        "0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11",
+        b"",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ApiError::OrderNotFound(_)));
+}
+
+#[tokio::test]
+async fn cancel_publish_failure_keeps_the_outbox_and_the_retry_publishes() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.to_string();
+    w.publisher.fail_next(1);
+    let e = cancel_order(&w.orders, &w.publisher, &w.clock, &id, b"")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ApiError::Unavailable(_)));
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(stored.status, OrderStatus::Cancelled);
+    assert!(stored.outbox.is_some());
+    let again = cancel_order(&w.orders, &w.publisher, &w.clock, &id, b"")
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(
+        w.publisher.types(),
+        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+    );
+    assert_eq!(
+        w.orders.snapshot(&placed.order.order_id).unwrap().outbox,
+        None
+    );
+}
+
+fn inventory_event(order_id: &OrderId, reserved: bool) -> Event {
+    let customer_id = CustomerId::parse("cust-1").unwrap();
+    let payload = if reserved {
+        EventPayload::InventoryReserved(InventoryReserved {
+            customer_id,
+            lines: vec![],
+        })
+    } else {
+        EventPayload::InventoryRejected(InventoryRejected {
+            customer_id,
+            short_skus: vec![Sku::parse("SKU-2").unwrap()],
+        })
+    };
+    Event::for_order(order_id, chrono::Utc::now(), payload)
+}
+
+#[tokio::test]
+async fn order_status_confirms_once_and_never_goes_backwards() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.clone();
+    let reserved = inventory_event(&id, true);
+    assert_eq!(
+        apply_inventory_event(&w.orders, &w.clock, &reserved)
+            .await
+            .unwrap(),
+        Handled::Done { published: None }
+    );
+    assert_eq!(
+        w.orders.snapshot(&id).unwrap().status,
+        OrderStatus::Confirmed
+    );
+    // Duplicate and a late contradicting event are acknowledged and change nothing.
+    assert!(matches!(
+        apply_inventory_event(&w.orders, &w.clock, &reserved)
+            .await
+            .unwrap(),
+        Handled::Skipped(_)
+    ));
+    let rejected = inventory_event(&id, false);
+    assert!(matches!(
+        apply_inventory_event(&w.orders, &w.clock, &rejected)
+            .await
+            .unwrap(),
+        Handled::Skipped(_)
+    ));
+    let o = w.orders.snapshot(&id).unwrap();
+    assert_eq!(o.status, OrderStatus::Confirmed);
+    assert_eq!(o.history.len(), 2);
+    assert_eq!(o.applied_events, vec![reserved.id.clone()]);
+}
+
+#[tokio::test]
+async fn order_status_rejects_with_reason_and_ignores_unknown_orders() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let rejected = inventory_event(&placed.order.order_id, false);
+    apply_inventory_event(&w.orders, &w.clock, &rejected)
+        .await
+        .unwrap();
+    let o = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(o.status, OrderStatus::Rejected);
+    assert!(o.history[1].reason.as_deref().unwrap().contains("SKU-2"));
+    let ghost = inventory_event(&OrderId::random(), true);
+    assert!(matches!(
+        apply_inventory_event(&w.orders, &w.clock, &ghost)
+            .await
+            .unwrap(),
+        Handled::Skipped(_)
+    ));
+}
+
+async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {
+    inv.set_available(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+        .await
+        .unwrap();
+}
+
+fn placed_event(order_id: &OrderId, lines: &[(&str, u32)]) -> Event {
+    let order = crate::order::Order::new_pending(
+        order_id.clone(),
+        CustomerId::parse("cust-1").unwrap(),
+        lines
+            .iter()
+            .map(|(s, q)| OrderLine {
+                sku: Sku::parse(*s).unwrap(),
+                quantity: *q,
+            })
+            .collect(),
+        "h".into(),
+        chrono::Utc::now(),
+    );
+    Event::order_placed(&order, chrono::Utc::now())
+}
+
+fn cancelled_event(order_id: &OrderId) -> Event {
+    let order = crate::order::Order::new_pending(
+        order_id.clone(),
+        CustomerId::parse("cust-1").unwrap(),
+        vec![],
+        "h".into(),
+        chrono::Utc::now(),
+    );
+    Event::order_cancelled(&order, None, chrono::Utc::now())
+}
+
+#[tokio::test]
+async fn inventory_reserves_atomically_and_redelivery_changes_nothing() {
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    stock(&inv, "A", 5).await;
+    stock(&inv, "B", 1).await;
+    let id = OrderId::random();
+    let e = placed_event(&id, &[("A", 2), ("B", 1)]);
+    let r = handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
+    assert_eq!(
+        r,
+        Handled::Done {
+            published: Some(EventType::InventoryReserved)
+        }
+    );
+    assert_eq!(
+        (
+            inv.product("A").unwrap().available,
+            inv.product("A").unwrap().reserved
+        ),
+        (3, 2)
+    );
+    assert_eq!(inv.product("B").unwrap().available, 0);
+    // Redelivery: same event republished, stock untouched.
+    handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
+    assert_eq!(inv.product("A").unwrap().available, 3);
+    let out = p.events();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0], out[1], "identical republish");
+}
+
+#[tokio::test]
+async fn inventory_rejects_naming_short_skus_and_takes_nothing() {
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    stock(&inv, "A", 5).await;
+    stock(&inv, "B", 1).await;
+    let id = OrderId::random();
+    let e = placed_event(&id, &[("A", 2), ("B", 2), ("NOPE", 1)]);
+    handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
+    assert_eq!(inv.product("A").unwrap().available, 5, "all or nothing");
+    match &p.events()[0].payload {
+        EventPayload::InventoryRejected(d) => assert_eq!(
+            d.short_skus,
+            vec![Sku::parse("B").unwrap(), Sku::parse("NOPE").unwrap()]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        inv.reservation(&id).unwrap().status,
+        ReservationStatus::Rejected
+    );
+}
+
+#[tokio::test]
+async fn last_units_go_to_exactly_one_of_many_orders() {
+    // Real concurrency against DynamoDB is covered by the orders-aws LocalStack tests.
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    stock(&inv, "LAST", 3).await;
+    for _ in 0..10 {
+        let e = placed_event(&OrderId::random(), &[("LAST", 3)]);
+        handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
+    }
+    let types = p.types();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == EventType::InventoryReserved)
+            .count(),
+        1
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == EventType::InventoryRejected)
+            .count(),
+        9
+    );
+    let last = inv.product("LAST").unwrap();
+    assert_eq!((last.available, last.reserved), (0, 3));
+}
+
+#[tokio::test]
+async fn cancellation_releases_exactly_once() {
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    stock(&inv, "A", 5).await;
+    let id = OrderId::random();
+    handle_inventory_event(&inv, &p, &c, &placed_event(&id, &[("A", 2)]))
+        .await
+        .unwrap();
+    let cancel = cancelled_event(&id);
+    for _ in 0..3 {
+        let r = handle_inventory_event(&inv, &p, &c, &cancel).await.unwrap();
+        assert_eq!(
+            r,
+            Handled::Done {
+                published: Some(EventType::InventoryReleased)
+            }
+        );
+    }
+    let a = inv.product("A").unwrap();
+    assert_eq!(
+        (a.available, a.reserved),
+        (5, 0),
+        "released once, not three times"
+    );
+    let released: Vec<_> = p
+        .events()
+        .into_iter()
+        .filter(|e| e.event_type() == EventType::InventoryReleased)
+        .collect();
+    assert_eq!(released.len(), 3);
+    assert!(
+        released.windows(2).all(|w| w[0] == w[1]),
+        "same event each time"
+    );
+}
+
+#[tokio::test]
+async fn cancellation_before_reservation_blocks_the_late_order_placed() {
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    stock(&inv, "A", 5).await;
+    let id = OrderId::random();
+    let r = handle_inventory_event(&inv, &p, &c, &cancelled_event(&id))
+        .await
+        .unwrap();
+    assert_eq!(r, Handled::Done { published: None });
+    let r = handle_inventory_event(&inv, &p, &c, &placed_event(&id, &[("A", 2)]))
+        .await
+        .unwrap();
+    assert_eq!(r, Handled::Done { published: None });
+    assert_eq!(inv.product("A").unwrap().available, 5);
+    assert!(p.events().is_empty());
+    assert_eq!(
+        inv.reservation(&id).unwrap().status,
+        ReservationStatus::CancelledBeforeReserve
+    );
+}
+
+#[tokio::test]
+async fn inventory_skips_events_it_does_not_handle_and_fails_on_publish_errors() {
+    let inv = InMemoryInventory::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    let id = OrderId::random();
+    let r = handle_inventory_event(&inv, &p, &c, &inventory_event(&id, true))
+        .await
+        .unwrap();
+    assert!(matches!(r, Handled::Skipped(_)));
+    stock(&inv, "A", 5).await;
+    p.fail_next(1);
+    let e = placed_event(&id, &[("A", 1)]);
+    assert!(matches!(
+        handle_inventory_event(&inv, &p, &c, &e).await,
+        Err(ConsumerError::Publish(_))
+    ));
+    // The retry republishes from the record without reserving twice.
+    handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
+    assert_eq!(inv.product("A").unwrap().available, 4);
+    assert_eq!(p.types(), vec![EventType::InventoryReserved]);
+}
+
+#[tokio::test]
+async fn notification_once_per_event_id() {
+    let s = InMemoryNotifications::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    let e = placed_event(&OrderId::random(), &[("A", 1)]);
+    assert_eq!(
+        notify_customer(&s, &p, &c, &e).await.unwrap(),
+        Handled::Done {
+            published: Some(EventType::CustomerNotified)
+        }
+    );
+    assert!(matches!(
+        notify_customer(&s, &p, &c, &e).await.unwrap(),
+        Handled::Skipped(_)
+    ));
+    let out = p.events();
+    assert_eq!(out.len(), 1);
+    match &out[0].payload {
+        EventPayload::CustomerNotified(d) => {
+            assert_eq!(d.source_event_id, e.id);
+            assert_eq!(d.source_type, EventType::OrderPlaced);
+            assert_eq!(d.customer_id.as_str(), "cust-1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.sent(&e.id), Some(true));
+    assert_eq!(s.record(&e.id).unwrap().kind, "order_placed");
+}
+
+#[tokio::test]
+async fn notification_publish_failure_releases_the_claim_for_a_prompt_retry() {
+    let s = InMemoryNotifications::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    let e = placed_event(&OrderId::random(), &[("A", 1)]);
+    p.fail_next(1);
+    assert!(matches!(
+        notify_customer(&s, &p, &c, &e).await,
+        Err(ConsumerError::Publish(_))
+    ));
+    assert_eq!(s.sent(&e.id), None);
+    notify_customer(&s, &p, &c, &e).await.unwrap();
+    assert_eq!(p.events().len(), 1);
+}
+
+#[tokio::test]
+async fn notification_claimed_elsewhere_is_retried_until_the_claim_goes_stale() {
+    let s = InMemoryNotifications::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    let e = placed_event(&OrderId::random(), &[("A", 1)]);
+    // Another worker claimed it and died before publishing.
+    let now_ms = crate::ports::Clock::now(&c).timestamp_millis();
+    let rec = crate::ports::NotificationRecord {
+        event_id: e.id.clone(),
+        order_id: e.order_id.clone(),
+        customer_id: CustomerId::parse("cust-1").unwrap(),
+        kind: "order_placed".into(),
+        subject: "s".into(),
+        message: "m".into(),
+    };
+    s.claim(&rec, now_ms, now_ms - 60_000).await.unwrap();
+    assert!(matches!(
+        notify_customer(&s, &p, &c, &e).await,
+        Err(ConsumerError::InProgress(_))
+    ));
+    c.advance(chrono::Duration::seconds(61));
+    notify_customer(&s, &p, &c, &e).await.unwrap();
+    assert_eq!(p.events().len(), 1);
+}
+
+#[tokio::test]
+async fn customer_notified_events_are_not_notified_again() {
+    let s = InMemoryNotifications::new();
+    let p = RecordingPublisher::new();
+    let c = FixedClock::default_time();
+    let e = placed_event(&OrderId::random(), &[("A", 1)]);
+    let n = Event::customer_notified(&e, "s".into(), "m".into(), chrono::Utc::now());
+    assert!(matches!(
+        notify_customer(&s, &p, &c, &n).await.unwrap(),
+        Handled::Skipped(_)
+    ));
+    assert!(p.events().is_empty());
+}
+
+#[tokio::test]
+async fn products_set_and_get() {
+    let inv = InMemoryInventory::new();
+    let c = FixedClock::default_time();
+    let p = set_stock(&inv, &c, "SKU-9", br#"{"available":7}"#)
+        .await
+        .unwrap();
+    assert_eq!((p.available, p.reserved), (7, 0));
+    assert_eq!(get_product(&inv, "SKU-9").await.unwrap().available, 7);
+    assert!(matches!(
+        get_product(&inv, "SKU-8").await,
+        Err(ApiError::ProductNotFound(_))
+    ));
+    assert!(matches!(
+        set_stock(&inv, &c, "bad sku", br#"{"available":7}"#).await,
+        Err(ApiError::Invalid(ref v)) if v.field.as_deref() == Some("sku")
+    ));
+    // Setting stock keeps what is reserved.
+    inv.reserve(
+        &OrderId::random(),
+        &CustomerId::parse("c").unwrap(),
+        &[OrderLine {
+            sku: Sku::parse("SKU-9").unwrap(),
+            quantity: 2,
+        }],
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let p = set_stock(&inv, &c, "SKU-9", br#"{"available":10}"#)
+        .await
+        .unwrap();
+    assert_eq!((p.available, p.reserved), (10, 2));
+}

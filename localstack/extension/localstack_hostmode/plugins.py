@@ -1,0 +1,32 @@
+"""Plugin entry points. Imports stay lazy: LocalStack loads these classes while it starts."""
+
+from localstack.runtime import hooks
+from localstack.runtime.server.core import RuntimeServer, RuntimeServerPlugin
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+
+
+class HostModeRuntimeExecutorPlugin(RuntimeExecutorPlugin):
+    name = "hostmode"
+
+    def load(self, *args, **kwargs):
+        from .executor import HostModeRuntimeExecutor
+
+        return HostModeRuntimeExecutor
+
+
+class LoopbackTwistedRuntimeServerPlugin(RuntimeServerPlugin):
+    name = "twisted-loopback"
+
+    def load(self, *args, **kwargs) -> RuntimeServer:
+        from .server import LoopbackTwistedRuntimeServer
+
+        return LoopbackTwistedRuntimeServer()
+
+
+@hooks.on_infra_shutdown()
+def hostmode_kill_function_processes():
+    """Belt and braces: the Lambda service stops its environments on shutdown; this makes sure
+    no function process survives even if that path fails."""
+    from .processes import REGISTRY
+
+    REGISTRY.kill_all()

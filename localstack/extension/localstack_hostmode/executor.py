@@ -158,20 +158,32 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         self._stopped = False
         self._log_tail = ""
         self._spawn_error: bytes | None = None
+        self._last_mem_mb: int | None = None
         self._leftover = ""  # output of a previous process not yet shipped
 
     # -- RuntimeExecutor interface ------------------------------------------------------------
 
-    @classmethod
-    def prepare_version(cls, function_version: FunctionVersion) -> None:
+    @staticmethod
+    def _unsupported(function_version: FunctionVersion) -> str | None:
         cfg = function_version.config
         runtime = cfg.runtime or ""
         if cfg.package_type != "Zip" or runtime not in SUPPORTED_RUNTIMES:
-            raise ValueError(
+            return (
                 f"LAMBDA_RUNTIME_EXECUTOR={EXECUTOR_NAME} runs only zip functions on "
                 f"{', '.join(SUPPORTED_RUNTIMES)} as host processes; got package type "
                 f"{cfg.package_type!r}, runtime {runtime!r}"
             )
+        return None
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        # An unsupported runtime is refused when an environment starts (every invoke fails with
+        # the reason), not here: a version that fails preparation cannot be deleted in
+        # LocalStack 2026.3 ("Unable to find version manager"), which would wedge stacks.
+        cfg = function_version.config
+        if reason := cls._unsupported(function_version):
+            LOG.warning("hostmode: %s: %s", function_version.qualified_arn, reason)
+            return
         if cfg.layers:
             LOG.warning(
                 "hostmode: %s has layers; they are not extracted (no /opt) in host mode",
@@ -214,6 +226,8 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         return self._log_tail
 
     def start(self, env_vars: dict[str, str]) -> None:
+        if reason := self._unsupported(self.function_version):
+            raise ValueError(reason)
         self._server = RuntimeApiServer("127.0.0.1", 0)
         self._server.start()
         code = self.function_version.config.code
@@ -264,6 +278,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 self._output.close()
                 self._output = None
             self._spawned_at = time.perf_counter()
+            self._last_mem_mb = None
             bootstrap = self._code_dir / "bootstrap"
             if not bootstrap.is_file():
                 self._spawn_error = _error_json(
@@ -433,7 +448,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 session.cond.wait(remaining)
             outcome, exited = inv.outcome, session.exited
         duration = (time.perf_counter() - t_start) * 1000
-        mem = peak_rss_mb(self._proc.pid) if self._proc else None
+        mem = self._peak_mb()
 
         if outcome == "response":
             return InvocationResult(
@@ -461,6 +476,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         if exited:
             etype = "Runtime.ExitError"
             message = f"RequestId: {request_id} Error: {self._exit_description()}"
+            mem = self._last_mem_mb
             logs = self._collect() + f"{message}\n{etype}\n"
             self._kill()
             self._clear_session()
@@ -469,10 +485,18 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 _error_json(etype, message),
                 is_error=True,
                 logs=self._frame(
-                    request_id, logs, duration, init_ms, status="error", error_type=etype
+                    request_id, logs, duration, init_ms, mem=mem, status="error", error_type=etype
                 ),
             )
         return self._timed_out(request_id, timeout_s, t_start, init_ms)
+
+    def _peak_mb(self) -> int | None:
+        """Peak RSS of the current process; the last figure seen once it is gone."""
+        if self._proc is not None:
+            mb = peak_rss_mb(self._proc.pid)
+            if mb:
+                self._last_mem_mb = mb
+        return self._last_mem_mb
 
     def _has_init_outcome(self) -> bool:
         """True when the current session ended init with an error not yet reported."""
@@ -487,7 +511,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 self._session.init_error = None
 
     def _timed_out(self, request_id, timeout_s, t_start, init_ms=None):
-        mem = peak_rss_mb(self._proc.pid) if self._proc else None
+        mem = self._peak_mb()
         self._kill()
         logs = self._collect()
         logs += f"{_iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds\n"

@@ -1,0 +1,202 @@
+//! DynamoDB adapters implementing the domain's store ports, and the item (de)serialization
+//! they share. Items follow the table layout in `docs/design.md`; timestamps are stored as
+//! RFC 3339 UTC with milliseconds (`2026-11-26T12:00:00.000Z`), fixed width, so string
+//! comparison is time order (the outbox index's range key relies on it).
+
+mod inventory;
+mod notifications;
+mod orders;
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use orders_domain::ports::StoreError;
+use orders_domain::{OrderLine, Sku};
+
+pub use inventory::{InventoryTables, ProductsTable};
+pub use notifications::NotificationsTable;
+pub use orders::{OrdersTable, OUTBOX_INDEX};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Any SDK failure that is not an expected condition outcome.
+pub(crate) fn backend(op: &str, e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(format!("{op}: {}", DisplayErrorContext(e)))
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn lines_av(lines: &[OrderLine]) -> AttributeValue {
+    AttributeValue::L(
+        lines
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    ("sku".to_string(), s(l.sku.as_str())),
+                    ("quantity".to_string(), n(l.quantity)),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn skus_av(skus: &[Sku]) -> AttributeValue {
+    AttributeValue::L(skus.iter().map(|k| s(k.as_str())).collect())
+}
+
+/// Typed reads from an item, with errors naming the item and attribute.
+pub(crate) struct Reader<'a> {
+    pub item: &'a Item,
+    pub key: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(item: &'a Item, key: &'a str) -> Self {
+        Reader { item, key }
+    }
+
+    pub fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            key: self.key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn opt_s(&self, name: &str) -> Result<Option<&'a str>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(self.corrupt(format!("{name} is not a string"))),
+        }
+    }
+
+    pub fn s(&self, name: &str) -> Result<&'a str, StoreError> {
+        self.opt_s(name)?
+            .ok_or_else(|| self.corrupt(format!("{name} is missing")))
+    }
+
+    pub fn opt_n<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| self.corrupt(format!("{name} is not a valid number: {v}"))),
+            Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
+        }
+    }
+
+    pub fn n<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.opt_n(name)?
+            .ok_or_else(|| self.corrupt(format!("{name} is missing")))
+    }
+
+    pub fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
+        parse_time(self.s(name)?).ok_or_else(|| self.corrupt(format!("{name} is not a time")))
+    }
+
+    pub fn opt_list(&self, name: &str) -> Result<&'a [AttributeValue], StoreError> {
+        match self.item.get(name) {
+            None => Ok(&[]),
+            Some(AttributeValue::L(v)) => Ok(v.as_slice()),
+            Some(_) => Err(self.corrupt(format!("{name} is not a list"))),
+        }
+    }
+
+    pub fn lines(&self, name: &str) -> Result<Vec<OrderLine>, StoreError> {
+        self.opt_list(name)?
+            .iter()
+            .map(|v| {
+                let m = v
+                    .as_m()
+                    .map_err(|_| self.corrupt(format!("{name} has a non-map entry")))?;
+                let r = Reader::new(m, self.key);
+                Ok(OrderLine {
+                    sku: Sku::parse(r.s("sku")?).map_err(|e| self.corrupt(e.to_string()))?,
+                    quantity: r.n("quantity")?,
+                })
+            })
+            .collect()
+    }
+
+    pub fn skus(&self, name: &str) -> Result<Vec<Sku>, StoreError> {
+        self.opt_list(name)?
+            .iter()
+            .map(|v| {
+                let raw = v
+                    .as_s()
+                    .map_err(|_| self.corrupt(format!("{name} has a non-string entry")))?;
+                Sku::parse(raw.as_str()).map_err(|e| self.corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn string_set(&self, name: &str) -> Result<&'a [String], StoreError> {
+        match self.item.get(name) {
+            None => Ok(&[]),
+            Some(AttributeValue::Ss(v)) => Ok(v.as_slice()),
+            Some(_) => Err(self.corrupt(format!("{name} is not a string set"))),
+        }
+    }
+}
+
+pub(crate) fn parse_time(v: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_sort_as_time() {
+        let a = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+        let b = a + chrono::Duration::milliseconds(5);
+        let c = a + chrono::Duration::hours(30);
+        assert_eq!(ts(a), "2026-11-26T12:00:00.000Z");
+        assert_eq!(ts(b), "2026-11-26T12:00:00.005Z");
+        assert!(ts(a) < ts(b) && ts(b) < ts(c));
+        assert_eq!(parse_time(&ts(b)), Some(b));
+    }
+
+    #[test]
+    fn reader_reports_corrupt_attributes() {
+        let item: Item = HashMap::from([
+            ("a".to_string(), s("x")),
+            ("q".to_string(), n(3)),
+            ("bad".to_string(), n("not-a-number")),
+            (
+                "lines".to_string(),
+                lines_av(&[OrderLine {
+                    sku: Sku::parse("A").unwrap(),
+                    quantity: 2,
+                }]),
+            ),
+        ]);
+        let r = Reader::new(&item, "k");
+        assert_eq!(r.s("a").unwrap(), "x");
+        assert_eq!(r.n::<u32>("q").unwrap(), 3);
+        assert!(matches!(r.s("q"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(r.s("missing"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(r.n::<u32>("bad"), Err(StoreError::Corrupt { .. })));
+        assert_eq!(r.lines("lines").unwrap()[0].quantity, 2);
+        assert!(r.lines("nothing").unwrap().is_empty());
+        assert!(r.lines("a").is_err());
+    }
+}

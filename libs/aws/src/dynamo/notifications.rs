@@ -1,0 +1,140 @@
+//! The Notifications table: one record per source event id, claimed before publishing and
+//! marked `SENT` after, so a customer gets one message per event.
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
+use orders_domain::EventId;
+
+use super::{backend, n, s, ts, Reader};
+
+const CLAIMED: &str = "CLAIMED";
+const SENT: &str = "SENT";
+
+/// The Notifications table.
+#[derive(Debug, Clone)]
+pub struct NotificationsTable {
+    client: Client,
+    table: String,
+}
+
+impl NotificationsTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        NotificationsTable {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Current state (`CLAIMED` / `SENT`) of a record, if any.
+    pub async fn state(&self, event_id: &EventId) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("event_id", s(event_id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("get notification", e))?;
+        match out.item() {
+            None => Ok(None),
+            Some(item) => Ok(Some(
+                Reader::new(item, event_id.as_str()).s("state")?.to_string(),
+            )),
+        }
+    }
+}
+
+impl NotificationStore for NotificationsTable {
+    async fn claim(
+        &self,
+        rec: &NotificationRecord,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("event_id", s(rec.event_id.as_str()))
+            .item("order_id", s(rec.order_id.as_str()))
+            .item("customer_id", s(rec.customer_id.as_str()))
+            .item("kind", s(rec.kind.as_str()))
+            .item("subject", s(rec.subject.as_str()))
+            .item("message", s(rec.message.as_str()))
+            .item("state", s(CLAIMED))
+            .item("claimed_at", n(now_ms))
+            .condition_expression(
+                "attribute_not_exists(event_id) OR (#state = :claimed AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s(CLAIMED))
+            .expression_attribute_values(":stale", n(stale_before_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(ClaimOutcome::Claimed {
+                claimed_at_ms: now_ms,
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+            {
+                // The condition decided; this read only tells "done" from "in progress".
+                match self.state(&rec.event_id).await?.as_deref() {
+                    Some(SENT) => Ok(ClaimOutcome::AlreadySent),
+                    _ => Ok(ClaimOutcome::InProgress),
+                }
+            }
+            Err(e) => Err(backend("claim notification", e)),
+        }
+    }
+
+    async fn mark_sent(&self, event_id: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("event_id", s(event_id.as_str()))
+            .update_expression("SET #state = :sent, sent_at = :at")
+            .condition_expression("attribute_exists(event_id)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sent", s(SENT))
+            .expression_attribute_values(":at", s(ts(at)))
+            .send()
+            .await
+            .map_err(|e| backend("mark notification sent", e))?;
+        Ok(())
+    }
+
+    async fn release_claim(
+        &self,
+        event_id: &EventId,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("event_id", s(event_id.as_str()))
+            .condition_expression("#state = :claimed AND claimed_at = :at")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s(CLAIMED))
+            .expression_attribute_values(":at", n(claimed_at_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Not ours any more (taken over or sent): nothing to release.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend("release notification claim", e)),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The Orders table: conditional put of new orders, conditional status transitions, the
+//! outbox (pending event in the order's own item, indexed by the sparse `outbox` GSI).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use orders_domain::ports::{
+    InsertOutcome, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
+};
+use orders_domain::{
+    CustomerId, Event, EventId, HistoryEntry, Order, OrderId, OrderStatus, Outbox,
+};
+
+use super::{backend, lines_av, s, ts, Item, Reader};
+
+/// Name of the sparse GSI over pending outboxes (hash `outbox_pending`, range `outbox_since`).
+pub const OUTBOX_INDEX: &str = "outbox";
+const PENDING: &str = "1";
+
+/// The Orders table.
+#[derive(Debug, Clone)]
+pub struct OrdersTable {
+    client: Client,
+    table: String,
+}
+
+impl OrdersTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        OrdersTable {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn history_av(h: &HistoryEntry) -> AttributeValue {
+    let mut m = HashMap::from([
+        ("status".to_string(), s(h.status.as_str())),
+        ("at".to_string(), s(ts(h.at))),
+    ]);
+    if let Some(r) = &h.reason {
+        m.insert("reason".into(), s(r.as_str()));
+    }
+    if let Some(id) = &h.event_id {
+        m.insert("event_id".into(), s(id.as_str()));
+    }
+    AttributeValue::M(m)
+}
+
+/// The item for a new order.
+pub(crate) fn order_to_item(o: &Order) -> Item {
+    let mut item = HashMap::from([
+        ("order_id".to_string(), s(o.order_id.as_str())),
+        ("customer_id".to_string(), s(o.customer_id.as_str())),
+        ("lines".to_string(), lines_av(&o.lines)),
+        ("status".to_string(), s(o.status.as_str())),
+        (
+            "history".to_string(),
+            AttributeValue::L(o.history.iter().map(history_av).collect()),
+        ),
+        ("request_hash".to_string(), s(o.request_hash.as_str())),
+        ("created_at".to_string(), s(ts(o.created_at))),
+        ("updated_at".to_string(), s(ts(o.updated_at))),
+    ]);
+    // A string set cannot be empty: the attribute exists only once an event is applied.
+    if !o.applied_events.is_empty() {
+        item.insert(
+            "applied_events".into(),
+            AttributeValue::Ss(o.applied_events.iter().map(|e| e.to_string()).collect()),
+        );
+    }
+    if let Some(ob) = &o.outbox {
+        item.extend(outbox_attrs(ob));
+    }
+    item
+}
+
+fn outbox_attrs(ob: &Outbox) -> [(String, AttributeValue); 4] {
+    [
+        ("outbox_event".to_string(), s(ob.event.to_json())),
+        ("outbox_id".to_string(), s(ob.event.id.as_str())),
+        ("outbox_pending".to_string(), s(PENDING)),
+        ("outbox_since".to_string(), s(ts(ob.since))),
+    ]
+}
+
+pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+    let key = match item.get("order_id") {
+        Some(AttributeValue::S(k)) => k.as_str(),
+        _ => "?",
+    };
+    let r = Reader::new(item, key);
+    let corrupt = |e: &dyn std::fmt::Display| r.corrupt(e.to_string());
+    let status = r.s("status")?;
+    let history = r
+        .opt_list("history")?
+        .iter()
+        .map(|v| {
+            let m = v
+                .as_m()
+                .map_err(|_| r.corrupt("history has a non-map entry"))?;
+            let h = Reader::new(m, key);
+            Ok(HistoryEntry {
+                status: OrderStatus::parse(h.s("status")?)
+                    .ok_or_else(|| r.corrupt("history status unknown"))?,
+                at: h.time("at")?,
+                reason: h.opt_s("reason")?.map(str::to_string),
+                event_id: h
+                    .opt_s("event_id")?
+                    .map(EventId::parse)
+                    .transpose()
+                    .map_err(|e| corrupt(&e))?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let outbox = match r.opt_s("outbox_event")? {
+        None => None,
+        Some(json) => Some(Outbox {
+            event: serde_json::from_str::<Event>(json).map_err(|e| corrupt(&e))?,
+            since: r.time("outbox_since")?,
+        }),
+    };
+    Ok(Order {
+        order_id: OrderId::parse(key).map_err(|e| corrupt(&e))?,
+        customer_id: CustomerId::parse(r.s("customer_id")?).map_err(|e| corrupt(&e))?,
+        lines: r.lines("lines")?,
+        status: OrderStatus::parse(status)
+            .ok_or_else(|| r.corrupt(format!("unknown status {status}")))?,
+        history,
+        applied_events: r
+            .string_set("applied_events")?
+            .iter()
+            .map(|s| EventId::parse(s.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt(&e))?,
+        request_hash: r.opt_s("request_hash")?.unwrap_or_default().to_string(),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        outbox,
+    })
+}
+
+fn key(id: &OrderId) -> Item {
+    HashMap::from([("order_id".to_string(), s(id.as_str()))])
+}
+
+/// The update expression, names and values of a transition (pure, unit-tested).
+pub(crate) fn transition_expression(
+    w: &TransitionWrite<'_>,
+) -> (String, String, HashMap<String, String>, Item) {
+    let mut names = HashMap::from([
+        ("#status".to_string(), "status".to_string()),
+        ("#history".to_string(), "history".to_string()),
+        ("#updated".to_string(), "updated_at".to_string()),
+    ]);
+    let mut values: Item = HashMap::from([
+        (":to".to_string(), s(w.trigger.target().as_str())),
+        (":now".to_string(), s(ts(w.at))),
+        (
+            ":entry".to_string(),
+            AttributeValue::L(vec![history_av(&w.entry)]),
+        ),
+    ]);
+    let mut set = vec![
+        "#status = :to".to_string(),
+        "#updated = :now".to_string(),
+        "#history = list_append(#history, :entry)".to_string(),
+    ];
+    let from: Vec<String> = w
+        .trigger
+        .allowed_from()
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let k = format!(":from{i}");
+            values.insert(k.clone(), s(st.as_str()));
+            k
+        })
+        .collect();
+    let mut condition = format!("#status IN ({})", from.join(", "));
+    if let Some(ob) = w.outbox {
+        for (name, value) in outbox_attrs(ob) {
+            let (n, v) = (format!("#{name}"), format!(":{name}"));
+            set.push(format!("{n} = {v}"));
+            names.insert(n, name);
+            values.insert(v, value);
+        }
+    }
+    let mut update = format!("SET {}", set.join(", "));
+    if let Some(id) = w.applied_event {
+        names.insert("#applied".into(), "applied_events".into());
+        values.insert(":applied".into(), AttributeValue::Ss(vec![id.to_string()]));
+        values.insert(":event_id".into(), s(id.as_str()));
+        update.push_str(" ADD #applied :applied");
+        condition.push_str(" AND NOT contains(#applied, :event_id)");
+    }
+    (update, condition, names, values)
+}
+
+fn is_condition_failed_put(e: &aws_sdk_dynamodb::error::SdkError<PutItemError>) -> bool {
+    e.as_service_error()
+        .is_some_and(PutItemError::is_conditional_check_failed_exception)
+}
+
+impl OrderStore for OrdersTable {
+    async fn insert_new(&self, order: &Order) -> Result<InsertOutcome, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(order_to_item(order)))
+            .condition_expression("attribute_not_exists(order_id)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(InsertOutcome::Inserted),
+            Err(e) if is_condition_failed_put(&e) => Ok(InsertOutcome::AlreadyExists),
+            Err(e) => Err(backend("put order", e)),
+        }
+    }
+
+    async fn get(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("get order", e))?;
+        out.item().map(order_from_item).transpose()
+    }
+
+    async fn transition(&self, w: TransitionWrite<'_>) -> Result<TransitionOutcome, StoreError> {
+        let (update, condition, names, values) = transition_expression(&w);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(w.order_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out
+                    .attributes()
+                    .ok_or_else(|| StoreError::Backend("update returned no attributes".into()))?;
+                Ok(TransitionOutcome::Applied(Box::new(order_from_item(item)?)))
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(TransitionOutcome::NotApplied)
+            }
+            Err(e) => Err(backend("transition order", e)),
+        }
+    }
+
+    async fn clear_outbox(&self, id: &OrderId, event_id: &EventId) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .update_expression("REMOVE outbox_event, outbox_id, outbox_pending, outbox_since")
+            .condition_expression("outbox_id = :id")
+            .expression_attribute_values(":id", s(event_id.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend("clear outbox", e)),
+        }
+    }
+
+    async fn delete_unpublished(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .condition_expression("outbox_id = :id AND #status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":id", s(event_id.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(backend("delete unpublished order", e)),
+        }
+    }
+
+    async fn stale_outbox(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        // Only keys are read, so any projection of the index works.
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OUTBOX_INDEX)
+                .key_condition_expression("outbox_pending = :one AND outbox_since <= :cutoff")
+                .expression_attribute_values(":one", s(PENDING))
+                .expression_attribute_values(":cutoff", s(ts(older_than)))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+                .send()
+                .await
+                .map_err(|e| backend("query outbox index", e))?;
+            for item in page.items() {
+                if let Some(AttributeValue::S(k)) = item.get("order_id") {
+                    match OrderId::parse(k.as_str()) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "outbox index: malformed order id skipped")
+                        }
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) if ids.len() < limit => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        ids.truncate(limit);
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orders_domain::{OrderLine, Sku, Trigger};
+
+    fn order() -> Order {
+        let mut o = Order::new_pending(
+            OrderId::random(),
+            CustomerId::parse("c-1").unwrap(),
+            vec![OrderLine {
+                sku: Sku::parse("A").unwrap(),
+                quantity: 3,
+            }],
+            "abc".into(),
+            orders_domain::ports::Clock::now(&orders_domain::ports::SystemClock),
+        );
+        o.outbox = Some(Outbox {
+            event: Event::order_placed(&o, o.created_at),
+            since: o.created_at,
+        });
+        o
+    }
+
+    #[test]
+    fn order_item_round_trips() {
+        let mut o = order();
+        assert_eq!(order_from_item(&order_to_item(&o)).unwrap(), o);
+        o.outbox = None;
+        o.applied_events = vec![EventId::for_order_event(&o.order_id, "InventoryReserved")];
+        o.history.push(HistoryEntry {
+            status: OrderStatus::Confirmed,
+            at: o.created_at,
+            reason: Some("r".into()),
+            event_id: Some(o.applied_events[0].clone()),
+        });
+        o.status = OrderStatus::Confirmed;
+        let item = order_to_item(&o);
+        assert!(!item.contains_key("outbox_pending"));
+        assert_eq!(order_from_item(&item).unwrap(), o);
+    }
+
+    #[test]
+    fn outbox_attributes_feed_the_sparse_index() {
+        let o = order();
+        let item = order_to_item(&o);
+        assert_eq!(item["outbox_pending"], s("1"));
+        assert_eq!(
+            item["outbox_id"],
+            s(o.outbox.as_ref().unwrap().event.id.as_str())
+        );
+        let parsed: Event = serde_json::from_str(item["outbox_event"].as_s().unwrap()).unwrap();
+        assert_eq!(parsed, o.outbox.unwrap().event);
+    }
+
+    #[test]
+    fn transition_expressions() {
+        let o = order();
+        let id = EventId::for_order_event(&o.order_id, "InventoryReserved");
+        let entry = HistoryEntry {
+            status: OrderStatus::Confirmed,
+            at: o.created_at,
+            reason: None,
+            event_id: Some(id.clone()),
+        };
+        let w = TransitionWrite {
+            order_id: &o.order_id,
+            trigger: Trigger::InventoryReserved,
+            entry: entry.clone(),
+            applied_event: Some(&id),
+            outbox: None,
+            at: o.created_at,
+        };
+        let (update, cond, names, values) = transition_expression(&w);
+        assert_eq!(update, "SET #status = :to, #updated = :now, #history = list_append(#history, :entry) ADD #applied :applied");
+        assert_eq!(
+            cond,
+            "#status IN (:from0) AND NOT contains(#applied, :event_id)"
+        );
+        assert_eq!(values[":from0"], s("PENDING"));
+        assert_eq!(values[":to"], s("CONFIRMED"));
+        assert_eq!(names["#applied"], "applied_events");
+
+        let ob = o.outbox.clone().unwrap();
+        let w = TransitionWrite {
+            trigger: Trigger::Cancel,
+            applied_event: None,
+            outbox: Some(&ob),
+            ..w
+        };
+        let (update, cond, names, values) = transition_expression(&w);
+        assert!(
+            update.contains("#outbox_pending = :outbox_pending"),
+            "{update}"
+        );
+        assert!(!update.contains("ADD"));
+        assert_eq!(cond, "#status IN (:from0, :from1)");
+        assert_eq!(values[":from1"], s("CONFIRMED"));
+        assert_eq!(names["#outbox_since"], "outbox_since");
+        // Every placeholder used is defined, and every one defined is used.
+        for k in names.keys().chain(values.keys()) {
+            assert!(
+                update.contains(k.as_str()) || cond.contains(k.as_str()),
+                "{k} unused"
+            );
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! SNS publisher: the event JSON as the message body (subscriptions use raw delivery) and
+//! its type as the `type` message attribute, which the queues' filter policies match.
+
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::Client;
+use orders_domain::ports::{EventPublisher, PublishError};
+use orders_domain::Event;
+
+/// Publishes to one topic.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+        SnsPublisher {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+/// The `type` attribute of an event.
+pub fn type_attribute(event: &Event) -> Result<MessageAttributeValue, PublishError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(event.event_type().as_str())
+        .build()
+        .map_err(|e| PublishError(format!("message attribute: {e}")))
+}
+
+impl EventPublisher for SnsPublisher {
+    async fn publish(&self, event: &Event) -> Result<(), PublishError> {
+        let out = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(event.to_json())
+            .message_attributes("type", type_attribute(event)?)
+            .send()
+            .await
+            .map_err(|e| PublishError(DisplayErrorContext(e).to_string()))?;
+        tracing::debug!(
+            order_id = %event.order_id,
+            event_id = %event.id,
+            event_type = %event.event_type(),
+            sns_message_id = out.message_id().unwrap_or("-"),
+            "published"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! SQS batch runner: every record is processed on its own, with bounded concurrency and a
+//! tracing span carrying its message id; only the records that failed are reported back
+//! (`batchItemFailures`, with `ReportBatchItemFailures` on the event source mapping), so one
+//! bad message never fails or delays its batch-mates. A message that keeps failing (an
+//! unparseable body included) is retried by SQS and moved to the queue's DLQ after
+//! `maxReceiveCount` receives.
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::stream::{self, StreamExt};
+use orders_domain::Event;
+use tracing::{error, field, info, info_span, Instrument, Span};
+
+/// The batch cannot be answered record by record.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// A failed record has no message id to report; failing the invocation makes SQS retry
+    /// the whole batch rather than lose the record.
+    #[error("{0} failed record(s) without a messageId; retrying the whole batch")]
+    MissingMessageId(usize),
+}
+
+/// Runs `process` over every record, at most `concurrency` at a time, and returns the
+/// partial batch response.
+pub async fn run_batch<F, Fut, T, E>(
+    event: SqsEvent,
+    concurrency: usize,
+    process: F,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    F: Fn(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Debug,
+    E: Display,
+{
+    let total = event.records.len();
+    let outcomes: Vec<(Option<String>, bool)> = stream::iter(event.records)
+        .map(|record| {
+            let message_id = record.message_id.clone();
+            let span = info_span!(
+                "sqs_message",
+                message_id = message_id.as_deref().unwrap_or("-"),
+                order_id = field::Empty
+            );
+            // Created inside the span so synchronous work in `process` (parsing) logs with
+            // the message id and can record the order id on it.
+            let fut = span.in_scope(|| process(record));
+            async move {
+                let ok = match fut.await {
+                    Ok(outcome) => {
+                        info!(?outcome, "message processed");
+                        true
+                    }
+                    Err(e) => {
+                        error!(error = %e, "message failed; SQS will retry it (then its DLQ)");
+                        false
+                    }
+                };
+                (message_id, ok)
+            }
+            .instrument(span)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut response = SqsBatchResponse::default();
+    let mut missing = 0;
+    for (id, ok) in outcomes {
+        match (ok, id) {
+            (true, _) => {}
+            (false, Some(id)) => response.add_failure(id),
+            (false, None) => missing += 1,
+        }
+    }
+    if missing > 0 {
+        return Err(BatchError::MissingMessageId(missing));
+    }
+    info!(
+        records = total,
+        failed = response.batch_item_failures.len(),
+        "batch done"
+    );
+    Ok(response)
+}
+
+/// Why one record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError<E> {
+    #[error("record has no body")]
+    NoBody,
+    #[error("unparseable message body: {0}")]
+    Unparseable(#[from] orders_domain::events::EventParseError),
+    #[error(transparent)]
+    Handler(E),
+}
+
+/// [`run_batch`] for records whose body is a domain event: parses it (raw delivery or SNS
+/// envelope), records the event's order id in the message span, then calls `handle`.
+pub async fn run_event_batch<F, Fut, T, E>(
+    event: SqsEvent,
+    concurrency: usize,
+    handle: F,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    F: Fn(Event) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Debug,
+    E: Display,
+{
+    run_batch(event, concurrency, |record: SqsMessage| {
+        let parsed = parse_record(&record);
+        let fut = parsed.map(&handle);
+        async move {
+            match fut {
+                Ok(f) => f.await.map_err(RecordError::Handler),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+fn parse_record<E>(record: &SqsMessage) -> Result<Event, RecordError<E>> {
+    let body = record.body.as_deref().ok_or(RecordError::NoBody)?;
+    let event = Event::from_message_body(body)?;
+    // run_batch calls this inside the message's span.
+    Span::current().record("order_id", event.order_id.as_str());
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn record(id: Option<&str>, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = id.map(str::to_string);
+        m.body = Some(body.to_string());
+        m
+    }
+
+    fn batch(records: Vec<SqsMessage>) -> SqsEvent {
+        let mut e = SqsEvent::default();
+        e.records = records;
+        e
+    }
+
+    #[tokio::test]
+    async fn reports_only_the_failed_records() {
+        let ev = batch(vec![
+            record(Some("m1"), "ok"),
+            record(Some("m2"), "fail"),
+            record(Some("m3"), "ok"),
+            record(Some("m4"), "fail"),
+        ]);
+        let resp = run_batch(ev, 2, |r: SqsMessage| async move {
+            if r.body.as_deref() == Some("fail") {
+                Err("boom")
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        let mut ids: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["m2", "m4"]);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded_and_used() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let ev = batch(
+            (0..10)
+                .map(|i| record(Some(&format!("m{i}")), "x"))
+                .collect(),
+        );
+        let resp = run_batch(ev, 3, |_r| {
+            let running = &running;
+            let peak = &peak;
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_slow_record_does_not_hold_back_the_others() {
+        // With concurrency 2, the fast records all finish while the slow one runs.
+        let done = AtomicUsize::new(0);
+        let ev = batch(vec![
+            record(Some("slow"), "slow"),
+            record(Some("a"), "x"),
+            record(Some("b"), "x"),
+            record(Some("c"), "x"),
+        ]);
+        let resp = run_batch(ev, 2, |r: SqsMessage| {
+            let done = &done;
+            async move {
+                if r.body.as_deref() == Some("slow") {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    assert_eq!(done.load(Ordering::SeqCst), 3, "others finished first");
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_without_id_fails_the_invocation() {
+        let ev = batch(vec![record(None, "x"), record(Some("m2"), "x")]);
+        let r = run_batch(ev, 2, |_r| async { Err::<(), _>("boom") }).await;
+        assert!(matches!(r, Err(BatchError::MissingMessageId(1))));
+        // ... but a successful one without id is fine.
+        let ev = batch(vec![record(None, "x")]);
+        assert!(run_batch(ev, 2, |_r| async { Ok::<_, String>(()) })
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn event_batch_fails_unparseable_bodies_and_handles_the_rest() {
+        let good = r#"{"id":"6f1c1f64-3f59-8a1e-9b5e-3f9ad3b9a001","type":"OrderCancelled","version":1,
+            "occurred_at":"2026-11-26T12:00:00Z","order_id":"0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11",
+            "data":{"customer_id":"c"}}"#;
+        let ev = batch(vec![
+            record(Some("good"), good),
+            record(Some("poison"), "{not json"),
+            record(
+                Some("wrong-version"),
+                &good.replace("\"version\":1", "\"version\":9"),
+            ),
+        ]);
+        let seen = AtomicUsize::new(0);
+        let resp = run_event_batch(ev, 4, |e: Event| {
+            let seen = &seen;
+            async move {
+                assert_eq!(e.order_id.as_str(), "0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11");
+                seen.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        let mut ids: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["poison", "wrong-version"]);
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+    }
+}

@@ -1,0 +1,182 @@
+"""The dynamodb:moto provider: the DynamoDB API the project's functions use, and CloudFormation
+tables."""
+
+import json
+
+import pytest
+
+from conftest import poll, unique
+
+
+@pytest.fixture
+def table(aws):
+    ddb = aws("dynamodb")
+    name = unique("tbl")
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "pending", "AttributeType": "S"},
+            {"AttributeName": "since", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "outbox",
+                "KeySchema": [
+                    {"AttributeName": "pending", "KeyType": "HASH"},
+                    {"AttributeName": "since", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    poll(
+        lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+        timeout=10,
+        what="table ACTIVE",
+    )
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def test_conditional_write_and_update(aws, table):
+    ddb = aws("dynamodb")
+    item = {"pk": {"S": "order-1"}, "status": {"S": "PENDING"}, "n": {"N": "5"}}
+    ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    out = ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "order-1"}},
+        UpdateExpression="SET #s = :new, n = n - :q ADD applied :ids",
+        ConditionExpression="#s = :old AND n >= :q AND NOT contains(applied, :id)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":new": {"S": "CONFIRMED"}, ":old": {"S": "PENDING"}, ":q": {"N": "2"},
+            ":ids": {"SS": ["e1"]}, ":id": {"S": "e1"},
+        },
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert out["status"] == {"S": "CONFIRMED"} and out["n"] == {"N": "3"}
+    assert out["applied"] == {"SS": ["e1"]}
+    # the same event again: the condition fails, nothing moves
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "order-1"}},
+            UpdateExpression="SET #s = :new",
+            ConditionExpression="#s = :old AND NOT contains(applied, :id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":new": {"S": "REJECTED"}, ":old": {"S": "PENDING"},
+                                       ":id": {"S": "e1"}},
+        )
+    got = ddb.get_item(TableName=table, Key={"pk": {"S": "order-1"}}, ConsistentRead=True)
+    assert got["Item"]["status"] == {"S": "CONFIRMED"}
+
+
+def test_query_gsi_and_batch_write(aws, table):
+    ddb = aws("dynamodb")
+    ddb.batch_write_item(
+        RequestItems={
+            table: [
+                {"PutRequest": {"Item": {"pk": {"S": f"o{i}"}, "pending": {"S": "1"},
+                                         "since": {"S": f"2026-11-26T12:00:0{i}Z"}}}}
+                for i in range(5)
+            ]
+            + [{"PutRequest": {"Item": {"pk": {"S": "done"}}}}]  # not in the sparse index
+        }
+    )
+    res = ddb.query(
+        TableName=table,
+        IndexName="outbox",
+        KeyConditionExpression="pending = :p AND since < :t",
+        ExpressionAttributeValues={":p": {"S": "1"}, ":t": {"S": "2026-11-26T12:00:03Z"}},
+    )
+    assert [i["pk"]["S"] for i in res["Items"]] == ["o0", "o1", "o2"]
+    assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 6
+
+
+def test_cancelled_transaction_reports_reasons_and_writes_nothing(aws, table):
+    ddb = aws("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "sku-1"}, "available": {"N": "1"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as exc:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "reservation-1"}},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Update": {"TableName": table, "Key": {"pk": {"S": "sku-1"}},
+                            "UpdateExpression": "SET available = available - :q",
+                            "ConditionExpression": "available >= :q",
+                            "ExpressionAttributeValues": {":q": {"N": "2"}}}},
+            ]
+        )
+    reasons = exc.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    # nothing of the transaction was applied
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "reservation-1"}})
+    sku = ddb.get_item(TableName=table, Key={"pk": {"S": "sku-1"}})["Item"]
+    assert sku["available"] == {"N": "1"}
+    # and a transaction that fits goes through as a whole
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "reservation-1"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "sku-1"}},
+                        "UpdateExpression": "SET available = available - :q",
+                        "ConditionExpression": "available >= :q",
+                        "ExpressionAttributeValues": {":q": {"N": "1"}}}},
+        ]
+    )
+    sku = ddb.get_item(TableName=table, Key={"pk": {"S": "sku-1"}})["Item"]
+    assert sku["available"] == {"N": "0"}
+
+
+def test_cloudformation_table(aws):
+    cfn, ddb = aws("cloudformation"), aws("dynamodb")
+    stack = unique("stack")
+    template = {
+        "Resources": {
+            "Orders": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [
+                        {"AttributeName": "order_id", "AttributeType": "S"},
+                        {"AttributeName": "outbox_pending", "AttributeType": "S"},
+                    ],
+                    "KeySchema": [{"AttributeName": "order_id", "KeyType": "HASH"}],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": "outbox",
+                            "KeySchema": [{"AttributeName": "outbox_pending", "KeyType": "HASH"}],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    ],
+                },
+            }
+        },
+        "Outputs": {"TableName": {"Value": {"Ref": "Orders"}}},
+    }
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    try:
+        desc = poll(
+            lambda: (s := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"]
+            not in ("CREATE_IN_PROGRESS",) and s,
+            timeout=60, interval=0.3, what="stack creation",
+        )
+        assert desc["StackStatus"] == "CREATE_COMPLETE", desc.get("StackStatusReason")
+        name = desc["Outputs"][0]["OutputValue"]
+        t = ddb.describe_table(TableName=name)["Table"]
+        assert t["GlobalSecondaryIndexes"][0]["IndexName"] == "outbox"
+        ddb.put_item(TableName=name, Item={"order_id": {"S": "x"}})
+        assert ddb.get_item(TableName=name, Key={"order_id": {"S": "x"}})["Item"]
+    finally:
+        cfn.delete_stack(StackName=stack)
+        poll(
+            lambda: not [s for s in cfn.list_stacks()["StackSummaries"]
+                         if s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"],
+            timeout=60, interval=0.3, what="stack deletion",
+        )

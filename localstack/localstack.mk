@@ -20,6 +20,7 @@ localstack: tools ## start LocalStack in the background on 127.0.0.1:LOCALSTACK_
 
 down: ## stop LocalStack and every function process it started (fine when nothing runs)
 	@$(LSCTL) stop
+	@if [ -f .localstack/bench/localstack.pid ]; then LOCALSTACK_PORT=$${BENCH_PORT:-4567} LOCALSTACK_STATE_DIR=.localstack/bench $(LSCTL) stop >/dev/null; fi
 
 localstack-status: ## is LocalStack running, where it listens, services in use, function processes
 	@$(LSCTL) status

@@ -14,6 +14,24 @@ pub use config::ConfigError;
 pub use dynamo::{InventoryTables, NotificationsTable, OrdersTable, ProductsTable};
 pub use sns::SnsPublisher;
 
+/// SDK clients, built once per cold start and cloned (cheaply) into the adapters.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl Clients {
+    /// Loads the SDK configuration from the environment and builds the clients.
+    pub async fn load() -> Self {
+        let config = sdk_config().await;
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+        }
+    }
+}
+
 /// The shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL` for LocalStack).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await

@@ -1,0 +1,124 @@
+//! Inventory consumer: for each `OrderPlaced` / `OrderCancelled` in the SQS batch, reserve
+//! or release stock and publish the outcome to inventory-events; failed records are
+//! reported back individually.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_domain::ports::{Clock, EventPublisher, InventoryStore};
+use orders_domain::usecases::handle_inventory_event;
+use orders_domain::Event;
+
+/// The consumer's dependencies.
+pub struct Inventory<S, P, C> {
+    pub store: S,
+    pub publisher: P,
+    pub clock: C,
+    pub concurrency: usize,
+}
+
+impl<S: InventoryStore, P: EventPublisher, C: Clock> Inventory<S, P, C> {
+    pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        run_event_batch(batch, self.concurrency, |event: Event| async move {
+            handle_inventory_event(&self.store, &self.publisher, &self.clock, &event).await
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orders_domain::ports::ProductStore;
+    use orders_domain::reservation::ReservationStatus;
+    use orders_domain::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
+    use orders_domain::{EventType, OrderId, Sku};
+
+    fn sample(name: &str) -> SqsEvent {
+        let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn consumer() -> Inventory<InMemoryInventory, RecordingPublisher, FixedClock> {
+        Inventory {
+            store: InMemoryInventory::new(),
+            publisher: RecordingPublisher::new(),
+            clock: FixedClock::default_time(),
+            concurrency: 4,
+        }
+    }
+
+    async fn stock(
+        c: &Inventory<InMemoryInventory, RecordingPublisher, FixedClock>,
+        sku: &str,
+        n: u64,
+    ) {
+        c.store
+            .set_available(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn sample_batch_reserves_and_publishes_inventory_reserved() {
+        let c = consumer();
+        stock(&c, "SKU-RED-MUG", 10).await;
+        stock(&c, "SKU-BLUE-CAP", 1).await;
+        let resp = c.handle(sample("sqs-inventory-batch.json")).await.unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!(c.publisher.types(), vec![EventType::InventoryReserved]);
+        assert_eq!(c.store.product("SKU-RED-MUG").unwrap().available, 8);
+        assert_eq!(c.store.product("SKU-BLUE-CAP").unwrap().reserved, 1);
+        // Redelivered batch: nothing reserved twice, same event again.
+        c.handle(sample("sqs-inventory-batch.json")).await.unwrap();
+        assert_eq!(c.store.product("SKU-RED-MUG").unwrap().available, 8);
+        let events = c.publisher.events();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], events[1]);
+    }
+
+    #[tokio::test]
+    async fn short_stock_rejects_naming_the_sku() {
+        let c = consumer();
+        stock(&c, "SKU-RED-MUG", 10).await;
+        c.handle(sample("sqs-inventory-batch.json")).await.unwrap();
+        match &c.publisher.events()[0].payload {
+            orders_domain::EventPayload::InventoryRejected(d) => {
+                assert_eq!(d.short_skus, vec![Sku::parse("SKU-BLUE-CAP").unwrap()])
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.store.product("SKU-RED-MUG").unwrap().available, 10);
+    }
+
+    #[tokio::test]
+    async fn poison_message_fails_alone() {
+        let c = consumer();
+        let resp = c.handle(sample("sqs-poison-batch.json")).await.unwrap();
+        let failed: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
+        // Its batch-mate (an OrderCancelled before any reservation) was handled.
+        let order_id = OrderId::parse("ab3e28ef-1ea8-87f2-bd59-5b468e287c8a").unwrap();
+        assert_eq!(
+            c.store.reservation(&order_id).unwrap().status,
+            ReservationStatus::CancelledBeforeReserve
+        );
+    }
+
+    #[tokio::test]
+    async fn publish_failure_fails_the_record_for_a_retry() {
+        let c = consumer();
+        stock(&c, "SKU-RED-MUG", 10).await;
+        stock(&c, "SKU-BLUE-CAP", 10).await;
+        c.publisher.fail_next(1);
+        let resp = c.handle(sample("sqs-inventory-batch.json")).await.unwrap();
+        assert_eq!(resp.batch_item_failures.len(), 1);
+        let resp = c.handle(sample("sqs-inventory-batch.json")).await.unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!(c.publisher.types(), vec![EventType::InventoryReserved]);
+        assert_eq!(c.store.product("SKU-RED-MUG").unwrap().available, 8);
+    }
+}

@@ -1,0 +1,31 @@
+//! `order-status` Lambda: SQS consumer of inventory-events; moves orders
+//! `PENDING -> CONFIRMED | REJECTED`.
+//!
+//! Env: `ORDERS_TABLE` (required), `BATCH_CONCURRENCY` (default 8).
+
+mod handler;
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orders_aws::config::process_env;
+use orders_aws::{Clients, OrdersTable};
+use orders_domain::ports::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    orders_aws::telemetry::init();
+    let env = process_env();
+    let orders = env.required("ORDERS_TABLE")?;
+    let concurrency = env.batch_concurrency()?;
+    let clients = Clients::load().await;
+    let consumer = handler::OrderStatus {
+        orders: OrdersTable::new(clients.dynamodb.clone(), orders),
+        clock: SystemClock,
+        concurrency,
+    };
+    let consumer = &consumer;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        consumer.handle(event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,314 @@
+//! API Gateway REST (proxy integration) handler: routes, decodes the request, calls the
+//! domain use case, encodes the JSON response. Generic over the ports, so it is unit-tested
+//! with the in-memory stores.
+//!
+//! Routes: `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`,
+//! `GET|PUT /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use base64::Engine;
+use chrono::SecondsFormat;
+use orders_domain::ports::{Clock, EventPublisher, OrderStore, Product, ProductStore};
+use orders_domain::usecases::{self, ApiError};
+use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
+use orders_domain::{Order, OrderStatus};
+use serde_json::{json, Value};
+use tracing::{error, info, warn};
+
+/// The API's dependencies.
+pub struct Api<O, S, P, C> {
+    pub orders: O,
+    pub products: S,
+    pub publisher: P,
+    pub clock: C,
+}
+
+/// A matched route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Orders,
+    Order(String),
+    Cancel(String),
+    Product(String),
+}
+
+impl Route {
+    fn allowed(&self) -> &'static [Method] {
+        match self {
+            Route::Orders | Route::Cancel(_) => &[Method::POST],
+            Route::Order(_) => &[Method::GET],
+            Route::Product(_) => &[Method::GET, Method::PUT],
+        }
+    }
+}
+
+/// Routes on the resource template (`/orders/{id}`) with its path parameters when API
+/// Gateway gives one of ours, else on the concrete path (a `{proxy+}` resource, tests).
+fn route(req: &ApiGatewayProxyRequest) -> Option<Route> {
+    let param = |name: &str| req.path_parameters.get(name).cloned();
+    match req.resource.as_deref() {
+        Some("/orders") => return Some(Route::Orders),
+        Some("/orders/{id}") => return param("id").map(Route::Order),
+        Some("/orders/{id}/cancel") => return param("id").map(Route::Cancel),
+        Some("/products/{sku}") => return param("sku").map(Route::Product),
+        _ => {}
+    }
+    let path = req.path.as_deref()?;
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["orders"] => Some(Route::Orders),
+        ["orders", id] if !id.is_empty() => Some(Route::Order((*id).to_string())),
+        ["orders", id, "cancel"] if !id.is_empty() => Some(Route::Cancel((*id).to_string())),
+        ["products", sku] if !sku.is_empty() => Some(Route::Product((*sku).to_string())),
+        _ => None,
+    }
+}
+
+impl<O, S, P, C> Api<O, S, P, C>
+where
+    O: OrderStore,
+    S: ProductStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    /// Handles one request; never fails: every outcome is an HTTP response.
+    pub async fn handle(&self, req: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+        let method = req.http_method.clone();
+        let Some(route) = route(&req) else {
+            return error_response(404, "not_found", "no such route", None);
+        };
+        if !route.allowed().contains(&method) {
+            let allow = route
+                .allowed()
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut resp = error_response(
+                405,
+                "method_not_allowed",
+                &format!("{method} is not allowed here; allowed: {allow}"),
+                None,
+            );
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                resp.headers.insert("allow", v);
+            }
+            return resp;
+        }
+        // API Gateway validates the key's value (usage plan); a request without one can
+        // only come from a misconfigured method or a direct invoke.
+        if !req.headers.contains_key("x-api-key") {
+            return error_response(403, "forbidden", "the x-api-key header is required", None);
+        }
+        let body = match decode_body(&req) {
+            Ok(b) => b,
+            Err(e) => return validation_response(&e),
+        };
+        let result = match route {
+            Route::Orders => self.place(&req.headers, &body).await,
+            Route::Order(id) => usecases::get_order(&self.orders, &id)
+                .await
+                .map(|o| json_response(200, &order_view(&o))),
+            Route::Cancel(id) => {
+                usecases::cancel_order(&self.orders, &self.publisher, &self.clock, &id, &body)
+                    .await
+                    .map(|c| {
+                        json_response(if c.changed { 202 } else { 200 }, &order_view(&c.order))
+                    })
+            }
+            Route::Product(sku) if method == Method::PUT => {
+                usecases::set_stock(&self.products, &self.clock, &sku, &body)
+                    .await
+                    .map(|p| json_response(200, &product_view(&p)))
+            }
+            Route::Product(sku) => usecases::get_product(&self.products, &sku)
+                .await
+                .map(|p| json_response(200, &product_view(&p))),
+        };
+        result.unwrap_or_else(|e| api_error_response(&e))
+    }
+
+    async fn place(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<ApiGatewayProxyResponse, ApiError> {
+        let key = match headers.get("idempotency-key") {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| {
+                ValidationError::new(
+                    ErrorCode::InvalidIdempotencyKey,
+                    "Idempotency-Key",
+                    "Idempotency-Key must be 1 to 128 printable ASCII characters",
+                )
+            })?),
+        };
+        let placed =
+            usecases::place_order(&self.orders, &self.publisher, &self.clock, body, key).await?;
+        let o = &placed.order;
+        let mut resp = json_response(
+            202,
+            &json!({
+                "order_id": o.order_id,
+                "status": o.status,
+                "customer_id": o.customer_id,
+                "lines": o.lines,
+                "created_at": time(o.created_at),
+            }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("/orders/{}", o.order_id)) {
+            resp.headers.insert("location", v);
+        }
+        if placed.replayed {
+            resp.headers
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        Ok(resp)
+    }
+}
+
+fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn order_view(o: &Order) -> Value {
+    json!({
+        "order_id": o.order_id,
+        "customer_id": o.customer_id,
+        "status": o.status,
+        "lines": o.lines,
+        "history": o.history.iter().map(|h| {
+            let mut e = json!({"status": h.status, "at": time(h.at)});
+            if let Some(r) = &h.reason { e["reason"] = json!(r); }
+            if let Some(id) = &h.event_id { e["event_id"] = json!(id); }
+            e
+        }).collect::<Vec<_>>(),
+        "created_at": time(o.created_at),
+        "updated_at": time(o.updated_at),
+    })
+}
+
+fn product_view(p: &Product) -> Value {
+    json!({
+        "sku": p.sku,
+        "available": p.available,
+        "reserved": p.reserved,
+        "updated_at": time(p.updated_at),
+    })
+}
+
+/// The raw body bytes: base64-decoded when API Gateway says so, size-limited either way.
+fn decode_body(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, ValidationError> {
+    let raw = req.body.as_deref().unwrap_or("");
+    let too_large = || {
+        ValidationError::new(
+            ErrorCode::PayloadTooLarge,
+            "body",
+            format!("the body is limited to {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    // Base64 is 4/3 of the payload; reject early before allocating for a huge body.
+    if raw.len() > MAX_BODY_BYTES * 4 / 3 + 4 {
+        return Err(too_large());
+    }
+    let bytes = if req.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| {
+                ValidationError::new(
+                    ErrorCode::InvalidBody,
+                    "body",
+                    "the body is not valid base64",
+                )
+            })?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
+    match e {
+        ApiError::Invalid(v) => validation_response(v),
+        ApiError::OrderNotFound(_) => error_response(404, "not_found", &e.to_string(), None),
+        ApiError::ProductNotFound(_) => {
+            error_response(404, "not_found", &e.to_string(), Some("sku"))
+        }
+        ApiError::IdempotencyKeyReused => error_response(
+            409,
+            "idempotency_key_reused",
+            &e.to_string(),
+            Some("Idempotency-Key"),
+        ),
+        ApiError::NotCancellable(status) => {
+            let msg = match status {
+                OrderStatus::Rejected => {
+                    "the order was rejected; there is nothing to cancel".to_string()
+                }
+                _ => e.to_string(),
+            };
+            error_response(409, "order_not_cancellable", &msg, None)
+        }
+        ApiError::Unavailable(detail) => {
+            // Details stay in the logs; the client learns it may retry.
+            warn!(detail = %detail, "answering 503");
+            error_response(
+                503,
+                "unavailable",
+                "temporarily unavailable; retrying the same request is safe",
+                None,
+            )
+        }
+        ApiError::Internal(detail) => {
+            error!(detail = %detail, "answering 500");
+            error_response(500, "internal", "internal error", None)
+        }
+    }
+}
+
+fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
+    let status = if v.code == ErrorCode::PayloadTooLarge {
+        413
+    } else {
+        400
+    };
+    info!(
+        code = v.code.as_str(),
+        field = v.field.as_deref().unwrap_or("-"),
+        "client error"
+    );
+    json_response(
+        status,
+        &serde_json::to_value(v).unwrap_or_else(|_| json!({"error": v.code.as_str()})),
+    )
+}
+
+fn error_response(
+    status: i64,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+) -> ApiGatewayProxyResponse {
+    let mut body = json!({"error": code, "message": message});
+    if let Some(f) = field {
+        body["field"] = json!(f);
+    }
+    json_response(status, &body)
+}
+
+fn json_response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
+    let mut resp = ApiGatewayProxyResponse::default();
+    resp.status_code = status;
+    resp.headers
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp.body = Some(Body::Text(body.to_string()));
+    resp
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+//! Handler tests over the in-memory ports, driven by the sample events in `events/lambda/`.
+
+use super::*;
+use orders_domain::testing::{FixedClock, InMemoryInventory, InMemoryOrders, RecordingPublisher};
+use orders_domain::EventType;
+
+type TestApi = Api<InMemoryOrders, InMemoryInventory, RecordingPublisher, FixedClock>;
+
+fn api() -> TestApi {
+    Api {
+        orders: InMemoryOrders::new(),
+        products: InMemoryInventory::new(),
+        publisher: RecordingPublisher::new(),
+        clock: FixedClock::default_time(),
+    }
+}
+
+fn sample(name: &str) -> ApiGatewayProxyRequest {
+    let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn body_json(resp: &ApiGatewayProxyResponse) -> Value {
+    match &resp.body {
+        Some(Body::Text(t)) => serde_json::from_str(t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+fn header<'a>(resp: &'a ApiGatewayProxyResponse, name: &str) -> Option<&'a str> {
+    resp.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn with_body(mut req: ApiGatewayProxyRequest, body: &str) -> ApiGatewayProxyRequest {
+    req.body = Some(body.to_string());
+    req
+}
+
+fn assert_error(resp: &ApiGatewayProxyResponse, status: i64, code: &str) -> Value {
+    assert_eq!(resp.status_code, status, "{:?}", resp.body);
+    assert_eq!(header(resp, "content-type"), Some("application/json"));
+    let b = body_json(resp);
+    assert_eq!(b["error"], code, "{b}");
+    assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()), "{b}");
+    b
+}
+
+#[tokio::test]
+async fn post_order_sample_is_accepted_with_location_and_publishes_once() {
+    let api = api();
+    let resp = api.handle(sample("apigw-post-order.json")).await;
+    assert_eq!(resp.status_code, 202, "{:?}", resp.body);
+    let b = body_json(&resp);
+    let id = b["order_id"].as_str().unwrap().to_string();
+    assert_eq!(b["status"], "PENDING");
+    assert_eq!(b["lines"][0]["sku"], "SKU-RED-MUG");
+    assert_eq!(b["created_at"], "2026-11-26T12:00:00.000Z");
+    assert_eq!(
+        header(&resp, "location"),
+        Some(format!("/orders/{id}").as_str())
+    );
+    assert_eq!(header(&resp, "idempotent-replayed"), None);
+    assert_eq!(api.publisher.types(), vec![EventType::OrderPlaced]);
+
+    // The sample carries an Idempotency-Key: a retry is the same order, no new event.
+    let again = api.handle(sample("apigw-post-order.json")).await;
+    assert_eq!(again.status_code, 202);
+    assert_eq!(body_json(&again)["order_id"], id.as_str());
+    assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
+    assert_eq!(api.publisher.events().len(), 1);
+}
+
+#[tokio::test]
+async fn same_key_different_body_is_409() {
+    let api = api();
+    api.handle(sample("apigw-post-order.json")).await;
+    let req = with_body(
+        sample("apigw-post-order.json"),
+        r#"{"customer_id":"cust-42","lines":[{"sku":"SKU-RED-MUG","quantity":9}]}"#,
+    );
+    let b = assert_error(&api.handle(req).await, 409, "idempotency_key_reused");
+    assert_eq!(b["field"], "Idempotency-Key");
+    assert_eq!(api.publisher.events().len(), 1);
+}
+
+#[tokio::test]
+async fn get_and_cancel_samples_follow_the_posted_order() {
+    let api = api();
+    // Unknown until posted (the samples share the id the sample's Idempotency-Key maps to).
+    assert_error(
+        &api.handle(sample("apigw-get-order.json")).await,
+        404,
+        "not_found",
+    );
+    api.handle(sample("apigw-post-order.json")).await;
+
+    let resp = api.handle(sample("apigw-get-order.json")).await;
+    assert_eq!(resp.status_code, 200);
+    let b = body_json(&resp);
+    assert_eq!(b["status"], "PENDING");
+    assert_eq!(b["history"][0]["status"], "PENDING");
+    assert_eq!(b["lines"].as_array().unwrap().len(), 2);
+
+    let resp = api.handle(sample("apigw-cancel-order.json")).await;
+    assert_eq!(resp.status_code, 202, "{:?}", resp.body);
+    let b = body_json(&resp);
+    assert_eq!(b["status"], "CANCELLED");
+    assert_eq!(b["history"][1]["reason"], "changed my mind");
+    let again = api.handle(sample("apigw-cancel-order.json")).await;
+    assert_eq!(again.status_code, 200, "repeat is harmless");
+    assert_eq!(body_json(&again)["status"], "CANCELLED");
+    assert_eq!(
+        api.publisher.types(),
+        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+    );
+}
+
+#[tokio::test]
+async fn cancel_of_a_rejected_order_is_409() {
+    let api = api();
+    api.handle(sample("apigw-post-order.json")).await;
+    let id = api.publisher.events()[0].order_id.clone();
+    let rejected = orders_domain::Event::for_order(
+        &id,
+        chrono::Utc::now(),
+        orders_domain::EventPayload::InventoryRejected(orders_domain::events::InventoryRejected {
+            customer_id: orders_domain::CustomerId::parse("cust-42").unwrap(),
+            short_skus: vec![],
+        }),
+    );
+    usecases::apply_inventory_event(&api.orders, &api.clock, &rejected)
+        .await
+        .unwrap();
+    assert_error(
+        &api.handle(sample("apigw-cancel-order.json")).await,
+        409,
+        "order_not_cancellable",
+    );
+}
+
+#[tokio::test]
+async fn put_and_get_product() {
+    let api = api();
+    let resp = api.handle(sample("apigw-put-product.json")).await;
+    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    let b = body_json(&resp);
+    assert_eq!(
+        (
+            b["sku"].as_str(),
+            b["available"].as_u64(),
+            b["reserved"].as_u64()
+        ),
+        (Some("SKU-RED-MUG"), Some(25), Some(0))
+    );
+    let mut get = sample("apigw-put-product.json");
+    get.http_method = Method::GET;
+    get.body = None;
+    let resp = api.handle(get.clone()).await;
+    assert_eq!(body_json(&resp)["available"], 25);
+    get.path_parameters.insert("sku".into(), "SKU-NONE".into());
+    let b = assert_error(&api.handle(get.clone()).await, 404, "not_found");
+    assert_eq!(b["field"], "sku");
+    get.path_parameters
+        .insert("sku".into(), "lower-case".into());
+    let b = assert_error(&api.handle(get).await, 400, "invalid_value");
+    assert_eq!(b["field"], "sku");
+}
+
+#[tokio::test]
+async fn bad_request_sample_names_the_field() {
+    let api = api();
+    let b = assert_error(
+        &api.handle(sample("apigw-bad-request.json")).await,
+        400,
+        "invalid_value",
+    );
+    assert_eq!(b["field"], "lines[0].quantity");
+    assert!(api.orders.is_empty());
+    assert!(api.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn client_mistakes_are_always_4xx_never_5xx() {
+    let api = api();
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "\"x\"",
+        "{",
+        "{}",
+        r#"{"customer_id":""}"#,
+        r#"{"customer_id":"c","lines":"x"}"#,
+        r#"{"customer_id":"c","lines":[{}]}"#,
+        r#"{"customer_id":"c","lines":[{"sku":"A","quantity":1e309}]}"#,
+        r#"{"customer_id":"c","lines":[null]}"#,
+        "\u{feff}{}",
+    ];
+    for body in bodies {
+        let mut req = with_body(sample("apigw-bad-request.json"), body);
+        req.headers.remove("idempotency-key");
+        let resp = api.handle(req).await;
+        assert!(
+            (400..500).contains(&resp.status_code),
+            "{body:?} -> {}",
+            resp.status_code
+        );
+        assert!(body_json(&resp)["error"].is_string());
+    }
+    let mut long_key = sample("apigw-post-order.json");
+    long_key.headers.insert(
+        "idempotency-key",
+        HeaderValue::from_str(&"k".repeat(129)).unwrap(),
+    );
+    let b = assert_error(&api.handle(long_key).await, 400, "invalid_idempotency_key");
+    assert_eq!(b["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn body_limit_is_413_also_for_base64() {
+    let api = api();
+    let big = format!(
+        r#"{{"customer_id":"c","pad":"{}"}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    let b = assert_error(
+        &api.handle(with_body(sample("apigw-bad-request.json"), &big))
+            .await,
+        413,
+        "payload_too_large",
+    );
+    assert_eq!(b["field"], "body");
+    let mut req = with_body(
+        sample("apigw-bad-request.json"),
+        &base64::engine::general_purpose::STANDARD.encode(big.as_bytes()),
+    );
+    req.is_base64_encoded = true;
+    assert_error(&api.handle(req).await, 413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn base64_bodies_are_decoded() {
+    let api = api();
+    let mut req = sample("apigw-post-order.json");
+    let raw = req.body.clone().unwrap();
+    req.body = Some(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
+    req.is_base64_encoded = true;
+    assert_eq!(api.handle(req.clone()).await.status_code, 202);
+    req.body = Some("%%% not base64".into());
+    assert_error(&api.handle(req).await, 400, "invalid_body");
+}
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_missing_key() {
+    let api = api();
+    let mut req = sample("apigw-get-order.json");
+    req.resource = Some("/{proxy+}".into());
+    req.path = Some("/nothing/here".into());
+    assert_error(&api.handle(req).await, 404, "not_found");
+
+    let mut req = sample("apigw-post-order.json");
+    req.http_method = Method::DELETE;
+    let resp = api.handle(req).await;
+    assert_error(&resp, 405, "method_not_allowed");
+    assert_eq!(header(&resp, "allow"), Some("POST"));
+
+    let mut req = sample("apigw-put-product.json");
+    req.http_method = Method::POST;
+    assert_eq!(header(&api.handle(req).await, "allow"), Some("GET, PUT"));
+
+    let mut req = sample("apigw-post-order.json");
+    req.headers.remove("x-api-key");
+    assert_error(&api.handle(req).await, 403, "forbidden");
+    assert!(api.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn path_routing_without_a_resource_template() {
+    let api = api();
+    let mut post = sample("apigw-post-order.json");
+    post.resource = Some("/{proxy+}".into());
+    post.path = Some("/orders/".into());
+    let id = body_json(&api.handle(post).await)["order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut get = sample("apigw-get-order.json");
+    get.resource = None;
+    get.path_parameters.clear();
+    get.path = Some(format!("/orders/{id}"));
+    assert_eq!(api.handle(get.clone()).await.status_code, 200);
+    let mut cancel = get;
+    cancel.http_method = Method::POST;
+    cancel.path = Some(format!("/orders/{id}/cancel"));
+    assert_eq!(api.handle(cancel).await.status_code, 202);
+}
+
+#[tokio::test]
+async fn publish_failure_is_503_and_leaves_no_order() {
+    let api = api();
+    api.publisher.fail_next(1);
+    let b = assert_error(
+        &api.handle(sample("apigw-post-order.json")).await,
+        503,
+        "unavailable",
+    );
+    assert!(
+        !b["message"].as_str().unwrap().contains("injected"),
+        "no internals leak"
+    );
+    assert!(api.orders.is_empty());
+    assert_eq!(
+        api.handle(sample("apigw-post-order.json"))
+            .await
+            .status_code,
+        202
+    );
+}

@@ -1,0 +1,37 @@
+//! `outbox-sweeper` Lambda: scheduled every minute (and invokable by hand); republishes
+//! order events left unpublished by a crash between the order write and the publish.
+//!
+//! Env: `ORDERS_TABLE`, `ORDER_EVENTS_TOPIC_ARN` (required), `OUTBOX_GRACE_SECONDS`
+//! (default 60).
+
+mod handler;
+
+use std::time::Duration;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orders_aws::config::process_env;
+use orders_aws::{Clients, OrdersTable, SnsPublisher};
+use orders_domain::ports::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    orders_aws::telemetry::init();
+    let env = process_env();
+    let orders = env.required("ORDERS_TABLE")?;
+    let topic = env.required("ORDER_EVENTS_TOPIC_ARN")?;
+    let grace: u64 = env.parse_or("OUTBOX_GRACE_SECONDS", 60)?;
+    let clients = Clients::load().await;
+    let sweeper = handler::Sweeper {
+        orders: OrdersTable::new(clients.dynamodb.clone(), orders),
+        publisher: SnsPublisher::new(clients.sns.clone(), topic),
+        clock: SystemClock,
+        grace: Duration::from_secs(grace),
+    };
+    let sweeper = &sweeper;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            sweeper.handle(event.payload).await.map_err(Error::from)
+        },
+    ))
+    .await
+}

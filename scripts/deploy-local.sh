@@ -33,8 +33,12 @@ mkdir -p .build
 aws s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || aws s3 mb "s3://$bucket" >/dev/null
 
 echo "==> package ($STACK_NAME)"
-aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
-  --output-template-file .build/packaged.yaml >/dev/null
+# (its upload progress goes to a log; shown only when packaging fails)
+if ! aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
+  --output-template-file .build/packaged.yaml >.build/package.log 2>&1; then
+  cat .build/package.log >&2
+  exit 1
+fi
 
 # Skip the deploy when the packaged template (its code hashes included) and the parameters are
 # what the running stack was deployed from.

@@ -23,6 +23,7 @@ done
 aws cloudformation package --template-file infra/template.yaml --s3-bucket "$ARTIFACT_BUCKET" \
   --output-template-file .build/packaged-aws.yaml
 aws cloudformation deploy --template-file .build/packaged-aws.yaml --stack-name "$STACK_NAME" \
+  --s3-bucket "$ARTIFACT_BUCKET" \
   --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
   --parameter-overrides Architecture=arm64 ${PARAMETERS:-}
 aws cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output table

@@ -51,9 +51,7 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" && $status =~ ^(CREATE|UPDATE)_COM
 else
   echo "==> deploy ($status -> ...)"
   rm -f "$stamp"
-  aws cloudformation deploy --template-file .build/packaged.yaml --stack-name "$STACK_NAME" \
-    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-    --parameter-overrides "${params[@]}"
+  "$TOOLS_BIN/python" scripts/cfn_deploy.py --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}"
   echo "$want" >"$stamp"
 fi
 

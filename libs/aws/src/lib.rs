@@ -11,7 +11,7 @@ pub mod sqs;
 pub mod telemetry;
 
 pub use config::ConfigError;
-pub use dynamo::{InventoryTables, NotificationsTable, OrdersTable, ProductsTable};
+pub use dynamo::{InventoryTables, NotificationsTable, OrdersTable, ProductsTable, OUTBOX_INDEX};
 pub use sns::SnsPublisher;
 
 /// SDK clients, built once per cold start and cloned (cheaply) into the adapters.

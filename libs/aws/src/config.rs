@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 /// A configuration problem, naming the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is required but not set")]
     Missing(&'static str),
@@ -15,6 +15,13 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+}
+
+// `main` returning this error prints it with Debug at init: make that the readable message.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Reads variables through a lookup function (the process environment in production, a

@@ -173,7 +173,8 @@ impl InventoryTables {
         }
     }
 
-    /// Stock update for one line; `sign` +1 gives back, -1 takes.
+    /// Stock update for one line: `take` moves quantity from available to reserved (only if
+    /// enough is available), otherwise back (release).
     fn stock_update(
         &self,
         line: &OrderLine,

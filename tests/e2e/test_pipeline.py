@@ -302,3 +302,33 @@ def test_calls_without_the_api_key_are_forbidden(stack, headers):
     r = stack.call("POST", "/orders", {"customer_id": "x", "lines": [{"sku": "A-1", "quantity": 1}]},
                    api_key=False, headers=headers)
     assert r.status == 403, r.text
+
+
+# 11 ------------------------------------------------------------------------------------------
+def test_outbox_sweeper_publishes_an_order_left_unpublished_by_a_crash(stack, tap):
+    """The API crashed after storing the order and before publishing OrderPlaced: the order's
+    item still carries its pending event. The sweeper (scheduled every minute; invoked here so
+    the test need not wait for the schedule) publishes it and the order flows on."""
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 3)
+    order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    at = "2026-01-01T00:00:00.000Z"  # long past the grace period
+    event = {"id": event_id, "type": "OrderPlaced", "version": 1, "occurred_at": at, "order_id": order_id,
+             "data": {"customer_id": customer, "lines": [{"sku": sku, "quantity": 1}]}}
+    stack.table("OrdersTableName").put_item(Item={
+        "order_id": order_id, "customer_id": customer, "status": "PENDING",
+        "lines": [{"sku": sku, "quantity": 1}], "history": [{"status": "PENDING", "at": at}],
+        "created_at": at, "updated_at": at,
+        "outbox_event": json.dumps(event), "outbox_id": event_id, "outbox_pending": "1", "outbox_since": at,
+    })
+
+    lam = stack.client("lambda")
+    resp = lam.invoke(FunctionName=stack.outputs["OutboxSweeperFunctionName"], Payload=b"{}")
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    summary = json.loads(resp["Payload"].read())
+    assert summary["failed"] == 0, summary
+
+    assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
+    assert [e["id"] for e in tap.wait_event(order_id, "OrderPlaced")] == [event_id]
+    item = stack.table("OrdersTableName").get_item(Key={"order_id": order_id})["Item"]
+    assert "outbox_pending" not in item and "outbox_event" not in item

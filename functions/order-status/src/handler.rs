@@ -1,24 +1,27 @@
 //! Order-status consumer: applies `InventoryReserved` / `InventoryRejected` to the order
 //! (`PENDING -> CONFIRMED | REJECTED`) with a conditional write; late or duplicate events
-//! are acknowledged without change.
+//! are acknowledged without change. A reservation for an order that does not exist is
+//! answered with `OrderCancelled` on order-events, so inventory releases the stock.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orders_aws::sqs::{run_event_batch, BatchError};
-use orders_domain::ports::{Clock, OrderStore};
+use orders_domain::ports::{Clock, EventPublisher, OrderStore};
 use orders_domain::usecases::apply_inventory_event;
 use orders_domain::Event;
 
 /// The consumer's dependencies.
-pub struct OrderStatus<O, C> {
+pub struct OrderStatus<O, P, C> {
     pub orders: O,
+    /// The order-events topic.
+    pub publisher: P,
     pub clock: C,
     pub concurrency: usize,
 }
 
-impl<O: OrderStore, C: Clock> OrderStatus<O, C> {
+impl<O: OrderStore, P: EventPublisher, C: Clock> OrderStatus<O, P, C> {
     pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         run_event_batch(batch, self.concurrency, |event: Event| async move {
-            apply_inventory_event(&self.orders, &self.clock, &event).await
+            apply_inventory_event(&self.orders, &self.publisher, &self.clock, &event).await
         })
         .await
     }
@@ -39,13 +42,20 @@ mod tests {
         serde_json::from_str(&sample(name)).unwrap()
     }
 
-    /// The sample events are about the order the API sample's Idempotency-Key creates.
-    async fn consumer_with_sample_order() -> (OrderStatus<InMemoryOrders, FixedClock>, OrderId) {
-        let c = OrderStatus {
+    type Consumer = OrderStatus<InMemoryOrders, RecordingPublisher, FixedClock>;
+
+    fn consumer() -> Consumer {
+        OrderStatus {
             orders: InMemoryOrders::new(),
+            publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
             concurrency: 4,
-        };
+        }
+    }
+
+    /// The sample events are about the order the API sample's Idempotency-Key creates.
+    async fn consumer_with_sample_order() -> (Consumer, OrderId) {
+        let c = consumer();
         let body = r#"{"customer_id":"cust-42","lines":[{"sku":"SKU-RED-MUG","quantity":2},{"sku":"SKU-BLUE-CAP","quantity":1}]}"#;
         let placed = orders_domain::usecases::place_order(
             &c.orders,
@@ -77,6 +87,50 @@ mod tests {
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
         assert_eq!(c.orders.snapshot(&id).unwrap().history.len(), 2);
+        assert!(c.publisher.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reservation_for_a_missing_order_publishes_order_cancelled() {
+        // No order: the API rolled it back after an ambiguous publish.
+        let c = consumer();
+        for _ in 0..2 {
+            let resp = c
+                .handle(batch("sqs-order-status-batch.json"))
+                .await
+                .unwrap();
+            assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+        }
+        let out = c.publisher.events();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].id, out[1].id, "a redelivery republishes the same id");
+        assert_eq!(
+            out[0].event_type(),
+            orders_domain::EventType::OrderCancelled
+        );
+        match &out[0].payload {
+            orders_domain::EventPayload::OrderCancelled(d) => {
+                assert_eq!(d.customer_id.as_str(), "cust-42");
+                assert_eq!(
+                    d.reason.as_deref(),
+                    Some(orders_domain::usecases::ABANDONED_RESERVATION_REASON)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(c.orders.is_empty());
+    }
+
+    #[tokio::test]
+    async fn failed_cancel_publish_fails_the_record() {
+        let c = consumer();
+        c.publisher.fail_next(1);
+        let resp = c
+            .handle(batch("sqs-order-status-batch.json"))
+            .await
+            .unwrap();
+        assert_eq!(resp.batch_item_failures.len(), 1);
+        assert!(c.publisher.events().is_empty());
     }
 
     #[tokio::test]

@@ -58,11 +58,13 @@ impl Clock for FixedClock {
     }
 }
 
-/// Records published events; can be told to fail the next `n` publishes.
+/// Records published events; can be told to fail the next `n` publishes, cleanly or
+/// ambiguously.
 #[derive(Debug, Default)]
 pub struct RecordingPublisher {
     events: Mutex<Vec<Event>>,
     fail_next: AtomicUsize,
+    ambiguous_next: AtomicUsize,
 }
 
 impl RecordingPublisher {
@@ -73,6 +75,12 @@ impl RecordingPublisher {
     /// The next `n` publishes fail (and publish nothing).
     pub fn fail_next(&self, n: usize) {
         self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` publishes go out but report failure (a timeout after SNS accepted the
+    /// message): the caller cannot tell them from a clean failure.
+    pub fn ambiguous_next(&self, n: usize) {
+        self.ambiguous_next.store(n, Ordering::SeqCst);
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -86,12 +94,17 @@ impl RecordingPublisher {
 
 impl EventPublisher for RecordingPublisher {
     fn publish(&self, event: &Event) -> impl Future<Output = Result<(), PublishError>> + Send {
-        let failing = self
-            .fail_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        let result = if failing {
+        let take = |n: &AtomicUsize| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        let result = if take(&self.fail_next) {
             Err(PublishError("injected publish failure".into()))
+        } else if take(&self.ambiguous_next) {
+            lock(&self.events).push(event.clone());
+            Err(PublishError(
+                "injected timeout after the publish went out".into(),
+            ))
         } else {
             lock(&self.events).push(event.clone());
             Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::events::{Event, EventPayload, EventType};
+use crate::events::{Event, EventPayload, EventType, OrderCancelled};
 use crate::ids::{EventId, IdempotencyKey, OrderId, Sku};
 use crate::notify::notification_for;
 use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
@@ -141,7 +141,8 @@ where
 }
 
 /// Publish failed: delete the order unless something published it meanwhile. Whether SNS
-/// got the message is unknown; if it did, consumers find no order and acknowledge.
+/// got the message is unknown; if it did, inventory may reserve for the deleted order and
+/// order-status then publishes `OrderCancelled` to release it (see `apply_inventory_event`).
 async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) {
     match orders.delete_unpublished(id, event_id).await {
         Ok(true) => info!(order_id = %id, "publish failed; order rolled back"),
@@ -368,15 +369,26 @@ where
     }
 }
 
+/// `reason` of the `OrderCancelled` that order-status publishes for a reservation whose
+/// order does not exist.
+pub const ABANDONED_RESERVATION_REASON: &str = "order not found: abandoned reservation released";
+
 /// Order-status consumer: `PENDING -> CONFIRMED | REJECTED`, once per event id, never
 /// backwards. A late or duplicate event is acknowledged.
-pub async fn apply_inventory_event<O, C>(
+///
+/// An `InventoryReserved` for an order that does not exist (the API rolled it back after an
+/// ambiguous publish that in fact went out) is answered with `OrderCancelled`, so inventory
+/// releases the stock: the orders side owns orders, so it is the one to say this order is
+/// gone. Other inventory events for a missing order are acknowledged with a warning.
+pub async fn apply_inventory_event<O, P, C>(
     orders: &O,
+    publisher: &P,
     clock: &C,
     event: &Event,
 ) -> Result<Handled, ConsumerError>
 where
     O: OrderStore,
+    P: EventPublisher,
     C: Clock,
 {
     let (trigger, reason) = match &event.payload {
@@ -392,6 +404,13 @@ where
                     .join(", ")
             )),
         ),
+        EventPayload::InventoryReleased(_) => {
+            // No status change; only an order that is gone deserves a word.
+            if orders.get(&event.order_id).await?.is_none() {
+                return answer_missing_order(publisher, clock, event).await;
+            }
+            return Ok(Handled::Skipped("no status change for this event"));
+        }
         _ => return Ok(Handled::Skipped("no status change for this event")),
     };
     let now = clock.now();
@@ -413,11 +432,45 @@ where
             info!(order_id = %o.order_id, status = o.status.as_str(), "order status changed");
             Ok(Handled::Done { published: None })
         }
-        TransitionOutcome::NotApplied => {
-            info!(order_id = %event.order_id, event_id = %event.id, "late or duplicate event ignored");
-            Ok(Handled::Skipped("late or duplicate"))
-        }
+        // The condition also fails for a missing order; only a (strongly consistent) read
+        // tells which, and it is paid only when the condition failed.
+        TransitionOutcome::NotApplied => match orders.get(&event.order_id).await? {
+            Some(_) => {
+                info!(order_id = %event.order_id, event_id = %event.id, "late or duplicate event ignored");
+                Ok(Handled::Skipped("late or duplicate"))
+            }
+            None => answer_missing_order(publisher, clock, event).await,
+        },
     }
+}
+
+/// The order an inventory event is about does not exist.
+async fn answer_missing_order<P: EventPublisher, C: Clock>(
+    publisher: &P,
+    clock: &C,
+    event: &Event,
+) -> Result<Handled, ConsumerError> {
+    let EventPayload::InventoryReserved(d) = &event.payload else {
+        // Nothing is held for it (rejected) or nothing is held any more (released).
+        warn!(order_id = %event.order_id, event_id = %event.id, event_type = %event.event_type(), "inventory event for an order that does not exist; acknowledged");
+        return Ok(Handled::Skipped("order not found"));
+    };
+    // The id is derived from the order id, so a redelivered InventoryReserved republishes
+    // the same OrderCancelled and inventory releases once.
+    let out = Event::for_order(
+        &event.order_id,
+        clock.now(),
+        EventPayload::OrderCancelled(OrderCancelled {
+            customer_id: d.customer_id.clone(),
+            reason: Some(ABANDONED_RESERVATION_REASON.to_string()),
+        }),
+    );
+    // Acknowledged only once published: a failure fails the record and SQS retries it.
+    publisher.publish(&out).await?;
+    warn!(order_id = %event.order_id, event_id = %out.id, "stock reserved for an order that does not exist; OrderCancelled published to release it");
+    Ok(Handled::Done {
+        published: Some(EventType::OrderCancelled),
+    })
 }
 
 /// How long a notification claim blocks other workers.

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::events::{Event, EventPayload, EventType, InventoryRejected, InventoryReserved};
+use crate::events::{
+    Event, EventPayload, EventType, InventoryRejected, InventoryReleased, InventoryReserved,
+};
 use crate::ids::{CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 use crate::order::{OrderLine, OrderStatus, Outbox};
 use crate::ports::{InventoryStore, NotificationStore, OrderStore, ProductStore};
@@ -234,7 +236,7 @@ async fn cancel_rejected_is_refused_and_unknown_is_not_found() {
     let w = world();
     let placed = w.place(BODY, None).await.unwrap();
     let rejected = inventory_event(&placed.order.order_id, false);
-    apply_inventory_event(&w.orders, &w.clock, &rejected)
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
         .await
         .unwrap();
     let id = placed.order.order_id.to_string();
@@ -307,7 +309,7 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     let id = placed.order.order_id.clone();
     let reserved = inventory_event(&id, true);
     assert_eq!(
-        apply_inventory_event(&w.orders, &w.clock, &reserved)
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
             .await
             .unwrap(),
         Handled::Done { published: None }
@@ -318,14 +320,14 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     );
     // Duplicate and a late contradicting event are acknowledged and change nothing.
     assert!(matches!(
-        apply_inventory_event(&w.orders, &w.clock, &reserved)
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
             .await
             .unwrap(),
         Handled::Skipped(_)
     ));
     let rejected = inventory_event(&id, false);
     assert!(matches!(
-        apply_inventory_event(&w.orders, &w.clock, &rejected)
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
             .await
             .unwrap(),
         Handled::Skipped(_)
@@ -334,26 +336,198 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     assert_eq!(o.status, OrderStatus::Confirmed);
     assert_eq!(o.history.len(), 2);
     assert_eq!(o.applied_events, vec![reserved.id.clone()]);
+    assert_eq!(
+        w.publisher.types(),
+        vec![EventType::OrderPlaced],
+        "an existing order's events publish nothing"
+    );
 }
 
 #[tokio::test]
-async fn order_status_rejects_with_reason_and_ignores_unknown_orders() {
+async fn order_status_rejects_with_reason() {
     let w = world();
     let placed = w.place(BODY, None).await.unwrap();
     let rejected = inventory_event(&placed.order.order_id, false);
-    apply_inventory_event(&w.orders, &w.clock, &rejected)
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
         .await
         .unwrap();
     let o = w.orders.snapshot(&placed.order.order_id).unwrap();
     assert_eq!(o.status, OrderStatus::Rejected);
     assert!(o.history[1].reason.as_deref().unwrap().contains("SKU-2"));
-    let ghost = inventory_event(&OrderId::random(), true);
+}
+
+fn released_event(order_id: &OrderId) -> Event {
+    Event::for_order(
+        order_id,
+        chrono::Utc::now(),
+        EventPayload::InventoryReleased(InventoryReleased {
+            customer_id: CustomerId::parse("cust-1").unwrap(),
+            lines: vec![],
+        }),
+    )
+}
+
+#[tokio::test]
+async fn late_reservation_of_a_cancelled_order_is_acknowledged_and_publishes_nothing() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.clone();
+    cancel_order(&w.orders, &w.publisher, &w.clock, id.as_str(), b"")
+        .await
+        .unwrap();
+    for e in [inventory_event(&id, true), released_event(&id)] {
+        assert!(matches!(
+            apply_inventory_event(&w.orders, &w.publisher, &w.clock, &e)
+                .await
+                .unwrap(),
+            Handled::Skipped(_)
+        ));
+    }
+    assert_eq!(
+        w.orders.snapshot(&id).unwrap().status,
+        OrderStatus::Cancelled
+    );
+    assert_eq!(
+        w.publisher.types(),
+        vec![EventType::OrderPlaced, EventType::OrderCancelled],
+        "only the customer's own cancellation"
+    );
+}
+
+#[tokio::test]
+async fn reservation_for_a_missing_order_is_cancelled_with_a_deterministic_id() {
+    let w = world();
+    let id = OrderId::random();
+    let reserved = Event::for_order(
+        &id,
+        chrono::Utc::now(),
+        EventPayload::InventoryReserved(InventoryReserved {
+            customer_id: CustomerId::parse("cust-7").unwrap(),
+            lines: vec![],
+        }),
+    );
+    // A redelivery answers again with the very same event id.
+    for _ in 0..2 {
+        assert_eq!(
+            apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
+                .await
+                .unwrap(),
+            Handled::Done {
+                published: Some(EventType::OrderCancelled)
+            }
+        );
+    }
+    let out = w.publisher.events();
+    assert_eq!(out.len(), 2);
+    for e in &out {
+        assert_eq!(e.id, EventId::for_order_event(&id, "OrderCancelled"));
+        assert_eq!(e.order_id, id);
+        assert_eq!(e.version, crate::EVENT_VERSION);
+        match &e.payload {
+            EventPayload::OrderCancelled(d) => {
+                assert_eq!(d.customer_id.as_str(), "cust-7");
+                assert_eq!(d.reason.as_deref(), Some(ABANDONED_RESERVATION_REASON));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(w.orders.is_empty(), "no order is created for it");
+}
+
+#[tokio::test]
+async fn rejection_or_release_for_a_missing_order_is_acknowledged_only() {
+    let w = world();
+    let id = OrderId::random();
+    for e in [inventory_event(&id, false), released_event(&id)] {
+        assert_eq!(
+            apply_inventory_event(&w.orders, &w.publisher, &w.clock, &e)
+                .await
+                .unwrap(),
+            Handled::Skipped("order not found")
+        );
+    }
+    assert!(w.publisher.events().is_empty());
+    assert!(w.orders.is_empty());
+}
+
+#[tokio::test]
+async fn failed_cancel_publish_fails_the_record_and_the_retry_publishes() {
+    let w = world();
+    let reserved = inventory_event(&OrderId::random(), true);
+    w.publisher.fail_next(1);
     assert!(matches!(
-        apply_inventory_event(&w.orders, &w.clock, &ghost)
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved).await,
+        Err(ConsumerError::Publish(_))
+    ));
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
+        .await
+        .unwrap();
+    assert_eq!(w.publisher.types(), vec![EventType::OrderCancelled]);
+}
+
+/// The whole story: the API's publish times out after SNS took the message, the API rolls
+/// the order back and answers 503, inventory reserves anyway; order-status cancels, and
+/// inventory gives the stock back exactly once, even with every event redelivered.
+#[tokio::test]
+async fn abandoned_reservation_after_an_ambiguous_publish_is_released_once() {
+    let w = world();
+    let inv = InMemoryInventory::new();
+    let inv_pub = RecordingPublisher::new();
+    stock(&inv, "SKU-1", 5).await;
+    stock(&inv, "SKU-2", 5).await;
+
+    w.publisher.ambiguous_next(1);
+    let e = w.place(BODY, None).await.unwrap_err();
+    assert!(matches!(e, ApiError::Unavailable(_)), "{e:?}");
+    assert!(w.orders.is_empty(), "rolled back");
+    let placed = w.publisher.events();
+    assert_eq!(placed.len(), 1, "but OrderPlaced went out");
+    let placed = &placed[0];
+
+    handle_inventory_event(&inv, &inv_pub, &w.clock, placed)
+        .await
+        .unwrap();
+    let reserved = inv_pub.events()[0].clone();
+    assert_eq!(reserved.event_type(), EventType::InventoryReserved);
+    assert_eq!(inv.product("SKU-1").unwrap().reserved, 2);
+
+    for _ in 0..2 {
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
+            .await
+            .unwrap();
+    }
+    let cancels: Vec<Event> = w.publisher.events()[1..].to_vec();
+    assert_eq!(cancels.len(), 2);
+    assert_eq!(cancels[0].id, cancels[1].id);
+    for cancel in &cancels {
+        assert_eq!(
+            handle_inventory_event(&inv, &inv_pub, &w.clock, cancel)
+                .await
+                .unwrap(),
+            Handled::Done {
+                published: Some(EventType::InventoryReleased)
+            }
+        );
+    }
+    for (sku, n) in [("SKU-1", 5), ("SKU-2", 5)] {
+        let p = inv.product(sku).unwrap();
+        assert_eq!((p.available, p.reserved), (n, 0), "{sku} released once");
+    }
+    assert_eq!(
+        inv.reservation(&placed.order_id).unwrap().status,
+        ReservationStatus::Released
+    );
+    // The release comes back to order-status: acknowledged, nothing more published.
+    let released = inv_pub.events().last().unwrap().clone();
+    assert_eq!(released.event_type(), EventType::InventoryReleased);
+    assert_eq!(
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
             .await
             .unwrap(),
-        Handled::Skipped(_)
-    ));
+        Handled::Skipped("order not found")
+    );
+    assert_eq!(w.publisher.events().len(), 3);
+    assert!(w.orders.is_empty());
 }
 
 async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {

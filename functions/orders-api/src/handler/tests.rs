@@ -129,7 +129,7 @@ async fn cancel_of_a_rejected_order_is_409() {
             short_skus: vec![],
         }),
     );
-    usecases::apply_inventory_event(&api.orders, &api.clock, &rejected)
+    usecases::apply_inventory_event(&api.orders, &api.publisher, &api.clock, &rejected)
         .await
         .unwrap();
     assert_error(

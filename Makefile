@@ -12,7 +12,7 @@ TOOLS_BIN := $(VENV_TOOLS)/bin
 export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 
-.PHONY: help up build deploy seed demo logs clean test test-rust lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench logs clean test test-rust lint-template e2e deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ seed: ## put demo stock through the API
 
 demo: ## place an order through the API and follow it to the end
 	@cd scripts && ../$(TOOLS_BIN)/python demo.py
+
+bench: ## benchmark the deployed pipeline: API latency, POST -> CONFIRMED (N=100 CONCURRENCY=4)
+	@cd scripts && ../$(TOOLS_BIN)/python bench_pipeline.py
 
 logs: ## follow a function's CloudWatch logs: make logs FN=inventory
 	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 
@@ -332,3 +333,52 @@ def test_outbox_sweeper_publishes_an_order_left_unpublished_by_a_crash(stack, ta
     assert [e["id"] for e in tap.wait_event(order_id, "OrderPlaced")] == [event_id]
     item = stack.table("OrdersTableName").get_item(Key={"order_id": order_id})["Item"]
     assert "outbox_pending" not in item and "outbox_event" not in item
+
+
+# 12 ------------------------------------------------------------------------------------------
+ABANDONED_REASON = "order not found: abandoned reservation released"
+
+
+def _at(event: dict) -> datetime:
+    return datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
+
+
+def test_an_abandoned_reservation_is_released(stack, tap):
+    """The API's publish of OrderPlaced timed out after SNS took it, so the API deleted the
+    order and answered 503: inventory still reserves. Order-status finds no such order and
+    publishes OrderCancelled, and inventory gives the stock back."""
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    order_id = str(uuid.uuid4())  # never in the Orders table
+    event = {"id": str(uuid.uuid4()), "type": "OrderPlaced", "version": 1,
+             "occurred_at": "2026-01-01T00:00:00.000Z", "order_id": order_id,
+             "data": {"customer_id": customer, "lines": [{"sku": sku, "quantity": 2}]}}
+    stack.client("sns").publish(
+        TopicArn=stack.outputs["OrderEventsTopicArn"], Message=json.dumps(event),
+        MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPlaced"}},
+    )
+
+    reserved = tap.wait_event(order_id, "InventoryReserved")[0]
+    cancelled = tap.wait_event(order_id, "OrderCancelled")[0]
+    released = tap.wait_event(order_id, "InventoryReleased")[0]
+    # Each is caused by the one before, so their times are in that order.
+    assert _at(reserved) <= _at(cancelled) <= _at(released)
+    assert cancelled["version"] == 1
+    assert cancelled["data"] == {"customer_id": customer, "reason": ABANDONED_REASON}
+    assert released["data"]["lines"] == [{"sku": sku, "quantity": 2}]
+
+    wait_for(lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (5, 0), 60,
+             "stock released")
+    reservation = stack.table("ReservationsTableName").get_item(Key={"order_id": order_id})["Item"]
+    assert reservation["status"] == "RELEASED"
+
+    wait_drained(stack, "InventoryQueueUrl")
+    wait_drained(stack, "OrderStatusQueueUrl")
+    assert (stack.product(sku)["available"], stack.product(sku)["reserved"]) == (5, 0)
+    assert len({e["id"] for e in tap.events(order_id, "OrderCancelled")}) == 1
+    assert len({e["id"] for e in tap.events(order_id, "InventoryReleased")}) == 1
+    # No order is created for it, and nothing failed on the way.
+    assert "Item" not in stack.table("OrdersTableName").get_item(Key={"order_id": order_id})
+    assert stack.call("GET", f"/orders/{order_id}").status == 404
+    for dlq in ("InventoryDLQUrl", "OrderStatusDLQUrl"):
+        assert queue_depth(stack, stack.outputs[dlq]) == (0, 0), dlq

@@ -70,13 +70,19 @@ pub enum Trigger {
     InventoryRejected,
     /// The customer asked to cancel.
     Cancel,
+    /// `InventoryReleased` arrived while the order still waits for stock. Only a recreated
+    /// order meets this: its placement was rolled back after an ambiguous publish, the
+    /// abandoned reservation was released, and a retry with the same Idempotency-Key brought
+    /// the order back under the same id. Stock will never come for it, so it ends here.
+    InventoryReleased,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 3] = [
+    pub const ALL: [Trigger; 4] = [
         Trigger::InventoryReserved,
         Trigger::InventoryRejected,
         Trigger::Cancel,
+        Trigger::InventoryReleased,
     ];
 
     /// The status a successful trigger leads to.
@@ -84,14 +90,16 @@ impl Trigger {
         match self {
             Trigger::InventoryReserved => OrderStatus::Confirmed,
             Trigger::InventoryRejected => OrderStatus::Rejected,
-            Trigger::Cancel => OrderStatus::Cancelled,
+            Trigger::Cancel | Trigger::InventoryReleased => OrderStatus::Cancelled,
         }
     }
 
     /// The statuses from which the trigger moves the order (the write condition).
     pub fn allowed_from(self) -> &'static [OrderStatus] {
         match self {
-            Trigger::InventoryReserved | Trigger::InventoryRejected => &[OrderStatus::Pending],
+            Trigger::InventoryReserved
+            | Trigger::InventoryRejected
+            | Trigger::InventoryReleased => &[OrderStatus::Pending],
             Trigger::Cancel => &[OrderStatus::Pending, OrderStatus::Confirmed],
         }
     }
@@ -237,6 +245,10 @@ mod tests {
             (Cancelled, InventoryReserved, None),
             (Cancelled, InventoryRejected, None),
             (Cancelled, Cancel, Some(Unchanged)),
+            (Pending, InventoryReleased, Some(Moved(Cancelled))),
+            (Confirmed, InventoryReleased, None),
+            (Rejected, InventoryReleased, None),
+            (Cancelled, InventoryReleased, None),
         ];
         assert_eq!(expected.len(), OrderStatus::ALL.len() * Trigger::ALL.len());
         for (from, trig, want) in expected {

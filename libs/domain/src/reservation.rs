@@ -122,10 +122,11 @@ pub fn classify_reserve_cancellation(
 
 /// The inventory event a reservation record stands for, given the input that led to it.
 ///
-/// `OrderPlaced`: `RESERVED` -> `InventoryReserved`, `REJECTED` -> `InventoryRejected`;
-/// `RELEASED` or `CANCELLED_BEFORE_RESERVE` -> nothing (the order was cancelled; saying
-/// "reserved" now would contradict the release). `OrderCancelled`: `RELEASED` ->
-/// `InventoryReleased`; otherwise nothing was held, nothing to say.
+/// `OrderPlaced`: `RESERVED` -> `InventoryReserved`, `REJECTED` -> `InventoryRejected`,
+/// `RELEASED` -> `InventoryReleased` (the same event the release published: saying
+/// "reserved" now would contradict it, and an order recreated under the same id must hear
+/// that its stock is gone), `CANCELLED_BEFORE_RESERVE` -> nothing (nothing was ever held).
+/// `OrderCancelled`: `RELEASED` -> `InventoryReleased`; otherwise nothing was held.
 pub fn inventory_event_for(input: EventType, r: &Reservation) -> Option<Event> {
     let customer_id = r.customer_id.clone();
     let payload = match (input, r.status) {
@@ -141,7 +142,7 @@ pub fn inventory_event_for(input: EventType, r: &Reservation) -> Option<Event> {
                 short_skus: r.short_skus.clone(),
             })
         }
-        (EventType::OrderCancelled, ReservationStatus::Released) => {
+        (EventType::OrderPlaced | EventType::OrderCancelled, ReservationStatus::Released) => {
             EventPayload::InventoryReleased(InventoryReleased {
                 customer_id,
                 lines: r.lines.clone(),
@@ -238,7 +239,11 @@ mod tests {
                 Rejected,
                 Some(EventType::InventoryRejected),
             ),
-            (EventType::OrderPlaced, Released, None),
+            (
+                EventType::OrderPlaced,
+                Released,
+                Some(EventType::InventoryReleased),
+            ),
             (EventType::OrderPlaced, CancelledBeforeReserve, None),
             (EventType::OrderCancelled, Reserved, None),
             (EventType::OrderCancelled, Rejected, None),

@@ -373,6 +373,11 @@ where
 /// order does not exist.
 pub const ABANDONED_RESERVATION_REASON: &str = "order not found: abandoned reservation released";
 
+/// History reason when stock was released before the order was confirmed (see
+/// [`Trigger::InventoryReleased`]).
+pub const RELEASED_WHILE_PENDING_REASON: &str =
+    "stock released before confirmation: the order was rolled back and placed again; place a new order";
+
 /// Order-status consumer: `PENDING -> CONFIRMED | REJECTED`, once per event id, never
 /// backwards. A late or duplicate event is acknowledged.
 ///
@@ -404,13 +409,12 @@ where
                     .join(", ")
             )),
         ),
-        EventPayload::InventoryReleased(_) => {
-            // No status change; only an order that is gone deserves a word.
-            if orders.get(&event.order_id).await?.is_none() {
-                return answer_missing_order(publisher, clock, event).await;
-            }
-            return Ok(Handled::Skipped("no status change for this event"));
-        }
+        // The normal release follows a cancel, so the order is CANCELLED already and the
+        // write's condition fails (acknowledged below). Only a PENDING order moves.
+        EventPayload::InventoryReleased(_) => (
+            Trigger::InventoryReleased,
+            Some(RELEASED_WHILE_PENDING_REASON.to_string()),
+        ),
         _ => return Ok(Handled::Skipped("no status change for this event")),
     };
     let now = clock.now();

@@ -530,6 +530,62 @@ async fn abandoned_reservation_after_an_ambiguous_publish_is_released_once() {
     assert!(w.orders.is_empty());
 }
 
+/// The same story, then the client retries with its Idempotency-Key: the order comes back
+/// under the same id, inventory can only answer with the recorded release, and order-status
+/// ends the order as CANCELLED instead of leaving it PENDING forever.
+#[tokio::test]
+async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
+    let w = world();
+    let inv = InMemoryInventory::new();
+    let inv_pub = RecordingPublisher::new();
+    stock(&inv, "SKU-1", 5).await;
+    stock(&inv, "SKU-2", 5).await;
+    let key = Some("retry-me");
+
+    w.publisher.ambiguous_next(1);
+    assert!(w.place(BODY, key).await.is_err());
+    let placed = w.publisher.events()[0].clone();
+    handle_inventory_event(&inv, &inv_pub, &w.clock, &placed)
+        .await
+        .unwrap();
+    let reserved = inv_pub.events()[0].clone();
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
+        .await
+        .unwrap();
+    let cancel = w.publisher.events().last().unwrap().clone();
+    handle_inventory_event(&inv, &inv_pub, &w.clock, &cancel)
+        .await
+        .unwrap();
+
+    let retried = w.place(BODY, key).await.unwrap();
+    assert_eq!(retried.order.order_id, placed.order_id, "same key, same id");
+    let again = w.publisher.events().last().unwrap().clone();
+    assert_eq!(again.id, placed.id, "the same OrderPlaced");
+    assert_eq!(
+        handle_inventory_event(&inv, &inv_pub, &w.clock, &again)
+            .await
+            .unwrap(),
+        Handled::Done {
+            published: Some(EventType::InventoryReleased)
+        }
+    );
+    let released = inv_pub.events().last().unwrap().clone();
+    for _ in 0..2 {
+        apply_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
+            .await
+            .unwrap();
+    }
+    let o = w.orders.snapshot(&placed.order_id).unwrap();
+    assert_eq!(o.status, OrderStatus::Cancelled);
+    assert_eq!(o.history.len(), 2, "cancelled once");
+    assert_eq!(
+        o.history[1].reason.as_deref(),
+        Some(RELEASED_WHILE_PENDING_REASON)
+    );
+    let p = inv.product("SKU-1").unwrap();
+    assert_eq!((p.available, p.reserved), (5, 0), "no stock held");
+}
+
 async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {
     inv.set_available(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
         .await

@@ -51,7 +51,20 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" && $status =~ ^(CREATE|UPDATE)_COM
 else
   echo "==> deploy ($status -> ...)"
   rm -f "$stamp"
-  "$TOOLS_BIN/python" scripts/cfn_deploy.py --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}"
+  rc=0
+  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}" || rc=$?
+  if [[ $rc == 3 ]]; then
+    # LocalStack cannot update the API's stage, key or usage plan and leaves such a stack stuck;
+    # its state is disposable, so start it afresh and create the stack again.
+    echo "==> LocalStack could not update the stack in place: restarting it empty and deploying anew"
+    make -s down localstack
+    aws s3 mb "s3://$bucket" >/dev/null
+    aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
+      --output-template-file .build/packaged.yaml >.build/package.log 2>&1
+    "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}"
+  elif [[ $rc != 0 ]]; then
+    exit "$rc"
+  fi
   echo "$want" >"$stamp"
 fi
 

@@ -180,3 +180,60 @@ def test_cloudformation_table(aws):
                          if s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"],
             timeout=60, interval=0.3, what="stack deletion",
         )
+
+
+def test_concurrent_transactions_lose_no_update(aws, table):
+    """moto backs up each table a transaction touches and restores that copy when the
+    transaction fails; run concurrently, a failing transaction would wipe the writes other
+    requests made meanwhile. The provider serializes requests, as DynamoDB is atomic per item."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ddb = aws("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "counter"}, "n": {"N": "0"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "gate"}, "open": {"BOOL": False}})
+    # A larger table makes moto's per-transaction backup slower, the window wider.
+    for chunk in range(0, 400, 25):
+        ddb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"pk": {"S": f"filler-{i}"}, "pad": {"S": "x" * 200}}}}
+            for i in range(chunk, chunk + 25)
+        ]})
+
+    def increment(_):
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "counter"}},
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def failing_transaction(_):
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "gate"}},
+                            "ConditionExpression": "#o = :t",
+                            "ExpressionAttributeNames": {"#o": "open"},
+                            "ExpressionAttributeValues": {":t": {"BOOL": True}},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": {"pk": {"S": "never"}},
+                        }
+                    },
+                ]
+            )
+        except ddb.exceptions.TransactionCanceledException:
+            pass
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        jobs = [pool.submit(increment, i) for i in range(150)]
+        jobs += [pool.submit(failing_transaction, i) for i in range(150)]
+        for j in jobs:
+            j.result()
+    item = ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}}, ConsistentRead=True)["Item"]
+    assert item["n"]["N"] == "150"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -16,6 +17,26 @@ from conftest import new_customer, new_sku, queue_depth, wait_drained
 from orders_client import wait_for
 
 SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED"}
+
+
+@contextmanager
+def inventory_paused(stack):
+    """The inventory function's event source mapping disabled (a consumer outage) while the
+    block runs; enabled again afterwards, also when the block fails."""
+    lam = stack.client("lambda")
+    fn = stack.outputs["InventoryFunctionName"]
+    mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
+
+    def state():
+        return lam.get_event_source_mapping(UUID=mapping)["State"]
+
+    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    try:
+        wait_for(state, lambda s: s == "Disabled", 60, "mapping disabled")
+        yield
+    finally:
+        lam.update_event_source_mapping(UUID=mapping, Enabled=True)
+    wait_for(state, lambda s: s == "Enabled", 60, "mapping enabled")
 
 
 def place_ok(stack, customer, lines, key=None) -> str:
@@ -80,23 +101,29 @@ def test_cancel_after_confirm_restores_stock_exactly_once(stack, tap):
     order_id = place_ok(stack, customer, [(sku, 3)])
     assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
 
-    r = stack.call("POST", f"/orders/{order_id}/cancel")
-    assert r.status in (200, 202), r.text
-    assert r.body["status"] == "CANCELLED"
+    # The OrderCancelled waits in the inventory queue with five redeliveries of itself, so one
+    # batch handles all six concurrently while the reservation is still RESERVED: only the
+    # release's condition, not a read before it, can keep the stock from coming back 6 times.
+    with inventory_paused(stack):
+        r = stack.call("POST", f"/orders/{order_id}/cancel")
+        assert r.status in (200, 202), r.text
+        assert r.body["status"] == "CANCELLED"
+        cancelled = tap.wait_event(order_id, "OrderCancelled")[0]
+        stack.client("sqs").send_message_batch(QueueUrl=stack.outputs["InventoryQueueUrl"], Entries=[
+            {"Id": str(i), "MessageBody": json.dumps(cancelled),
+             "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderCancelled"}}}
+            for i in range(5)
+        ])
+        wait_for(lambda: queue_depth(stack, stack.outputs["InventoryQueueUrl"])[0], lambda n: n >= 6, 30,
+                 "six OrderCancelled waiting")
     tap.wait_event(order_id, "InventoryReleased")
-    wait_for(lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (4, 0), 60, "stock restored")
+    wait_drained(stack, "InventoryQueueUrl")
+    product = stack.product(sku)
+    assert (product["available"], product["reserved"]) == (4, 0)
 
     again = stack.call("POST", f"/orders/{order_id}/cancel")
     assert again.status in (200, 202), again.text
     assert again.body["status"] == "CANCELLED"
-    # ...and the OrderCancelled delivered five times more in one batch, handled concurrently
-    # (the release's condition, not the read before it, must stop them): still released once.
-    cancelled = tap.wait_event(order_id, "OrderCancelled")[0]
-    stack.client("sqs").send_message_batch(QueueUrl=stack.outputs["InventoryQueueUrl"], Entries=[
-        {"Id": str(i), "MessageBody": json.dumps(cancelled),
-         "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderCancelled"}}}
-        for i in range(5)
-    ])
     wait_drained(stack, "InventoryQueueUrl")
     wait_drained(stack, "OrderStatusQueueUrl")
     product = stack.product(sku)
@@ -286,24 +313,13 @@ def test_bad_input_stores_and_publishes_nothing(stack, tap):
 
 # 9 -------------------------------------------------------------------------------------------
 def test_consumer_outage_lets_orders_wait_and_none_are_lost(stack):
-    lam = stack.client("lambda")
-    fn = stack.outputs["InventoryFunctionName"]
-    mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
     sku = new_sku()
     stack.set_stock(sku, 10)
-
-    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
-    try:
-        wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"], lambda s: s == "Disabled", 60,
-                 "mapping disabled")
+    with inventory_paused(stack):
         order_ids = [place_ok(stack, new_customer(), [(sku, 1)]) for _ in range(3)]
         wait_for(lambda: queue_depth(stack, stack.outputs["InventoryQueueUrl"])[0], lambda n: n >= 3, 30,
                  "orders waiting in the inventory queue")
         assert all(stack.order(o)["status"] == "PENDING" for o in order_ids)
-    finally:
-        lam.update_event_source_mapping(UUID=mapping, Enabled=True)
-    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"], lambda s: s == "Enabled", 60,
-             "mapping enabled")
     for o in order_ids:
         assert stack.wait_status(o, SETTLED, timeout=90)["status"] == "CONFIRMED"
     assert stack.product(sku)["available"] == 7

@@ -7,9 +7,19 @@ call raises ``NotImplementedError`` in the empty ``DynamodbApi`` base and the
 ``moto.dynamodb.models.dynamodb_backends``, in memory). The CloudFormation ``AWS::DynamoDB::Table``
 resource provider talks to this API, so template tables work too.
 
+Requests are serialized. moto's DynamoDB backend is not thread-safe, and LocalStack serves
+requests on many threads: a transaction backs up every table it touches with ``deepcopy`` and
+restores that copy when it fails, so a failing transaction running beside other writes wipes
+them (lost updates), and the copy itself can crash on a table another thread is changing
+("dictionary changed size during iteration"). DynamoDB itself is atomic per item and per
+transaction; one lock restores that guarantee at the cost of parallelism, which a local
+emulator can afford (each request takes about a millisecond in moto).
+
 Not covered: DynamoDB Streams (LocalStack's streams provider reads DynamoDB Local's streams) and
 persistence across restarts.
 """
+
+import threading
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
@@ -19,9 +29,20 @@ class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
     """Every operation falls through to moto."""
 
 
+_MOTO_LOCK = threading.Lock()
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
-    from localstack.services.moto import MotoFallbackDispatcher
+    from localstack.aws.forwarder import ForwardingFallbackDispatcher
+    from localstack.services.moto import call_moto
+
+    def serialized_moto(context, service_request=None):
+        with _MOTO_LOCK:
+            return call_moto(context)
 
     provider = MotoDynamoDBProvider()
-    return Service.for_provider(provider, dispatch_table_factory=MotoFallbackDispatcher)
+    return Service.for_provider(
+        provider,
+        dispatch_table_factory=lambda p: ForwardingFallbackDispatcher(p, serialized_moto),
+    )

@@ -30,38 +30,42 @@ params=(
 )
 
 mkdir -p .build
-aws s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || aws s3 mb "s3://$bucket" >/dev/null
 
-echo "==> package ($STACK_NAME)"
-# (its upload progress goes to a log; shown only when packaging fails)
-if ! aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
-  --output-template-file .build/packaged.yaml >.build/package.log 2>&1; then
-  cat .build/package.log >&2
-  exit 1
-fi
+# Upload progress goes to a log, shown only when packaging fails.
+package() {
+  aws s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || aws s3 mb "s3://$bucket" >/dev/null
+  aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
+    --output-template-file .build/packaged.yaml >.build/package.log 2>&1 || {
+    cat .build/package.log >&2
+    return 1
+  }
+}
+deploy() {
+  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" \
+    --template .build/packaged.yaml "${params[@]}"
+}
 
-# Skip the deploy when the packaged template (its code hashes included) and the parameters are
-# what the running stack was deployed from.
+# Skip packaging and deploying when the template, the staged binaries (their source stamps)
+# and the parameters are what the running stack was deployed from.
 stamp=.build/deploy.stamp
-want=$( { cat .build/packaged.yaml; printf '%s\n' "${params[@]}" "$STACK_NAME" "$LOCALSTACK_ENDPOINT"; } | sha256sum | cut -d' ' -f1)
+want=$( { cat infra/template.yaml .build/lambda/*.source; printf '%s\n' "${params[@]}" "$STACK_NAME" "$LOCALSTACK_ENDPOINT"; } | sha256sum | cut -d' ' -f1)
 status=$(aws cloudformation describe-stacks --stack-name "$STACK_NAME" \
   --query 'Stacks[0].StackStatus' --output text 2>/dev/null || echo NONE)
 if [[ -f $stamp && $(cat "$stamp") == "$want" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
   echo "    stack unchanged ($status), deploy skipped"
 else
-  echo "==> deploy ($status -> ...)"
   rm -f "$stamp"
+  echo "==> package and deploy ($STACK_NAME: $status -> ...)"
+  package
   rc=0
-  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}" || rc=$?
+  deploy || rc=$?
   if [[ $rc == 3 ]]; then
     # LocalStack cannot update the API's stage, key or usage plan and leaves such a stack stuck;
     # its state is disposable, so start it afresh and create the stack again.
     echo "==> LocalStack could not update the stack in place: restarting it empty and deploying anew"
     make -s down localstack
-    aws s3 mb "s3://$bucket" >/dev/null
-    aws cloudformation package --template-file infra/template.yaml --s3-bucket "$bucket" \
-      --output-template-file .build/packaged.yaml >.build/package.log 2>&1
-    "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --template .build/packaged.yaml "${params[@]}"
+    package
+    deploy
   elif [[ $rc != 0 ]]; then
     exit "$rc"
   fi

@@ -34,8 +34,7 @@ mod tests {
     use orders_domain::{EventType, OrderId, Sku};
 
     fn sample(name: &str) -> SqsEvent {
-        let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        orders_domain::testing::lambda_sample(name)
     }
 
     fn consumer() -> Inventory<InMemoryInventory, RecordingPublisher, FixedClock> {

@@ -31,8 +31,7 @@ mod tests {
     use orders_domain::{EventPayload, EventType};
 
     fn batch(name: &str) -> SqsEvent {
-        let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        orders_domain::testing::lambda_sample(name)
     }
 
     fn notifier() -> Notifier<InMemoryNotifications, RecordingPublisher, FixedClock> {

@@ -33,10 +33,7 @@ mod tests {
     use orders_domain::testing::{FixedClock, InMemoryOrders, RecordingPublisher};
     use orders_domain::{OrderId, OrderStatus as Status};
 
-    fn sample(name: &str) -> String {
-        let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap()
-    }
+    use orders_domain::testing::lambda_sample_text as sample;
 
     fn batch(name: &str) -> SqsEvent {
         serde_json::from_str(&sample(name)).unwrap()

@@ -477,3 +477,15 @@ impl NotificationStore for InMemoryNotifications {
         ready(Ok(()))
     }
 }
+
+/// The text of a sample Lambda event in `events/lambda/` (the files `cargo lambda invoke
+/// --data-file` takes), so handler tests run on the very payloads users invoke with.
+pub fn lambda_sample_text(name: &str) -> String {
+    let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// [`lambda_sample_text`], deserialized.
+pub fn lambda_sample<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_str(&lambda_sample_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}

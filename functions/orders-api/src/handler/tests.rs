@@ -16,9 +16,7 @@ fn api() -> TestApi {
 }
 
 fn sample(name: &str) -> ApiGatewayProxyRequest {
-    let path = format!("{}/../../events/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    orders_domain::testing::lambda_sample(name)
 }
 
 fn body_json(resp: &ApiGatewayProxyResponse) -> Value {

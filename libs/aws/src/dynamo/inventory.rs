@@ -18,7 +18,7 @@ use orders_domain::reservation::{
 };
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
-use super::{backend, lines_av, n, s, skus_av, ts, Item, Reader};
+use super::{applied, backend, lines_av, n, s, skus_av, ts, Item, Reader};
 
 /// The Products table as the API uses it (set and read stock).
 #[derive(Debug, Clone)]
@@ -161,16 +161,11 @@ impl InventoryTables {
             .condition_expression("attribute_not_exists(order_id)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("put reservation", e)),
-        }
+        applied(
+            res,
+            PutItemError::is_conditional_check_failed_exception,
+            "put reservation",
+        )
     }
 
     /// Stock update for one line: `take` moves quantity from available to reserved (only if

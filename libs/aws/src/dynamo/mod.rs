@@ -10,7 +10,7 @@ mod orders;
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use orders_domain::ports::StoreError;
@@ -25,6 +25,23 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// Any SDK failure that is not an expected condition outcome.
 pub(crate) fn backend(op: &str, e: impl std::error::Error) -> StoreError {
     StoreError::Backend(format!("{op}: {}", DisplayErrorContext(e)))
+}
+
+/// A conditional write's outcome: `true` applied, `false` its condition did not hold (the
+/// expected answer of an idempotent write, not an error).
+pub(crate) fn applied<T, E, R>(
+    res: Result<T, SdkError<E, R>>,
+    condition_failed: impl Fn(&E) -> bool,
+    op: &str,
+) -> Result<bool, StoreError>
+where
+    SdkError<E, R>: std::error::Error,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
+        Err(e) => Err(backend(op, e)),
+    }
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {

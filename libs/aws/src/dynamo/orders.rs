@@ -16,7 +16,7 @@ use orders_domain::{
     CustomerId, Event, EventId, HistoryEntry, Order, OrderId, OrderStatus, Outbox,
 };
 
-use super::{backend, lines_av, s, ts, Item, Reader};
+use super::{applied, backend, lines_av, s, ts, Item, Reader};
 
 /// Name of the sparse GSI over pending outboxes (hash `outbox_pending`, range `outbox_since`).
 pub const OUTBOX_INDEX: &str = "outbox";
@@ -279,16 +279,11 @@ impl OrderStore for OrdersTable {
             .expression_attribute_values(":id", s(event_id.as_str()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("clear outbox", e)),
-        }
+        applied(
+            res,
+            UpdateItemError::is_conditional_check_failed_exception,
+            "clear outbox",
+        )
     }
 
     async fn delete_unpublished(
@@ -307,16 +302,11 @@ impl OrderStore for OrdersTable {
             .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(backend("delete unpublished order", e)),
-        }
+        applied(
+            res,
+            DeleteItemError::is_conditional_check_failed_exception,
+            "delete unpublished order",
+        )
     }
 
     async fn stale_outbox(

@@ -11,8 +11,9 @@ STACK_NAME ?= orders-pipeline
 TOOLS_BIN := $(VENV_TOOLS)/bin
 export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
+QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench logs clean test test-rust lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench dlq redrive logs clean test test-rust lint-template e2e deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -34,6 +35,12 @@ demo: ## place an order through the API and follow it to the end
 
 bench: ## benchmark the deployed pipeline: API latency, POST -> CONFIRMED (N=100 CONCURRENCY=4)
 	@cd scripts && ../$(TOOLS_BIN)/python bench_pipeline.py
+
+dlq: ## depth of every dead-letter queue
+	@cd scripts && ../$(TOOLS_BIN)/python redrive.py
+
+redrive: ## move a consumer's DLQ messages back to its queue: make redrive QUEUE=inventory
+	@cd scripts && ../$(TOOLS_BIN)/python redrive.py --queue $(QUEUE)
 
 logs: ## follow a function's CloudWatch logs: make logs FN=inventory
 	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow

@@ -6,6 +6,9 @@ Every wait polls a condition with a deadline; nothing sleeps a fixed time.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -412,3 +415,25 @@ def test_an_abandoned_reservation_is_released(stack, tap):
     assert stack.call("GET", f"/orders/{order_id}").status == 404
     for dlq in ("InventoryDLQUrl", "OrderStatusDLQUrl"):
         assert queue_depth(stack, stack.outputs[dlq]) == (0, 0), dlq
+
+
+# 12 ------------------------------------------------------------------------------------------
+def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
+    """The operator's path once a failure's cause is fixed: `make redrive QUEUE=notification`
+    moves what waits in the notification DLQs back to the notification queue."""
+    sqs = stack.client("sqs")
+    event = {"id": str(uuid.uuid4()), "type": "OrderPlaced", "version": 1,
+             "occurred_at": "2026-11-26T12:00:00Z", "order_id": str(uuid.uuid4()),
+             "data": {"customer_id": new_customer(), "lines": [{"sku": new_sku(), "quantity": 1}]}}
+    # As if it had failed its receives earlier, or SNS could not deliver it.
+    sqs.send_message(QueueUrl=stack.outputs["NotificationDLQUrl"], MessageBody=json.dumps(event),
+                     MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPlaced"}})
+    wait_for(lambda: queue_depth(stack, stack.outputs["NotificationDLQUrl"])[0], lambda n: n == 1, 10, "DLQ depth 1")
+
+    scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
+    out = subprocess.run([sys.executable, "redrive.py", "--queue", "notification"], cwd=scripts,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_for(lambda: notification_kinds(stack, event["order_id"]), lambda k: k == ["order_placed"], 60,
+             "the redriven event's notification")
+    assert queue_depth(stack, stack.outputs["NotificationDLQUrl"]) == (0, 0)

@@ -34,7 +34,7 @@ def depth(sqs, url: str) -> int:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--queue", choices=sorted(CONSUMERS), help="redrive this consumer's DLQs")
-    p.add_argument("--wait", type=float, default=60, help="seconds to wait for the DLQs to empty")
+    p.add_argument("--wait", type=float, default=120, help="seconds to wait for the move tasks")
     args = p.parse_args()
     stack = Stack()
     sqs = stack.client("sqs")
@@ -47,20 +47,31 @@ def main() -> int:
 
     target_key, dlqs = CONSUMERS[args.queue]
     target = arn(sqs, stack.outputs[target_key])
-    moved = []
+    tasks = []
     for key in dlqs:
-        url = stack.outputs[key]
-        n = depth(sqs, url)
+        n = depth(sqs, stack.outputs[key])
         if n == 0:
             continue
-        task = sqs.start_message_move_task(SourceArn=arn(sqs, url), DestinationArn=target)
-        print(f"moving {n} message(s) {key.removesuffix('Url')} -> {target_key.removesuffix('Url')} (task {task['TaskHandle'][:16]}...)")
-        moved.append(url)
-    for url in moved:
-        wait_for(lambda: depth(sqs, url), lambda d: d == 0, args.wait, f"{url} to empty")
-    print("done" if moved else "nothing to redrive")
-    return 0
+        source = arn(sqs, stack.outputs[key])
+        sqs.start_message_move_task(SourceArn=source, DestinationArn=target)
+        print(f"moving {n} message(s) {key.removesuffix('Url')} -> {target_key.removesuffix('Url')}")
+        tasks.append(source)
+    # Wait for the tasks, not for empty DLQs: a message that still fails comes back to them.
+    for source in tasks:
+        def task():
+            # Most recent first; AWS shows the handle only while the task runs.
+            results = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
+            return results[0] if results else {"Status": "RUNNING"}
 
+        done = wait_for(task, lambda t: t["Status"] in ("COMPLETED", "FAILED", "CANCELLED"), args.wait,
+                        f"the move task of {source}")
+        if done["Status"] != "COMPLETED":
+            print(f"move task {done['Status']}: {done.get('FailureReason', '')}", file=sys.stderr)
+            return 1
+        print(f"moved {done.get('ApproximateNumberOfMessagesMoved', '?')} message(s)")
+    if not tasks:
+        print("nothing to redrive")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

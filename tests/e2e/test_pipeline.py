@@ -428,12 +428,13 @@ def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
     # As if it had failed its receives earlier, or SNS could not deliver it.
     sqs.send_message(QueueUrl=stack.outputs["NotificationDLQUrl"], MessageBody=json.dumps(event),
                      MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderPlaced"}})
-    wait_for(lambda: queue_depth(stack, stack.outputs["NotificationDLQUrl"])[0], lambda n: n == 1, 10, "DLQ depth 1")
+    # (other tests' poison messages may wait there too; they are moved along and fail again)
+    wait_for(lambda: queue_depth(stack, stack.outputs["NotificationDLQUrl"])[0], lambda n: n >= 1, 10, "DLQ depth")
 
     scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
     out = subprocess.run([sys.executable, "redrive.py", "--queue", "notification"], cwd=scripts,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "moving" in out.stdout, out.stdout
     wait_for(lambda: notification_kinds(stack, event["order_id"]), lambda k: k == ["order_placed"], 60,
              "the redriven event's notification")
-    assert queue_depth(stack, stack.outputs["NotificationDLQUrl"]) == (0, 0)

@@ -18,7 +18,7 @@ use orders_domain::reservation::{
 };
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
-use super::{applied, backend, lines_av, n, s, skus_av, ts, Item, Reader};
+use super::{applied, backend, get_consistent, key1, lines_av, n, s, skus_av, ts, Item, Reader};
 
 /// The Products table as the API uses it (set and read stock).
 #[derive(Debug, Clone)]
@@ -80,16 +80,16 @@ impl ProductStore for ProductsTable {
     }
 
     async fn get(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("sku", s(sku.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend("get product", e))?;
-        out.item().map(product_from_item).transpose()
+        get_consistent(
+            &self.client,
+            &self.table,
+            key1("sku", sku.as_str()),
+            "get product",
+        )
+        .await?
+        .as_ref()
+        .map(product_from_item)
+        .transpose()
     }
 }
 
@@ -126,16 +126,12 @@ impl InventoryTables {
     }
 
     async fn get_reservation(&self, id: &OrderId) -> Result<Option<Reservation>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.reservations)
-            .key("order_id", s(id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend("get reservation", e))?;
-        out.item().map(reservation_from_item).transpose()
+        let key = key1("order_id", id.as_str());
+        get_consistent(&self.client, &self.reservations, key, "get reservation")
+            .await?
+            .as_ref()
+            .map(reservation_from_item)
+            .transpose()
     }
 
     /// The recorded reservation, which must exist (a condition just said so).

@@ -12,6 +12,7 @@ use std::fmt::Display;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use orders_domain::ports::StoreError;
 use orders_domain::{OrderLine, Sku};
@@ -25,6 +26,30 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// Any SDK failure that is not an expected condition outcome.
 pub(crate) fn backend(op: &str, e: impl std::error::Error) -> StoreError {
     StoreError::Backend(format!("{op}: {}", DisplayErrorContext(e)))
+}
+
+/// One item by key, read strongly consistent: the decisions that follow a read (after a failed
+/// condition, before a release) must see the latest write.
+pub(crate) async fn get_consistent(
+    client: &Client,
+    table: &str,
+    key: Item,
+    op: &str,
+) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| backend(op, e))?;
+    Ok(out.item)
+}
+
+/// One-attribute key.
+pub(crate) fn key1(name: &str, value: &str) -> Item {
+    HashMap::from([(name.to_string(), s(value))])
 }
 
 /// A conditional write's outcome: `true` applied, `false` its condition did not hold (the

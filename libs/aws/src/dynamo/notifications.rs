@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
 use orders_domain::EventId;
 
-use super::{backend, n, s, ts, Reader};
+use super::{backend, get_consistent, key1, n, s, ts, Reader};
 
 const CLAIMED: &str = "CLAIMED";
 const SENT: &str = "SENT";
@@ -30,19 +30,13 @@ impl NotificationsTable {
 
     /// Current state (`CLAIMED` / `SENT`) of a record, if any.
     pub async fn state(&self, event_id: &EventId) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("event_id", s(event_id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend("get notification", e))?;
-        match out.item() {
+        let key = key1("event_id", event_id.as_str());
+        match get_consistent(&self.client, &self.table, key, "get notification").await? {
             None => Ok(None),
             Some(item) => Ok(Some(
-                Reader::new(item, event_id.as_str()).s("state")?.to_string(),
+                Reader::new(&item, event_id.as_str())
+                    .s("state")?
+                    .to_string(),
             )),
         }
     }

@@ -16,7 +16,7 @@ use orders_domain::{
     CustomerId, Event, EventId, HistoryEntry, Order, OrderId, OrderStatus, Outbox,
 };
 
-use super::{applied, backend, lines_av, s, ts, Item, Reader};
+use super::{applied, backend, get_consistent, key1, lines_av, s, ts, Item, Reader};
 
 /// Name of the sparse GSI over pending outboxes (hash `outbox_pending`, range `outbox_since`).
 pub const OUTBOX_INDEX: &str = "outbox";
@@ -146,7 +146,7 @@ pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
 }
 
 fn key(id: &OrderId) -> Item {
-    HashMap::from([("order_id".to_string(), s(id.as_str()))])
+    key1("order_id", id.as_str())
 }
 
 /// The update expression, names and values of a transition (pure, unit-tested).
@@ -225,16 +225,11 @@ impl OrderStore for OrdersTable {
     }
 
     async fn get(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend("get order", e))?;
-        out.item().map(order_from_item).transpose()
+        get_consistent(&self.client, &self.table, key(id), "get order")
+            .await?
+            .as_ref()
+            .map(order_from_item)
+            .transpose()
     }
 
     async fn transition(&self, w: TransitionWrite<'_>) -> Result<TransitionOutcome, StoreError> {

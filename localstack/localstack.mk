@@ -10,7 +10,7 @@ TOOLS_PY := $(VENV_TOOLS)/bin/python
 LSCTL := python3 localstack/bin/lsctl
 export LOCALSTACK_PORT
 
-.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-bench
+.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-bench faults faults-clear faults-log iam-denials
 
 tools: ## create/update .venv/localstack and .venv/tools from the lock files (no-op when unchanged)
 	@localstack/bin/install
@@ -28,6 +28,18 @@ localstack-status: ## is LocalStack running, where it listens, services in use, 
 localstack-logs: ## the LocalStack log (.localstack/localstack.log); FOLLOW=1 to follow
 	@test -f .localstack/localstack.log || { echo "no log yet: .localstack/localstack.log"; exit 0; }
 	@tail -n 200 $(if $(FOLLOW),-F) .localstack/localstack.log
+
+faults: ## fault rules: `make faults RULES="dynamodb:TransactWriteItems:TransactionConflict:0.3,..."` sets them; `make faults` shows them with counts
+	@python3 localstack/bin/faults $(if $(RULES),set "$(RULES)" $(if $(SEED),--seed $(SEED)),show)
+
+faults-clear: ## remove every fault rule
+	@python3 localstack/bin/faults clear
+
+faults-log: ## every error the fault rules injected
+	@python3 localstack/bin/faults log
+
+iam-denials: ## the last calls IAM enforcement denied (role, action, resource)
+	@python3 localstack/bin/faults denials
 
 localstack-test: localstack ## pytest of the localstack-hostmode extension (builds ls-hello)
 	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) $(TOOLS_PY) -m pytest -q localstack/tests

@@ -15,6 +15,9 @@ them (lost updates), and the copy itself can crash on a table another thread is 
 transaction; one lock restores that guarantee at the cost of parallelism, which a local
 emulator can afford (each request takes about a millisecond in moto).
 
+Transaction conflicts are modelled on top of the lock (:mod:`contention`): a request that would
+have met an ongoing transaction on DynamoDB gets DynamoDB's conflict error before moto runs it.
+
 Not covered: DynamoDB Streams (LocalStack's streams provider reads DynamoDB Local's streams) and
 persistence across restarts.
 """
@@ -37,8 +40,18 @@ def dynamodb_moto():
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
     from localstack.services.moto import call_moto
 
+    from .contention import CONTENTION, moto_key_of
+
     def serialized_moto(context, service_request=None):
         with _MOTO_LOCK:
+            conflict = CONTENTION.check(
+                (context.account_id, context.region),
+                context.operation.name,
+                context.service_request,
+                moto_key_of(context.account_id, context.region),
+            )
+            if conflict is not None:
+                raise conflict
             return call_moto(context)
 
     provider = MotoDynamoDBProvider()

@@ -39,6 +39,7 @@ from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 
+from . import callers
 from .processes import REGISTRY, RUN_ENV, kill_group, peak_rss_mb
 from .runtime_api import Invocation, RuntimeApiServer, Session
 
@@ -237,6 +238,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         env.update({k: str(v) for k, v in env_vars.items() if v is not None})
         for k in DROP_ENV:
             env.pop(k, None)
+        callers.register(env.get("AWS_ACCESS_KEY_ID"), self.function_version.id.function_name)
         env["AWS_LAMBDA_RUNTIME_API"] = self._server.address
         env["LAMBDA_TASK_ROOT"] = str(self._code_dir)
         env["LAMBDA_RUNTIME_DIR"] = str(self._code_dir)

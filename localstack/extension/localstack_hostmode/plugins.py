@@ -23,6 +23,14 @@ class LoopbackTwistedRuntimeServerPlugin(RuntimeServerPlugin):
         return LoopbackTwistedRuntimeServer()
 
 
+@hooks.on_infra_start()
+def hostmode_enforcement():
+    """IAM enforcement and fault rules in the request chain, and their control routes."""
+    from .enforcement import install
+
+    install()
+
+
 @hooks.on_infra_shutdown()
 def hostmode_kill_function_processes():
     """Belt and braces: the Lambda service stops its environments on shutdown; this makes sure

@@ -1,0 +1,215 @@
+"""Where IAM enforcement and fault rules meet LocalStack's request chain, and their control API.
+
+Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
+
+- a request handler in ``serve_custom_service_request_handlers``, which runs after the request
+  is parsed (service, operation, parameters, account, region known) and before the service
+  serves it: it authorizes role sessions (:mod:`iam`), then applies fault rules to functions'
+  own calls (:mod:`faults`);
+- a response handler that turns an ``applied`` fault's successful answer into the error (the
+  write happened, the caller hears it failed: a lost response);
+- routes on the gateway, for ``make faults`` and the tests:
+
+  ``GET/PUT/DELETE /_hostmode/faults``  rules and their counters; PUT ``{"rules": "...",
+  "seed": 1}`` replaces them (400 naming the bad rule); DELETE clears them
+  ``GET /_hostmode/faults/log``         every injected error (time, rule, function, resources)
+  ``GET/DELETE /_hostmode/iam/denials``  the last denials
+  ``GET/PUT /_hostmode/contention``     the conflict window (``{"window_ms": 20}``) and counts
+  ``GET /_hostmode/config``             what is on
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from localstack.aws.api import CommonServiceException
+from localstack.http import Request, Response, route
+from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
+
+from . import callers, iam
+from .contention import CONTENTION
+from .faults import ENGINE, RuleError, build_exception, sdk_attempt
+
+LOG = logging.getLogger(__name__)
+
+# service -> (code, HTTP status) of its access-denied error
+_ACCESS_DENIED = {
+    "dynamodb": ("AccessDeniedException", 400),
+    "sns": ("AuthorizationError", 403),
+    "sqs": ("AccessDenied", 403),
+}
+
+
+def enforce_iam() -> bool:
+    return os.environ.get("ENFORCE_IAM", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def access_denied(service: str, message: str) -> CommonServiceException:
+    code, status = _ACCESS_DENIED.get(service, ("AccessDeniedException", 403))
+    return CommonServiceException(code, message, status_code=status, sender_fault=True)
+
+
+class Guard:
+    """The request handler: IAM first (a denied call never reaches a fault rule), then faults."""
+
+    def __call__(self, chain, context, response):
+        if context.service is None or context.operation is None:
+            return
+        service = context.service.service_name
+        operation = context.operation.name
+        params = context.service_request or {}
+        access_key = extract_access_key_id_from_auth_header(context.request.headers)
+        if enforce_iam():
+            self._authorize(context, service, operation, params, access_key)
+        if context.is_internal_call:
+            return
+        function = callers.function_for(access_key)
+        if function is None:
+            return
+        attempt = sdk_attempt(context.request.headers)
+        fault = ENGINE.decide(service, operation, params, function, attempt)
+        if fault is None:
+            return
+        if fault.latency_s:
+            time.sleep(fault.latency_s)
+        if fault.error is None:
+            return
+        exc = build_exception(service, operation, fault.error, params)
+        LOG.info(
+            "hostmode fault: %s %s.%s -> %s%s (rule %s)",
+            function,
+            service,
+            operation,
+            fault.error,
+            " after applying it" if fault.applied else "",
+            fault.rule.text,
+        )
+        if fault.applied:
+            context.hostmode_fault = exc
+            return
+        raise exc
+
+    @staticmethod
+    def _authorize(context, service, operation, params, access_key):
+        principal = iam.principal_for(access_key, context.account_id)
+        if principal is None:
+            return
+        pairs = iam.authorizations(service, operation, params, context.region, context.account_id)
+        if not pairs:
+            return
+        policies = iam.role_policies(principal)
+        for action, resource in pairs:
+            decision = iam.evaluate(policies, action, resource)
+            if decision.allowed:
+                continue
+            message = iam.denial_message(principal, decision)
+            iam.DENIALS.add(principal, service, operation, decision, context.is_internal_call)
+            LOG.warning("hostmode IAM denied (%s.%s): %s", service, operation, message)
+            raise access_denied(service, message)
+
+
+def lost_response(chain, context, response):
+    """Response handler for ``applied`` faults: the call took effect; answer the error."""
+    exc = getattr(context, "hostmode_fault", None)
+    if exc is None or response.status_code >= 400:
+        return
+    from localstack.aws.protocol.serializer import create_serializer
+
+    error = create_serializer(context.service).serialize_error_to_response(
+        exc, context.operation, context.request.headers, context.request_id
+    )
+    response.update_from(error)
+
+
+def _json(body, status=200) -> Response:
+    return Response(json.dumps(body, indent=1), status=status, mimetype="application/json")
+
+
+def _body(request: Request) -> dict:
+    try:
+        data = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+class ControlApi:
+    @route("/_hostmode/faults", methods=["GET"])
+    def get_faults(self, request: Request):
+        return _json(ENGINE.snapshot())
+
+    @route("/_hostmode/faults", methods=["PUT", "POST"])
+    def put_faults(self, request: Request):
+        try:
+            body = _body(request)
+            rules = body.get("rules", "")
+            if not isinstance(rules, str):
+                raise ValueError("'rules' must be a string: service:operation:error:rate[:option...],...")
+            seed = body.get("seed")
+            ENGINE.set_rules(rules, seed=int(seed) if seed is not None else None)
+        except (RuleError, ValueError) as e:
+            return _json({"error": "bad_rules", "message": str(e)}, 400)
+        LOG.info("hostmode faults set: %s", rules or "(none)")
+        return _json(ENGINE.snapshot())
+
+    @route("/_hostmode/faults", methods=["DELETE"])
+    def delete_faults(self, request: Request):
+        ENGINE.clear()
+        return _json(ENGINE.snapshot())
+
+    @route("/_hostmode/faults/log", methods=["GET"])
+    def faults_log(self, request: Request):
+        return _json({"faults": ENGINE.log()})
+
+    @route("/_hostmode/iam/denials", methods=["GET"])
+    def denials(self, request: Request):
+        return _json(iam.DENIALS.snapshot())
+
+    @route("/_hostmode/iam/denials", methods=["DELETE"])
+    def clear_denials(self, request: Request):
+        iam.DENIALS.clear()
+        return _json(iam.DENIALS.snapshot())
+
+    @route("/_hostmode/contention", methods=["GET"])
+    def get_contention(self, request: Request):
+        return _json(CONTENTION.snapshot())
+
+    @route("/_hostmode/contention", methods=["PUT", "POST"])
+    def put_contention(self, request: Request):
+        try:
+            window = float(_body(request)["window_ms"])
+            if window < 0:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            return _json({"error": "bad_request", "message": "expected {\"window_ms\": <number >= 0>}"}, 400)
+        CONTENTION.set_window(window)
+        return _json(CONTENTION.snapshot())
+
+    @route("/_hostmode/config", methods=["GET"])
+    def config(self, request: Request):
+        return _json(
+            {
+                "enforce_iam": enforce_iam(),
+                "conflict_window_ms": CONTENTION.snapshot()["window_ms"],
+                "fault_rules": len(ENGINE.snapshot()["rules"]),
+            }
+        )
+
+
+def install() -> None:
+    from localstack.aws import handlers
+    from localstack.services.edge import ROUTER
+
+    handlers.serve_custom_service_request_handlers.append(Guard())
+    handlers.run_custom_response_handlers.append(lost_response)
+    ROUTER.add(ControlApi())
+    LOG.info(
+        "hostmode: IAM enforcement %s, DynamoDB conflict window %s ms",
+        "on" if enforce_iam() else "off (ENFORCE_IAM=0)",
+        CONTENTION.snapshot()["window_ms"],
+    )

@@ -12,11 +12,14 @@ DynamoDB documents three conflicts (Developer Guide, "Transaction conflict handl
 3. a ``TransactGetItems`` whose item is part of an ongoing ``TransactWriteItems``, ``PutItem``,
    ``UpdateItem`` or ``DeleteItem`` is cancelled the same way.
 
-The model: every write holds the items it touches for ``window`` seconds from the moment it is
-served (standing in for DynamoDB's commit time), and a request is checked against the holds of
-the others before it runs. A transaction that is cancelled by a conflict holds nothing (it never
-started); one cancelled by its own condition held its items like on DynamoDB. Single-item writes
-never conflict with each other (DynamoDB serializes them per item); BatchWriteItem is not
+The model: a ``TransactWriteItems`` is ongoing for ``window`` seconds from the moment it is
+served (standing in for DynamoDB's commit time, typically tens of milliseconds): its items are
+held that long, and its answer is sent only when the window ends, so that, as on DynamoDB, a
+caller that waits for the answer never conflicts with its own transaction, while anything that
+arrives in the meantime does. A transaction cancelled by a conflict holds nothing (it never
+started); one cancelled by its own condition holds its items like on DynamoDB. Single-item writes
+take no measurable time here, so they hold nothing (case 3 then only meets transactions), and
+they never conflict with each other (DynamoDB serializes them per item); BatchWriteItem is not
 modelled. The window is ``DYNAMODB_CONFLICT_WINDOW_MS`` (default 20 ms, 0 turns conflicts off)
 and can be changed at run time (``PUT /_hostmode/contention``).
 """
@@ -30,7 +33,6 @@ import time
 
 from .faults import transaction_canceled
 
-TXN, WRITE = "txn", "write"
 _SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 
 
@@ -44,7 +46,7 @@ def _default_window_s() -> float:
 class Contention:
     def __init__(self, window_s: float | None = None):
         self.window_s = _default_window_s() if window_s is None else window_s
-        self._holds: dict[tuple, tuple[float, str]] = {}  # item -> (until, kind)
+        self._holds: dict[tuple, float] = {}  # item -> held until (monotonic)
         self._lock = threading.Lock()
         self.conflicts = {"TransactWriteItems": 0, "TransactGetItems": 0, "single-item write": 0}
 
@@ -58,37 +60,39 @@ class Contention:
             for k in self.conflicts:
                 self.conflicts[k] = 0
 
-    def check(self, scope: tuple, operation: str, params: dict, key_of) -> Exception | None:
-        """The conflict this request runs into, or None (then its items are held).
+    def check(self, scope: tuple, operation: str, params: dict, key_of) -> tuple[Exception | None, float]:
+        """(the conflict this request runs into or None, how long its answer must wait: the rest
+        of its own window when it is a transaction that now holds its items).
         ``key_of(table, item_or_key, is_full_item)`` returns an item's primary key."""
         if self.window_s <= 0:
-            return None
+            return None, 0.0
         params = params or {}
         now = time.monotonic()
         with self._lock:
             if len(self._holds) > 10_000:
-                self._holds = {k: v for k, v in self._holds.items() if v[0] > now}
+                self._holds = {k: v for k, v in self._holds.items() if v > now}
             if operation == "TransactWriteItems":
                 keys = [self._txn_item_key(scope, it, key_of) for it in params.get("TransactItems", [])]
-                hit = {i for i, k in enumerate(keys) if self._held(k, now, (TXN,))}
+                hit = {i for i, k in enumerate(keys) if self._held(k, now)}
                 if hit:
                     self.conflicts[operation] += 1
-                    return transaction_canceled(len(keys), hit)
-                self._hold(keys, now, TXN)
+                    return transaction_canceled(len(keys), hit), 0.0
+                self._hold(keys, now)
+                return None, self.window_s
             elif operation == "TransactGetItems":
                 keys = [
                     scope + (it["Get"]["TableName"], key_of(it["Get"]["TableName"], it["Get"]["Key"], False))
                     for it in params.get("TransactItems", [])
                 ]
-                hit = {i for i, k in enumerate(keys) if self._held(k, now, (TXN, WRITE))}
+                hit = {i for i, k in enumerate(keys) if self._held(k, now)}
                 if hit:
                     self.conflicts[operation] += 1
-                    return transaction_canceled(len(keys), hit)
+                    return transaction_canceled(len(keys), hit), 0.0
             elif operation in _SINGLE_WRITES:
                 table = params.get("TableName", "")
                 full = operation == "PutItem"
                 key = scope + (table, key_of(table, params.get("Item" if full else "Key", {}), full))
-                if self._held(key, now, (TXN,)):
+                if self._held(key, now):
                     self.conflicts["single-item write"] += 1
                     from localstack.aws.api import CommonServiceException
 
@@ -97,9 +101,8 @@ class Contention:
                         "Transaction is ongoing for the item",
                         status_code=400,
                         sender_fault=True,
-                    )
-                self._hold([key], now, WRITE)
-        return None
+                    ), 0.0
+        return None, 0.0
 
     @staticmethod
     def _txn_item_key(scope, item: dict, key_of) -> tuple:
@@ -110,18 +113,13 @@ class Contention:
             return scope + (table, key_of(table, body["Key"], False))
         return scope + ("", "")
 
-    def _held(self, key, now, kinds) -> bool:
-        hold = self._holds.get(key)
-        return hold is not None and hold[0] > now and hold[1] in kinds
+    def _held(self, key, now) -> bool:
+        until = self._holds.get(key)
+        return until is not None and until > now
 
-    def _hold(self, keys, now, kind) -> None:
-        until = now + self.window_s
+    def _hold(self, keys, now) -> None:
         for k in keys:
-            current = self._holds.get(k)
-            # a transaction's hold is not weakened by a single write's
-            if current and current[0] > now and current[1] == TXN and kind == WRITE:
-                continue
-            self._holds[k] = (until, kind)
+            self._holds[k] = now + self.window_s
 
 
 CONTENTION = Contention()

@@ -23,6 +23,7 @@ persistence across restarts.
 """
 
 import threading
+import time
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
@@ -43,16 +44,22 @@ def dynamodb_moto():
     from .contention import CONTENTION, moto_key_of
 
     def serialized_moto(context, service_request=None):
-        with _MOTO_LOCK:
-            conflict = CONTENTION.check(
-                (context.account_id, context.region),
-                context.operation.name,
-                context.service_request,
-                moto_key_of(context.account_id, context.region),
-            )
-            if conflict is not None:
-                raise conflict
-            return call_moto(context)
+        ongoing_s = 0.0
+        try:
+            with _MOTO_LOCK:
+                conflict, ongoing_s = CONTENTION.check(
+                    (context.account_id, context.region),
+                    context.operation.name,
+                    context.service_request,
+                    moto_key_of(context.account_id, context.region),
+                )
+                if conflict is not None:
+                    raise conflict
+                return call_moto(context)
+        finally:
+            # a transaction is "ongoing" until its answer, cancelled or not (contention.py)
+            if ongoing_s:
+                time.sleep(ongoing_s)
 
     provider = MotoDynamoDBProvider()
     return Service.for_provider(

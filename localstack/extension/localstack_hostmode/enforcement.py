@@ -10,10 +10,12 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
   write happened, the caller hears it failed: a lost response);
 - routes on the gateway, for ``make faults`` and the tests:
 
-  ``GET/PUT/DELETE /_hostmode/faults``  rules and their counters; PUT ``{"rules": "...",
-  "seed": 1}`` replaces them (400 naming the bad rule); DELETE clears them
+  ``GET/PUT/POST/DELETE /_hostmode/faults``  rules and their counters; PUT ``{"rules": "...",
+  "seed": 1}`` replaces them (400 naming the bad rule), POST ``{"rules": "..."}`` appends,
+  DELETE removes the rules given (``{"rules": "..."}``) or all
   ``GET /_hostmode/faults/log``         every injected error (time, rule, function, resources)
   ``GET/DELETE /_hostmode/iam/denials``  the last denials
+  ``GET/DELETE /_hostmode/iam/usage``    per role, the (action, resource) pairs it was allowed
   ``GET/PUT /_hostmode/contention``     the conflict window (``{"window_ms": 20}``) and counts
   ``GET /_hostmode/config``             what is on
 """
@@ -104,6 +106,7 @@ class Guard:
         for action, resource in pairs:
             decision = iam.evaluate(policies, action, resource)
             if decision.allowed:
+                iam.USAGE.add(principal, action, resource)
                 continue
             message = iam.denial_message(principal, decision)
             iam.DENIALS.add(principal, service, operation, decision, context.is_internal_call)
@@ -143,23 +146,27 @@ class ControlApi:
     def get_faults(self, request: Request):
         return _json(ENGINE.snapshot())
 
-    @route("/_hostmode/faults", methods=["PUT", "POST"])
-    def put_faults(self, request: Request):
+    @route("/_hostmode/faults", methods=["PUT", "POST", "DELETE"])
+    def change_faults(self, request: Request):
+        """PUT replaces the rules, POST appends, DELETE removes the given ones (all without a
+        body)."""
         try:
             body = _body(request)
             rules = body.get("rules", "")
             if not isinstance(rules, str):
                 raise ValueError("'rules' must be a string: service:operation:error:rate[:option...],...")
-            seed = body.get("seed")
-            ENGINE.set_rules(rules, seed=int(seed) if seed is not None else None)
+            if request.method == "PUT":
+                seed = body.get("seed")
+                ENGINE.set_rules(rules, seed=int(seed) if seed is not None else None)
+            elif request.method == "POST":
+                ENGINE.add_rules(rules)
+            elif rules:
+                ENGINE.remove_rules(rules)
+            else:
+                ENGINE.clear()
         except (RuleError, ValueError) as e:
             return _json({"error": "bad_rules", "message": str(e)}, 400)
-        LOG.info("hostmode faults set: %s", rules or "(none)")
-        return _json(ENGINE.snapshot())
-
-    @route("/_hostmode/faults", methods=["DELETE"])
-    def delete_faults(self, request: Request):
-        ENGINE.clear()
+        LOG.info("hostmode faults %s: %s", request.method, rules or "(all)")
         return _json(ENGINE.snapshot())
 
     @route("/_hostmode/faults/log", methods=["GET"])
@@ -174,6 +181,15 @@ class ControlApi:
     def clear_denials(self, request: Request):
         iam.DENIALS.clear()
         return _json(iam.DENIALS.snapshot())
+
+    @route("/_hostmode/iam/usage", methods=["GET"])
+    def usage(self, request: Request):
+        return _json(iam.USAGE.snapshot())
+
+    @route("/_hostmode/iam/usage", methods=["DELETE"])
+    def clear_usage(self, request: Request):
+        iam.USAGE.clear()
+        return _json({})
 
     @route("/_hostmode/contention", methods=["GET"])
     def get_contention(self, request: Request):

@@ -9,7 +9,9 @@ A rule is ``service:operation:error:rate[:option...]``; ``RULES`` is a comma-sep
 - options: ``resource=NAME`` (table, topic or queue name, not an ARN), ``function=NAME``
   (only calls of functions whose name contains NAME), ``latency=800ms`` (or ``1.5s``: a delay
   before the call runs, then the error if any), ``every=N`` (deterministic: the Nth, 2Nth, ...
-  matching call faults, ignoring ``rate``), ``applied`` (the call takes effect, then the error is
+  matching call faults, ignoring ``rate``; an SDK's retries of a call, marked
+  ``amz-sdk-request: attempt=N``, are attempts of that call, not new calls, so a faulted call
+  succeeds on its retry however the calls of concurrent clients interleave), ``applied`` (the call takes effect, then the error is
   returned: a lost response).
 
 Only calls signed with a function's own credentials are candidates (the executor registers
@@ -91,6 +93,7 @@ class Rule:
     every: int | None = None
     applied: bool = False
     matched: int = 0
+    calls: int = 0  # first attempts matched (what every=N counts)
     faulted: int = 0
     delayed: int = 0
     retried: int = 0
@@ -109,6 +112,7 @@ class Rule:
             "every": self.every,
             "applied": self.applied,
             "matched": self.matched,
+            "calls": self.calls,
             "faulted": self.faulted,
             "delayed": self.delayed,
             "retried": self.retried,
@@ -124,6 +128,9 @@ def _duration(text: str) -> float:
 
 
 def parse_rule(text: str) -> Rule:
+    # before splitting on ":": an ARN would be cut into pieces ("unknown option 'aws'")
+    if re.search(r"(?:^|:)\s*resource=arn:", text):
+        raise RuleError(f"rule '{text}': resource takes a name, not an ARN")
     parts = [p.strip() for p in text.strip().split(":")]
     if len(parts) < 4:
         raise RuleError(f"rule '{text}': expected service:operation:error:rate[:option...]")
@@ -146,8 +153,6 @@ def parse_rule(text: str) -> Rule:
     for opt in options:
         key, _, value = opt.partition("=")
         if key == "resource" and value:
-            if value.startswith("arn:"):
-                raise RuleError(f"rule '{text}': resource takes a name, not an ARN")
             rule.resource = value
         elif key == "function" and value:
             rule.function = value
@@ -236,6 +241,22 @@ class FaultEngine:
                 self._random.seed(seed)
         return rules
 
+    def add_rules(self, text: str) -> list[Rule]:
+        """Appends rules, keeping the others and their counters (a test's own rule next to a
+        pinned set)."""
+        rules = parse_rules(text)
+        with self._lock:
+            self._rules = self._rules + rules
+        return rules
+
+    def remove_rules(self, text: str) -> int:
+        """Removes the rules written exactly so; returns how many."""
+        gone = {r.text for r in parse_rules(text)}
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [r for r in self._rules if r.text not in gone]
+            return before - len(self._rules)
+
     def clear(self) -> None:
         self.set_rules("")
 
@@ -274,10 +295,12 @@ class FaultEngine:
                 rule.matched += 1
                 if attempt > 1:
                     rule.retried += 1
+                else:
+                    rule.calls += 1
                 if chosen is not None:
                     continue
                 if rule.every is not None:
-                    fires = rule.matched % rule.every == 0
+                    fires = attempt == 1 and rule.calls % rule.every == 0
                 else:
                     with self._lock:
                         fires = self._random.random() < rule.rate

@@ -288,7 +288,13 @@ class DenialLog:
             "action": d.action,
             "resource": d.resource,
             "reason": d.result,
-            "caller": "event-source-mapping" if internal else "function",
+            # internal calls with a role session: the SQS poller of an event source mapping, or
+            # the Lambda service itself (e.g. shipping the function's logs)
+            "caller": (
+                ("event-source-mapping" if service == "sqs" else "lambda-service")
+                if internal
+                else "function"
+            ),
         }
         with self._lock:
             self._items.append(entry)
@@ -305,3 +311,31 @@ class DenialLog:
 
 
 DENIALS = DenialLog()
+
+
+class UsageLog:
+    """Which (action, resource) pairs each role was allowed, with counts: the evidence for a
+    least-privilege audit (a grant no run ever used is a grant to question)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._used: dict[str, dict[tuple[str, str], int]] = {}
+
+    def add(self, principal: Principal, action: str, resource: str):
+        with self._lock:
+            per_role = self._used.setdefault(principal.role_name, {})
+            per_role[(action, resource)] = per_role.get((action, resource), 0) + 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                role: [{"action": a, "resource": r, "count": n} for (a, r), n in sorted(used.items())]
+                for role, used in self._used.items()
+            }
+
+    def clear(self):
+        with self._lock:
+            self._used.clear()
+
+
+USAGE = UsageLog()

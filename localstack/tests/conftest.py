@@ -3,6 +3,11 @@
 They run against a LocalStack started by `make localstack` (the `localstack-test` target depends
 on it) at $LOCALSTACK_ENDPOINT (default http://127.0.0.1:4566). The Rust test function is built
 here with `cargo build -p ls-hello`; the error-case bootstraps are small Python scripts.
+
+IAM is enforced for role sessions, so functions get real execution roles: by default one with
+AWSLambdaSQSQueueExecutionRole (logs, SQS event sources), or the probe's (probe_bootstrap.py),
+whose policy a test chooses. Fault rules and the conflict window are global to the LocalStack:
+tests scope their rules to their own function or resources and restore what they change.
 """
 
 import io
@@ -23,7 +28,16 @@ from botocore.config import Config
 ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parents[2]
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+ACCOUNT = "000000000000"
+TOOLS_PYTHON = ROOT / ".venv" / "tools" / "bin" / "python"
+# AWS managed policies (LocalStack ships their documents; the extension evaluates them)
+SQS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})
 
 
 def poll(fn, timeout, interval=0.1, what="condition"):
@@ -106,19 +120,52 @@ def hello_zip(hello_binary):
     return zip_bootstrap(path=hello_binary)
 
 
+def create_role(iam, name, policy=None, managed=()):
+    """A Lambda execution role with an optional inline policy (a dict) and managed policy ARNs."""
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(policy))
+    for policy_arn in managed:
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    return arn
+
+
+def delete_role(iam, name):
+    try:
+        for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
+        for p in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=p)
+        iam.delete_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        pass
+
+
+@pytest.fixture(scope="session")
+def lambda_role(aws):
+    """The default execution role: AWS's managed policy for SQS-triggered functions (SQS
+    receive/delete/attributes and CloudWatch Logs), as SAM attaches for an SQS event. IAM is
+    enforced for role sessions, so functions and their event source mappings need it."""
+    iam = aws("iam")
+    name = unique("lambda-role")
+    arn = create_role(iam, name, managed=[SQS_EXECUTION_POLICY])
+    yield arn
+    delete_role(iam, name)
+
+
 @pytest.fixture
-def make_function(aws):
+def make_function(aws, lambda_role):
     """Create functions with unique names, wait until Active, delete them afterwards."""
     lam = aws("lambda")
     created = []
 
     def make(zip_bytes, *, prefix="fn", env=None, timeout=10, memory=128, runtime="provided.al2023",
-             wait=True, **extra):
+             wait=True, role=None, **extra):
         name = unique(prefix)
         lam.create_function(
             FunctionName=name,
             Runtime=runtime,
-            Role=ROLE,
+            Role=role or lambda_role,
             Handler="bootstrap",
             Code={"ZipFile": zip_bytes},
             Timeout=timeout,
@@ -154,3 +201,144 @@ def invoke(lam, name, event=None, **kw):
     except ValueError:
         body = raw
     return r, body, elapsed
+
+
+# -- the extension's control API -------------------------------------------------------------
+
+
+def hostmode(method, path, body=None):
+    """A call to the extension's /_hostmode routes; returns the requests.Response."""
+    return requests.request(method, f"{ENDPOINT}/_hostmode/{path}", json=body, timeout=10)
+
+
+def denials(role=None, **match):
+    """IAM denials logged by the extension, optionally only a role's and matching fields."""
+    r = hostmode("GET", "iam/denials")
+    assert r.status_code == 200, r.text
+    return [
+        d for d in r.json()["denials"]
+        if (role is None or d["role"] == role) and all(d.get(k) == v for k, v in match.items())
+    ]
+
+
+@pytest.fixture
+def contention_window():
+    """set(ms): change DynamoDB's conflict window for this test; the previous one comes back."""
+    before = hostmode("GET", "contention").json()["window_ms"]
+
+    def set_window(ms):
+        r = hostmode("PUT", "contention", {"window_ms": ms})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    yield set_window
+    set_window(before)
+
+
+# -- the probe function: one AWS call per invocation with its role's credentials -------------
+
+
+def policy(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, resources="*", **extra):
+    return {"Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def deny(actions, resources="*", **extra):
+    return {"Effect": "Deny", "Action": actions, "Resource": resources, **extra}
+
+
+@pytest.fixture(scope="session")
+def probe_zip():
+    source = (Path(__file__).parent / "probe_bootstrap.py").read_text()
+    assert TOOLS_PYTHON.exists(), f"{TOOLS_PYTHON} missing: run make tools"
+    body = source.split("\n", 1)[1]  # replace the shebang: the tools venv has boto3
+    return zip_bootstrap(source=f"#!{TOOLS_PYTHON}\n{body}")
+
+
+class Probe:
+    """A deployed probe function and its role (see probe_bootstrap.py)."""
+
+    def __init__(self, aws, name, role_name, role_arn):
+        self.lam, self.iam = aws("lambda"), aws("iam")
+        self.name, self.role_name, self.role_arn = name, role_name, role_arn
+
+    def call(self, service, op, params=None, max_attempts=1):
+        """The probe's answer, plus "invoke_s": the synchronous invoke's wall time."""
+        event = {"service": service, "op": op, "params": params or {}, "max_attempts": max_attempts}
+        r, body, seconds = invoke(self.lam, self.name, event)
+        assert "FunctionError" not in r and isinstance(body, dict), body
+        body["invoke_s"] = seconds
+        return body
+
+    def session_arn(self):
+        """arn:aws:sts::<acct>:assumed-role/<role>/<session> of the function's credentials."""
+        out = self.call("sts", "get_caller_identity")
+        assert out["ok"], out
+        return out["result"]["Arn"]
+
+    def set_policy(self, *statements):
+        """Replace the role's inline policy (no statements: remove it)."""
+        if statements:
+            self.iam.put_role_policy(RoleName=self.role_name, PolicyName="inline",
+                                     PolicyDocument=json.dumps(policy(*statements)))
+        elif "inline" in self.iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]:
+            self.iam.delete_role_policy(RoleName=self.role_name, PolicyName="inline")
+
+
+@pytest.fixture
+def make_probe(aws, make_function, probe_zip):
+    """make(*statements): a probe function whose role has these statements as its inline policy
+    (none: no inline policy) and AWSLambdaBasicExecutionRole (its logs), plus `managed` ARNs."""
+    iam = aws("iam")
+    roles = []
+
+    def make(*statements, prefix="probe", managed=(BASIC_EXECUTION_POLICY,)):
+        role = unique(f"{prefix}-role")
+        arn = create_role(iam, role, policy(*statements) if statements else None, managed)
+        roles.append(role)
+        name = make_function(probe_zip, prefix=prefix, role=arn, timeout=30)
+        return Probe(aws, name, role, arn)
+
+    yield make
+    for role in roles:
+        delete_role(iam, role)
+
+
+@pytest.fixture
+def make_table(aws):
+    """make(index=None): a table keyed by "pk" (S), with a GSI `index` on "gk" (S) if given;
+    deleted afterwards. Returns its name."""
+    ddb = aws("dynamodb")
+    created = []
+
+    def make(prefix="tbl", index=None):
+        name = unique(prefix)
+        attrs = [{"AttributeName": "pk", "AttributeType": "S"}]
+        extra = {}
+        if index:
+            attrs.append({"AttributeName": "gk", "AttributeType": "S"})
+            extra["GlobalSecondaryIndexes"] = [{
+                "IndexName": index,
+                "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }]
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], **extra)
+        created.append(name)
+        poll(lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+             timeout=10, what=f"table {name} ACTIVE")
+        return name
+
+    yield make
+    for name in created:
+        try:
+            ddb.delete_table(TableName=name)
+        except ddb.exceptions.ResourceNotFoundException:
+            pass
+
+
+def table_arn(name):
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod retry;
 pub mod sns;
 pub mod sqs;
 pub mod telemetry;
@@ -27,7 +28,11 @@ impl Clients {
         let config = sdk_config().await;
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&config)
+                    .retry_classifier(retry::TooManyRequestsIsThrottling)
+                    .build(),
+            ),
         }
     }
 }

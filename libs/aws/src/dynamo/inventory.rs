@@ -18,7 +18,10 @@ use orders_domain::reservation::{
 };
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
-use super::{applied, backend, get_consistent, key1, lines_av, n, s, skus_av, ts, Item, Reader};
+use super::{
+    applied, backend, get_consistent, key1, lines_av, n, retry_conflicts, s, skus_av, ts, Item,
+    Reader,
+};
 
 /// The Products table as the API uses it (set and read stock).
 #[derive(Debug, Clone)]
@@ -240,8 +243,9 @@ pub(crate) fn item_failure(code: Option<&str>) -> ItemFailure {
     }
 }
 
-impl InventoryStore for InventoryTables {
-    async fn reserve(
+impl InventoryTables {
+    /// One reserve transaction (and its follow-up when it was refused).
+    async fn reserve_once(
         &self,
         order_id: &OrderId,
         customer_id: &CustomerId,
@@ -308,7 +312,8 @@ impl InventoryStore for InventoryTables {
         }
     }
 
-    async fn release(
+    /// One pass of the release protocol.
+    async fn release_once(
         &self,
         order_id: &OrderId,
         customer_id: &CustomerId,
@@ -391,6 +396,32 @@ impl InventoryStore for InventoryTables {
         Err(StoreError::Retry(format!(
             "reservation {order_id} kept changing"
         )))
+    }
+}
+
+impl InventoryStore for InventoryTables {
+    // A transaction cancelled by a conflict wrote nothing: run it again, a few times, before
+    // the record fails and SQS redelivers it (see `retry_conflicts`).
+    async fn reserve(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        retry_conflicts("reserve", || {
+            self.reserve_once(order_id, customer_id, lines, at)
+        })
+        .await
+    }
+
+    async fn release(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        retry_conflicts("release", || self.release_once(order_id, customer_id, at)).await
     }
 }
 

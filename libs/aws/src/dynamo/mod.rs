@@ -9,6 +9,9 @@ mod orders;
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,6 +25,41 @@ pub use notifications::NotificationsTable;
 pub use orders::{OrdersTable, OUTBOX_INDEX};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Attempts of a transaction that DynamoDB cancelled without a decision (a `TransactionConflict`
+/// with another transaction on the same item: nothing was written, so it is safe to run again)
+/// before the record fails and SQS redelivers it a visibility timeout later.
+pub(crate) const CONFLICT_ATTEMPTS: u32 = 5;
+/// Backoff cap of the first retry; it doubles per attempt (full jitter: a random wait up to it).
+const CONFLICT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Runs `attempt` again while it answers `StoreError::Retry`, with jittered exponential backoff,
+/// so that a hot item's conflicts resolve within one delivery instead of draining into the DLQ.
+pub(crate) async fn retry_conflicts<T, F, Fut>(op: &str, mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(StoreError::Retry(reason)) if n < CONFLICT_ATTEMPTS => {
+                let wait = (CONFLICT_BACKOFF * 2u32.pow(n - 1)).mul_f64(jitter());
+                tracing::info!(op, attempt = n, wait_ms = wait.as_millis() as u64, %reason, "transaction conflict, retrying");
+                tokio::time::sleep(wait).await;
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A random factor in [0, 1) from the standard library's randomly keyed hasher (no extra crate
+/// for a backoff jitter).
+fn jitter() -> f64 {
+    let x = RandomState::new().hash_one(0u8);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
 
 /// Any SDK failure that is not an expected condition outcome.
 pub(crate) fn backend(op: &str, e: impl std::error::Error) -> StoreError {
@@ -240,5 +278,48 @@ mod tests {
         assert_eq!(r.lines("lines").unwrap()[0].quantity, 2);
         assert!(r.lines("nothing").unwrap().is_empty());
         assert!(r.lines("a").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn conflicts_are_retried_a_bounded_number_of_times() {
+        let calls = std::cell::Cell::new(0);
+        let res: Result<u32, _> = retry_conflicts("t", || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(StoreError::Retry("conflict".into()))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(res.unwrap(), 3, "succeeds on the third attempt");
+
+        calls.set(0);
+        let res: Result<u32, _> = retry_conflicts("t", || {
+            calls.set(calls.get() + 1);
+            async { Err(StoreError::Retry("conflict".into())) }
+        })
+        .await;
+        assert!(matches!(res, Err(StoreError::Retry(_))));
+        assert_eq!(calls.get(), CONFLICT_ATTEMPTS, "then gives up");
+
+        calls.set(0);
+        let res: Result<u32, _> = retry_conflicts("t", || {
+            calls.set(calls.get() + 1);
+            async { Err(StoreError::Backend("boom".into())) }
+        })
+        .await;
+        assert!(matches!(res, Err(StoreError::Backend(_))));
+        assert_eq!(calls.get(), 1, "other errors are not retried here");
+    }
+
+    #[test]
+    fn jitter_is_a_fraction() {
+        let xs: Vec<f64> = (0..100).map(|_| jitter()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(xs.windows(2).any(|w| w[0] != w[1]), "not constant");
     }
 }

@@ -6,6 +6,7 @@ use orders_aws::sqs::{run_event_batch, BatchError};
 use orders_domain::ports::{Clock, EventPublisher, NotificationStore};
 use orders_domain::usecases::notify_customer;
 use orders_domain::Event;
+use std::time::Duration;
 
 /// The consumer's dependencies.
 pub struct Notifier<S, P, C> {
@@ -13,12 +14,21 @@ pub struct Notifier<S, P, C> {
     pub publisher: P,
     pub clock: C,
     pub concurrency: usize,
+    /// How long a claim blocks other workers: the function's timeout plus a margin.
+    pub claim_ttl: Duration,
 }
 
 impl<S: NotificationStore, P: EventPublisher, C: Clock> Notifier<S, P, C> {
     pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         run_event_batch(batch, self.concurrency, |event: Event| async move {
-            notify_customer(&self.store, &self.publisher, &self.clock, &event).await
+            notify_customer(
+                &self.store,
+                &self.publisher,
+                &self.clock,
+                &event,
+                self.claim_ttl,
+            )
+            .await
         })
         .await
     }
@@ -40,6 +50,7 @@ mod tests {
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
             concurrency: 4,
+            claim_ttl: Duration::from_secs(11),
         }
     }
 

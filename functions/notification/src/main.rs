@@ -2,7 +2,8 @@
 //! per event id.
 //!
 //! Env: `NOTIFICATIONS_TABLE`, `CUSTOMER_NOTIFICATIONS_TOPIC_ARN` (required),
-//! `BATCH_CONCURRENCY` (default 8).
+//! `BATCH_CONCURRENCY` (default 8), `FUNCTION_TIMEOUT_SECONDS` (this function's timeout, which
+//! bounds a notification claim's lifetime; default 900, Lambda's maximum).
 
 mod handler;
 
@@ -11,6 +12,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orders_aws::config::process_env;
 use orders_aws::{Clients, NotificationsTable, SnsPublisher};
 use orders_domain::ports::SystemClock;
+use orders_domain::usecases::CLAIM_CLOCK_MARGIN;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,12 +22,14 @@ async fn main() -> Result<(), Error> {
     let table = env.required("NOTIFICATIONS_TABLE")?;
     let topic = env.required("CUSTOMER_NOTIFICATIONS_TOPIC_ARN")?;
     let concurrency = env.batch_concurrency()?;
+    let timeout: u64 = env.parse_or("FUNCTION_TIMEOUT_SECONDS", 900)?;
     let clients = Clients::load().await;
     let consumer = handler::Notifier {
         store: NotificationsTable::new(clients.dynamodb.clone(), table),
         publisher: SnsPublisher::new(clients.sns.clone(), topic),
         clock: SystemClock,
         concurrency,
+        claim_ttl: Duration::from_secs(timeout) + CLAIM_CLOCK_MARGIN,
     };
     let consumer = &consumer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

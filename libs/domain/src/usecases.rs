@@ -477,15 +477,23 @@ async fn answer_missing_order<P: EventPublisher, C: Clock>(
     })
 }
 
-/// How long a notification claim blocks other workers.
-pub const NOTIFICATION_CLAIM_TTL: Duration = Duration::from_secs(60);
+/// Margin on a notification claim's lifetime for clock differences between workers.
+pub const CLAIM_CLOCK_MARGIN: Duration = Duration::from_secs(1);
 
 /// Notification consumer: one customer message per event id (claim, publish, mark sent).
+///
+/// `claim_ttl` is how long a claim blocks other workers: the function's timeout (plus
+/// [`CLAIM_CLOCK_MARGIN`]), because a claim can only be in progress while the invocation that
+/// made it runs. A longer one outlives the worker it protects: a worker killed at its timeout
+/// (before it could release its claim) would block every redelivery until the message reached
+/// the DLQ, which the local stack showed with a 2 s timeout, a 12 s visibility timeout and a
+/// fixed 60 s claim.
 pub async fn notify_customer<S, P, C>(
     store: &S,
     publisher: &P,
     clock: &C,
     event: &Event,
+    claim_ttl: Duration,
 ) -> Result<Handled, ConsumerError>
 where
     S: NotificationStore,
@@ -505,7 +513,7 @@ where
     };
     let now = clock.now();
     let now_ms = now.timestamp_millis();
-    let ttl_ms = i64::try_from(NOTIFICATION_CLAIM_TTL.as_millis()).unwrap_or(i64::MAX);
+    let ttl_ms = i64::try_from(claim_ttl.as_millis()).unwrap_or(i64::MAX);
     let claimed_at_ms = match store
         .claim(&record, now_ms, now_ms.saturating_sub(ttl_ms))
         .await?

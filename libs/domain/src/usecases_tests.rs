@@ -15,6 +15,9 @@ use crate::testing::{
 use crate::usecases::*;
 use crate::validation::ErrorCode;
 
+/// A notification claim's lifetime in these tests: a 10 s function timeout plus the margin.
+const TTL: Duration = Duration::from_secs(11);
+
 const BODY: &[u8] = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":2},{"sku":"SKU-2","quantity":1}]}"#;
 
 struct World {
@@ -797,13 +800,13 @@ async fn notification_once_per_event_id() {
     let c = FixedClock::default_time();
     let e = placed_event(&OrderId::random(), &[("A", 1)]);
     assert_eq!(
-        notify_customer(&s, &p, &c, &e).await.unwrap(),
+        notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
         Handled::Done {
             published: Some(EventType::CustomerNotified)
         }
     );
     assert!(matches!(
-        notify_customer(&s, &p, &c, &e).await.unwrap(),
+        notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
         Handled::Skipped(_)
     ));
     let out = p.events();
@@ -828,11 +831,11 @@ async fn notification_publish_failure_releases_the_claim_for_a_prompt_retry() {
     let e = placed_event(&OrderId::random(), &[("A", 1)]);
     p.fail_next(1);
     assert!(matches!(
-        notify_customer(&s, &p, &c, &e).await,
+        notify_customer(&s, &p, &c, &e, TTL).await,
         Err(ConsumerError::Publish(_))
     ));
     assert_eq!(s.sent(&e.id), None);
-    notify_customer(&s, &p, &c, &e).await.unwrap();
+    notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
     assert_eq!(p.events().len(), 1);
 }
 
@@ -852,13 +855,20 @@ async fn notification_claimed_elsewhere_is_retried_until_the_claim_goes_stale() 
         subject: "s".into(),
         message: "m".into(),
     };
-    s.claim(&rec, now_ms, now_ms - 60_000).await.unwrap();
+    s.claim(&rec, now_ms, now_ms - 11_000).await.unwrap();
     assert!(matches!(
-        notify_customer(&s, &p, &c, &e).await,
+        notify_customer(&s, &p, &c, &e, TTL).await,
         Err(ConsumerError::InProgress(_))
     ));
-    c.advance(chrono::Duration::seconds(61));
-    notify_customer(&s, &p, &c, &e).await.unwrap();
+    // Within the claim's lifetime (the other worker may still be running) it waits...
+    c.advance(chrono::Duration::seconds(10));
+    assert!(matches!(
+        notify_customer(&s, &p, &c, &e, TTL).await,
+        Err(ConsumerError::InProgress(_))
+    ));
+    // ...after it (that invocation has ended, by its timeout at the latest) it takes over.
+    c.advance(chrono::Duration::seconds(2));
+    notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
     assert_eq!(p.events().len(), 1);
 }
 
@@ -870,7 +880,7 @@ async fn customer_notified_events_are_not_notified_again() {
     let e = placed_event(&OrderId::random(), &[("A", 1)]);
     let n = Event::customer_notified(&e, "s".into(), "m".into(), chrono::Utc::now());
     assert!(matches!(
-        notify_customer(&s, &p, &c, &n).await.unwrap(),
+        notify_customer(&s, &p, &c, &n, TTL).await.unwrap(),
         Handled::Skipped(_)
     ));
     assert!(p.events().is_empty());

@@ -67,5 +67,10 @@ run localstack make -s localstack
 run localstack-extension make -s localstack-test
 run adapters cargo test --locked -p orders-aws --features localstack-tests
 run deploy make -s deploy
+# This run's IAM evidence starts empty (LocalStack may have served earlier runs).
+curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/usage" >/dev/null
+curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
 run e2e "$TOOLS_BIN/pytest" -q tests/e2e
+run e2e-under-faults scripts/e2e-under-faults.sh
+run iam-audit "$TOOLS_BIN/python" scripts/iam_audit.py
 summary

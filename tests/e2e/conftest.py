@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import pytest
+import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 
@@ -94,6 +95,37 @@ def tap(stack: Stack):
     t = Tap(stack)
     yield t
     t.close()
+
+
+class Faults:
+    """The LocalStack extension's fault rules (localstack/README.md "Fault rules"). A test adds
+    its own rules next to whatever is set (the `make test` stage under pinned faults keeps
+    its set) and removes exactly those."""
+
+    def __init__(self, endpoint: str):
+        self.url = endpoint.rstrip("/") + "/_hostmode/faults"
+        self.added: list[str] = []
+
+    def add(self, rules: str) -> None:
+        r = requests.post(self.url, json={"rules": rules}, timeout=10)
+        assert r.status_code == 200, r.text
+        self.added.append(rules)
+
+    def remove(self, rules: str) -> None:
+        requests.delete(self.url, json={"rules": rules}, timeout=10).raise_for_status()
+        self.added.remove(rules)
+
+    def rule(self, text: str) -> dict:
+        rules = requests.get(self.url, timeout=10).json()["rules"]
+        return next(r for r in rules if r["rule"] == text)
+
+
+@pytest.fixture
+def faults(stack: Stack):
+    f = Faults(stack.endpoint)
+    yield f
+    for rules in list(f.added):
+        f.remove(rules)
 
 
 def queue_depth(stack: Stack, url: str) -> tuple[int, int]:

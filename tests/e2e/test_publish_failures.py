@@ -1,0 +1,74 @@
+"""When SNS refuses a publish for good (every attempt of the SDK fails), nothing is half done:
+the API takes its order back and answers 503, and notification releases its claim so the
+redelivery sends the message. Provoked with the extension's fault rules on one function's
+`sns:Publish` (localstack/README.md "Fault rules"); these are also the paths that use the
+`DeleteItem` grants of both functions (scripts/iam_audit.py)."""
+
+from __future__ import annotations
+
+import uuid
+
+from boto3.dynamodb.conditions import Attr
+from conftest import new_customer, new_sku, wait_drained
+from orders_client import wait_for
+
+
+def orders_of(stack, customer: str) -> list[dict]:
+    return stack.table("OrdersTableName").scan(FilterExpression=Attr("customer_id").eq(customer))["Items"]
+
+
+def test_a_publish_that_keeps_failing_stores_no_order_and_answers_503(stack, tap, faults):
+    sku, customer, key = new_sku(), new_customer(), f"key-{uuid.uuid4().hex}"
+    stack.set_stock(sku, 5)
+    rule = f"sns:Publish:InternalError:1:function={stack.outputs['OrdersApiFunctionName']}"
+    faults.add(rule)
+
+    r = stack.place(customer, [(sku, 2)], idempotency_key=key)
+    assert r.status == 503, r.text
+    assert r.body["error"] == "unavailable"
+    assert faults.rule(rule)["retried"] >= 2, "the SDK retried the 500 before giving up"
+    assert orders_of(stack, customer) == [], "the order was taken back"
+
+    faults.remove(rule)
+    r = stack.place(customer, [(sku, 2)], idempotency_key=key)
+    assert r.status == 202, r.text
+    order_id = r.body["order_id"]
+    assert stack.wait_status(order_id, {"CONFIRMED"})["status"] == "CONFIRMED"
+    assert [o["order_id"] for o in orders_of(stack, customer)] == [order_id]
+    assert stack.product(sku)["available"] == 3
+
+
+def test_a_notification_whose_publish_fails_is_sent_on_redelivery(stack, tap, faults):
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    rule = f"sns:Publish:InternalError:1:function={stack.outputs['NotificationFunctionName']}"
+    faults.add(rule)
+
+    r = stack.place(customer, [(sku, 1)])
+    assert r.status == 202, r.text
+    order_id = r.body["order_id"]
+    stack.wait_status(order_id, {"CONFIRMED"})
+    wait_for(lambda: faults.rule(rule)["faulted"], lambda n: n >= 2, 60, "notification publishes to fail")
+    assert tap.events(order_id, "CustomerNotified") == []
+
+    faults.remove(rule)
+    sent = wait_for(lambda: tap.events(order_id, "CustomerNotified"), lambda e: len(e) >= 2, 90,
+                    "both notifications after the redelivery")
+    sources = sorted(e["data"]["source_type"] for e in sent)
+    assert sources == ["InventoryReserved", "OrderPlaced"], sources
+    wait_drained(stack, "NotificationQueueUrl")
+    assert len({e["id"] for e in tap.events(order_id, "CustomerNotified")}) == 2, "each sent once"
+
+
+def test_a_throttled_publish_is_retried_by_the_sdk(stack, faults):
+    # SNS throttles with 429 `Throttled`, which the Rust SDK does not retry on its own
+    # (libs/aws/src/retry.rs). every=1: the first attempt of every publish fails, its retry not.
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    rule = f"sns:Publish:Throttled:1:every=1:function={stack.outputs['OrdersApiFunctionName']}"
+    faults.add(rule)
+
+    r = stack.place(customer, [(sku, 1)])
+    assert r.status == 202, r.text
+    counts = faults.rule(rule)
+    assert (counts["faulted"], counts["retried"]) == (1, 1), counts

@@ -223,12 +223,29 @@ def test_transact_write_items_authorized_per_item(aws, make_probe, make_table):
     assert "Item" in aws("dynamodb").get_item(TableName=a, Key={"pk": {"S": "order"}})
 
 
+MAPPING_ACTIONS = ["sqs:GetQueueAttributes", "sqs:DeleteMessage", "sqs:ReceiveMessage"]
+
+
+def test_a_mapping_whose_role_cannot_poll_is_refused_at_creation(aws, make_probe, queue):
+    lam = aws("lambda")
+    _, arn = queue
+    probe = make_probe(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage"], arn), prefix="esm")
+    with pytest.raises(lam.exceptions.ClientError) as e:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=probe.name, BatchSize=1)
+    err = e.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidParameterValueException", 400)
+    assert err["Error"]["Message"] == "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    assert not lam.list_event_source_mappings(FunctionName=probe.name)["EventSourceMappings"]
+
+
 def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
     sqs, lam, logs = aws("sqs"), aws("lambda"), aws("logs")
     url, arn = queue
-    probe = make_probe(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage"], arn), prefix="esm")
+    probe = make_probe(allow(MAPPING_ACTIONS, arn), prefix="esm")
     mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=probe.name, BatchSize=1)["UUID"]
     try:
+        # the grant is taken away after creation (AWS checks it at creation, and on every poll)
+        probe.set_policy(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage"], arn))
         sqs.send_message(QueueUrl=url, MessageBody="guarded")
         seen = poll(lambda: denials(probe.role_name, action="sqs:ReceiveMessage"), timeout=30,
                     interval=0.2, what="the mapping's ReceiveMessage to be denied")
@@ -236,7 +253,7 @@ def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"  # never received
 
-        probe.set_policy(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage", "sqs:ReceiveMessage"], arn))
+        probe.set_policy(allow(MAPPING_ACTIONS, arn))
 
         def consumed():
             try:

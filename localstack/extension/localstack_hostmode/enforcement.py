@@ -65,6 +65,8 @@ class Guard:
         params = context.service_request or {}
         access_key = extract_access_key_id_from_auth_header(context.request.headers)
         if enforce_iam():
+            if (service, operation) == ("lambda", "CreateEventSourceMapping"):
+                check_mapping_role(context, params)
             self._authorize(context, service, operation, params, access_key)
         if context.is_internal_call:
             return
@@ -112,6 +114,39 @@ class Guard:
             iam.DENIALS.add(principal, service, operation, decision, context.is_internal_call)
             LOG.warning("hostmode IAM denied (%s.%s): %s", service, operation, message)
             raise access_denied(service, message)
+
+
+# What Lambda checks on an SQS mapping's execution role when the mapping is created.
+_SQS_MAPPING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+def check_mapping_role(context, params):
+    """AWS refuses an SQS event source mapping whose function's role cannot poll the queue, at
+    creation (so a deploy fails), with this error; LocalStack would create it and fail later."""
+    source = params.get("EventSourceArn") or ""
+    if ":sqs:" not in source:
+        return
+    from localstack.services.lambda_.invocation.models import lambda_stores
+
+    name = params.get("FunctionName") or ""
+    name = name.split(":function:", 1)[-1].split(":", 1)[0]
+    function = lambda_stores[context.account_id][context.region].functions.get(name)
+    if function is None:
+        return  # Lambda answers ResourceNotFoundException itself
+    role_arn = function.latest().config.role
+    principal = iam.Principal(
+        role_name=role_arn.rsplit("/", 1)[-1], session_arn=role_arn, account_id=role_arn.split(":")[4]
+    )
+    policies = iam.role_policies(principal)
+    for action in _SQS_MAPPING_ACTIONS:
+        if not iam.evaluate(policies, action, source).allowed:
+            LOG.warning("hostmode IAM: mapping refused, %s lacks %s on %s", role_arn, action, source)
+            raise CommonServiceException(
+                "InvalidParameterValueException",
+                f"The provided execution role does not have permissions to call {action[4:]} on SQS",
+                status_code=400,
+                sender_fault=True,
+            )
 
 
 def lost_response(chain, context, response):

@@ -10,6 +10,17 @@ use tracing::info;
 /// Orders handled per invocation; the next run (every minute) continues.
 pub const SWEEP_LIMIT: usize = 500;
 
+/// Why a sweep failed. A sweep that could not repair every order fails the invocation, so
+/// Lambda's `Errors` metric (and its alarm) counts it; the orders stay in the outbox for the
+/// next run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{} of {} stale orders were not republished (they stay for the next run)", .0.failed, .0.scanned)]
+    RepairsFailed(SweepSummary),
+}
+
 /// The sweeper's dependencies.
 pub struct Sweeper<O, P, C> {
     pub orders: O,
@@ -19,8 +30,9 @@ pub struct Sweeper<O, P, C> {
 }
 
 impl<O: OrderStore, P: EventPublisher, C: Clock> Sweeper<O, P, C> {
-    /// Returns `{"scanned": n, "republished": n, "failed": n}`.
-    pub async fn handle(&self, _input: serde_json::Value) -> Result<SweepSummary, StoreError> {
+    /// Returns `{"scanned": n, "republished": n, "failed": n}`, or an error when any repair
+    /// failed.
+    pub async fn handle(&self, _input: serde_json::Value) -> Result<SweepSummary, SweepError> {
         let summary = sweep_outbox(
             &self.orders,
             &self.publisher,
@@ -35,6 +47,9 @@ impl<O: OrderStore, P: EventPublisher, C: Clock> Sweeper<O, P, C> {
             failed = summary.failed,
             "outbox sweep done"
         );
+        if summary.failed > 0 {
+            return Err(SweepError::RepairsFailed(summary));
+        }
         Ok(summary)
     }
 }
@@ -86,5 +101,43 @@ mod tests {
             serde_json::json!({"scanned": 1, "republished": 1, "failed": 0})
         );
         assert_eq!(s.handle(schedule_event()).await.unwrap().scanned, 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_repair_fails_the_invocation_and_stays_for_the_next_run() {
+        let s = Sweeper {
+            orders: InMemoryOrders::new(),
+            publisher: RecordingPublisher::new(),
+            clock: FixedClock::default_time(),
+            grace: Duration::from_secs(60),
+        };
+        let then = s.clock.now();
+        let mut o = Order::new_pending(
+            OrderId::random(),
+            orders_domain::CustomerId::parse("c").unwrap(),
+            vec![],
+            "h".into(),
+            then,
+        );
+        o.outbox = Some(Outbox {
+            event: Event::order_placed(&o, then),
+            since: then,
+        });
+        s.orders.insert_new(&o).await.unwrap();
+        s.clock.advance(chrono::Duration::seconds(120));
+        s.publisher.fail_next(1);
+
+        let err = s.handle(serde_json::json!({})).await.unwrap_err();
+        assert!(matches!(
+            err,
+            SweepError::RepairsFailed(SweepSummary {
+                scanned: 1,
+                republished: 0,
+                failed: 1
+            })
+        ));
+        assert!(err.to_string().contains("1 of 1"), "{err}");
+        let summary = s.handle(serde_json::json!({})).await.unwrap();
+        assert_eq!((summary.scanned, summary.republished), (1, 1));
     }
 }

@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 unset AWS_ENDPOINT_URL  # this one goes to AWS
 FUNCTIONS=(orders-api inventory order-status notification outbox-sweeper)
 
+# Parameters that must agree with each other (CloudFormation cannot check them), before the build.
+# shellcheck disable=SC2086
+"$TOOLS_BIN/python" scripts/check_params.py infra/template.yaml Architecture=arm64 ${PARAMETERS:-}
+
 export PATH="$PWD/$TOOLS_BIN:$PATH"  # cargo-lambda and zig come from the tools venv
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(--bin "$f"); done

@@ -29,6 +29,9 @@ params=(
   "LogLevel=${LOG_LEVEL:-info}"
 )
 
+# Parameters that must agree with each other (CloudFormation cannot check them).
+"$TOOLS_BIN/python" scripts/check_params.py infra/template.yaml "${params[@]}"
+
 mkdir -p .build
 
 # Upload progress goes to a log, shown only when packaging fails.

@@ -60,6 +60,7 @@ run fmt cargo fmt --all -- --check
 run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 run unit cargo test --locked --workspace
 run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml
+run deploy-checks "$TOOLS_BIN/pytest" -q tests/tools
 # What `make deploy-aws` builds with: cargo lambda (zig as the linker), here for the host
 # target (the arm64 standard library is not installable offline).
 run cargo-lambda env PATH="$PWD/$TOOLS_BIN:$PATH" cargo lambda build --locked --workspace --bins

@@ -23,6 +23,9 @@ pub struct Api<O, S, P, C> {
     pub products: S,
     pub publisher: P,
     pub clock: C,
+    /// How long a request of this function may run: its timeout plus a margin (see
+    /// `usecases::place_order`).
+    pub writer_window: std::time::Duration,
 }
 
 /// A matched route.
@@ -73,6 +76,35 @@ where
     P: EventPublisher,
     C: Clock,
 {
+    /// Handles one request within `budget` (the invocation's time left, less a margin): past it,
+    /// a JSON `503` the client may retry, instead of the function timing out into API
+    /// Gateway's bare `502`/`504`. Work cut short is safe to repeat: an order written but not
+    /// published stays in the outbox, and its `Idempotency-Key` retry or the sweeper finishes it.
+    pub async fn handle_within(
+        &self,
+        req: ApiGatewayProxyRequest,
+        budget: std::time::Duration,
+    ) -> ApiGatewayProxyResponse {
+        match tokio::time::timeout(budget, self.handle(req)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                error!(
+                    budget_ms = budget.as_millis() as u64,
+                    "request ran out of time"
+                );
+                let mut resp = error_response(
+                    503,
+                    "unavailable",
+                    "the request ran out of time; retrying the same request is safe",
+                    None,
+                );
+                resp.headers
+                    .insert("retry-after", HeaderValue::from_static("1"));
+                resp
+            }
+        }
+    }
+
     /// Handles one request; never fails: every outcome is an HTTP response.
     pub async fn handle(&self, req: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
         let method = req.http_method.clone();
@@ -145,8 +177,15 @@ where
                 )
             })?),
         };
-        let placed =
-            usecases::place_order(&self.orders, &self.publisher, &self.clock, body, key).await?;
+        let placed = usecases::place_order(
+            &self.orders,
+            &self.publisher,
+            &self.clock,
+            body,
+            key,
+            self.writer_window,
+        )
+        .await?;
         let o = &placed.order;
         let mut resp = json_response(
             202,
@@ -238,6 +277,17 @@ fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
         ApiError::OrderNotFound(_) => error_response(404, "not_found", &e.to_string(), None),
         ApiError::ProductNotFound(_) => {
             error_response(404, "not_found", &e.to_string(), Some("sku"))
+        }
+        ApiError::IdempotencyKeyInUse => {
+            let mut resp = error_response(
+                409,
+                "idempotency_key_in_use",
+                &e.to_string(),
+                Some("Idempotency-Key"),
+            );
+            resp.headers
+                .insert("retry-after", HeaderValue::from_static("1"));
+            resp
         }
         ApiError::IdempotencyKeyReused => error_response(
             409,

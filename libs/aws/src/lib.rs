@@ -11,6 +11,9 @@ pub mod sns;
 pub mod sqs;
 pub mod telemetry;
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 pub use config::ConfigError;
 pub use dynamo::{InventoryTables, NotificationsTable, OrdersTable, ProductsTable, OUTBOX_INDEX};
 pub use sns::SnsPublisher;
@@ -37,7 +40,25 @@ impl Clients {
     }
 }
 
-/// The shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL` for LocalStack).
+/// Bounds on every AWS call, so a hung call fails (and is retried or reported) instead of
+/// running into the function's timeout and failing the whole batch. An attempt is one HTTP
+/// request; the operation is all attempts with their backoff. DynamoDB and SNS answer in
+/// milliseconds on AWS; these leave room for a loaded local emulator.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL` for LocalStack), with
+/// the timeouts above.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }

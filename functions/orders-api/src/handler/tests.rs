@@ -12,6 +12,7 @@ fn api() -> TestApi {
         products: InMemoryInventory::new(),
         publisher: RecordingPublisher::new(),
         clock: FixedClock::default_time(),
+        writer_window: std::time::Duration::from_secs(11),
     }
 }
 
@@ -314,4 +315,48 @@ async fn publish_failure_is_503_and_leaves_no_order() {
             .status_code,
         202
     );
+}
+
+/// A publisher that never answers (a hung SNS call).
+struct HungPublisher;
+
+impl EventPublisher for HungPublisher {
+    async fn publish(
+        &self,
+        _: &orders_domain::Event,
+    ) -> Result<(), orders_domain::ports::PublishError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_runs_out_of_time_answers_a_json_503() {
+    let api = Api {
+        orders: InMemoryOrders::new(),
+        products: InMemoryInventory::new(),
+        publisher: HungPublisher,
+        clock: FixedClock::default_time(),
+        writer_window: std::time::Duration::from_secs(11),
+    };
+    let resp = api
+        .handle_within(
+            sample("apigw-post-order.json"),
+            std::time::Duration::from_secs(9),
+        )
+        .await;
+    let body = assert_error(&resp, 503, "unavailable");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("ran out of time"));
+    assert_eq!(header(&resp, "retry-after"), Some("1"));
+
+    // Within its budget the same handler answers as usual.
+    let resp = api
+        .handle_within(
+            sample("apigw-get-order.json"),
+            std::time::Duration::from_secs(9),
+        )
+        .await;
+    assert_ne!(resp.status_code, 503);
 }

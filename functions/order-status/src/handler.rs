@@ -60,6 +60,7 @@ mod tests {
             &c.clock,
             body.as_bytes(),
             Some("sample-order-1"),
+            std::time::Duration::from_secs(11),
         )
         .await
         .unwrap();

@@ -117,11 +117,18 @@ impl EventPublisher for RecordingPublisher {
 #[derive(Debug, Default)]
 pub struct InMemoryOrders {
     orders: Mutex<HashMap<OrderId, Order>>,
+    lose_insert_answers: AtomicUsize,
 }
 
 impl InMemoryOrders {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The next `n` inserts take effect but answer "exists", as a lost response followed by
+    /// the SDK's retry meeting its own condition does.
+    pub fn lose_insert_answers(&self, n: usize) {
+        self.lose_insert_answers.store(n, Ordering::SeqCst);
     }
 
     /// Direct read for assertions.
@@ -148,7 +155,15 @@ impl OrderStore for InMemoryOrders {
             InsertOutcome::AlreadyExists
         } else {
             map.insert(order.order_id.clone(), order.clone());
-            InsertOutcome::Inserted
+            let lost = self
+                .lose_insert_answers
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if lost {
+                InsertOutcome::AlreadyExists
+            } else {
+                InsertOutcome::Inserted
+            }
         };
         ready(Ok(out))
     }

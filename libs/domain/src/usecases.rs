@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 409: same `Idempotency-Key`, different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    /// 409: a request with this `Idempotency-Key` may still be running; retry shortly.
+    #[error("a request with this Idempotency-Key is in progress; retry shortly")]
+    IdempotencyKeyInUse,
     /// 409: the order's status does not allow the operation.
     #[error("order is {}, it cannot be cancelled", .0.as_str())]
     NotCancellable(OrderStatus),
@@ -65,12 +68,18 @@ pub struct Placed {
 
 /// `POST /orders`: validate, store `PENDING` with the `OrderPlaced` outbox, publish, clear
 /// the outbox. No success unless `OrderPlaced` was published.
+///
+/// `writer_window` is how long the request that wrote an order may still be running: the API
+/// function's timeout plus a margin. Until then that request may still roll its order back (if
+/// its publish fails), so a retry with the same `Idempotency-Key` must not publish the order
+/// and acknowledge it (`202`) meanwhile: it answers [`ApiError::IdempotencyKeyInUse`] instead.
 pub async fn place_order<O, P, C>(
     orders: &O,
     publisher: &P,
     clock: &C,
     body: &[u8],
     idempotency_key: Option<&str>,
+    writer_window: Duration,
 ) -> Result<Placed, ApiError>
 where
     O: OrderStore,
@@ -102,7 +111,19 @@ where
         since: now,
     });
 
-    match orders.insert_new(&order).await? {
+    let mut outcome = orders.insert_new(&order).await?;
+    if outcome == InsertOutcome::AlreadyExists && key.is_none() {
+        // A random id cannot already exist unless this very request wrote it: the write
+        // committed, its answer was lost, and the SDK's retry met its own condition. Carry on
+        // as the write that it is (a second order from the client's retry would follow a 500).
+        if let Some(existing) = orders.get(&order.order_id).await? {
+            if existing.request_hash == order.request_hash && existing.outbox.is_some() {
+                warn!(order_id = %order.order_id, "insert answered 'exists' for its own write (lost response)");
+                outcome = InsertOutcome::Inserted;
+            }
+        }
+    }
+    match outcome {
         InsertOutcome::Inserted => {
             if let Err(e) = publisher.publish(&event).await {
                 compensate(orders, &order.order_id, &event.id).await;
@@ -125,6 +146,12 @@ where
             };
             if existing.request_hash != order.request_hash {
                 return Err(ApiError::IdempotencyKeyReused);
+            }
+            if let Some(outbox) = &existing.outbox {
+                let age = (now - outbox.since).to_std().unwrap_or_default();
+                if age < writer_window {
+                    return Err(ApiError::IdempotencyKeyInUse);
+                }
             }
             let existing = republish_pending(orders, publisher, existing).await?;
             info!(order_id = %existing.order_id, "idempotent replay");

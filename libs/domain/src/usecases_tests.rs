@@ -18,6 +18,9 @@ use crate::validation::ErrorCode;
 /// A notification claim's lifetime in these tests: a 10 s function timeout plus the margin.
 const TTL: Duration = Duration::from_secs(11);
 
+/// How long a placing request may run in these tests (a 10 s API timeout plus the margin).
+const WRITER: Duration = Duration::from_secs(11);
+
 const BODY: &[u8] = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":2},{"sku":"SKU-2","quantity":1}]}"#;
 
 struct World {
@@ -36,7 +39,15 @@ fn world() -> World {
 
 impl World {
     async fn place(&self, body: &[u8], key: Option<&str>) -> Result<Placed, ApiError> {
-        place_order(&self.orders, &self.publisher, &self.clock, body, key).await
+        place_order(
+            &self.orders,
+            &self.publisher,
+            &self.clock,
+            body,
+            key,
+            WRITER,
+        )
+        .await
     }
 }
 
@@ -103,6 +114,18 @@ async fn idempotency_key_with_different_body_conflicts() {
 }
 
 #[tokio::test]
+async fn a_lost_insert_answer_is_the_requests_own_write_not_a_500() {
+    let w = world();
+    w.orders.lose_insert_answers(1);
+    let placed = w.place(BODY, None).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(w.orders.len(), 1, "one order, no duplicate");
+    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert!(stored.outbox.is_none(), "published and cleared");
+}
+
+#[tokio::test]
 async fn publish_failure_rolls_back_and_answers_unavailable() {
     let w = world();
     w.publisher.fail_next(1);
@@ -140,6 +163,14 @@ async fn crashed_placement(w: &World, key: &str) -> OrderId {
 async fn retried_request_republishes_a_crashed_placement() {
     let w = world();
     let id = crashed_placement(&w, "key-crash").await;
+    // While the writing request may still run (and may still roll its order back), a retry
+    // neither publishes nor acknowledges the order.
+    w.clock.advance(chrono::Duration::seconds(10));
+    let e = w.place(BODY, Some("key-crash")).await.unwrap_err();
+    assert!(matches!(e, ApiError::IdempotencyKeyInUse), "{e:?}");
+    assert!(w.publisher.events().is_empty());
+    // Once its time is up, the retry finishes the crashed request's work.
+    w.clock.advance(chrono::Duration::seconds(2));
     let placed = w.place(BODY, Some("key-crash")).await.unwrap();
     assert!(placed.replayed);
     assert_eq!(placed.order.order_id, id);

@@ -1,11 +1,15 @@
-"""When SNS refuses a publish for good (every attempt of the SDK fails), nothing is half done:
-the API takes its order back and answers 503, and notification releases its claim so the
-redelivery sends the message. Provoked with the extension's fault rules on one function's
-`sns:Publish` (localstack/README.md "Fault rules"); these are also the paths that use the
-`DeleteItem` grants of both functions (scripts/iam_audit.py)."""
+"""AWS calls that fail, hang or lose their answer, provoked with the extension's fault rules on
+one function's calls (localstack/README.md "Fault rules").
+
+When SNS refuses a publish for good (every attempt of the SDK fails), nothing is half done: the
+API takes its order back and answers 503, and notification releases its claim so the
+redelivery sends the message (these are also the paths that use the `DeleteItem` grants of both
+functions, see scripts/iam_audit.py). A throttled publish is retried; a write whose answer is
+lost is recognised as the request's own; a hung call is cut short by the SDK's timeouts."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from boto3.dynamodb.conditions import Attr
@@ -72,3 +76,42 @@ def test_a_throttled_publish_is_retried_by_the_sdk(stack, faults):
     assert r.status == 202, r.text
     counts = faults.rule(rule)
     assert (counts["faulted"], counts["retried"]) == (1, 1), counts
+
+
+def test_a_write_whose_answer_was_lost_is_not_a_500_nor_a_second_order(stack, tap, faults):
+    # The PutItem commits, then its answer is an error (`applied`); the SDK retries the 500 and
+    # its retry meets the attribute_not_exists condition of its own write.
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    rule = f"dynamodb:PutItem:InternalServerError:1:every=1:applied:function={stack.outputs['OrdersApiFunctionName']}"
+    faults.add(rule)
+
+    r = stack.place(customer, [(sku, 1)])  # no Idempotency-Key: a random order id
+    assert r.status == 202, r.text
+    assert faults.rule(rule)["faulted"] == 1
+    order_id = r.body["order_id"]
+    assert [o["order_id"] for o in orders_of(stack, customer)] == [order_id]
+    assert stack.wait_status(order_id, {"CONFIRMED"})["status"] == "CONFIRMED"
+    assert len(tap.wait_event(order_id, "OrderPlaced")) == 1
+
+
+def test_a_hung_dynamodb_call_becomes_a_prompt_json_503(stack, faults):
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    r = stack.place(customer, [(sku, 1)])
+    assert r.status == 202, r.text
+    order_id = r.body["order_id"]
+
+    # Every attempt of the API's GetItem takes 3 s, longer than one attempt may (1.5 s).
+    rule = f"dynamodb:GetItem:none:1:latency=3s:function={stack.outputs['OrdersApiFunctionName']}"
+    faults.add(rule)
+    t0 = time.monotonic()
+    r = stack.call("GET", f"/orders/{order_id}")
+    elapsed = time.monotonic() - t0
+    assert r.status == 503, r.text
+    assert r.body["error"] == "unavailable", r.body
+    assert elapsed < 8, f"answered after {elapsed:.1f} s; the function's timeout is 10 s"
+    assert faults.rule(rule)["retried"] >= 1, "the timed-out attempt was retried"
+
+    faults.remove(rule)
+    assert stack.call("GET", f"/orders/{order_id}").status == 200

@@ -438,3 +438,13 @@ def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
     assert "moving" in out.stdout, out.stdout
     wait_for(lambda: notification_kinds(stack, event["order_id"]), lambda k: k == ["order_placed"], 60,
              "the redriven event's notification")
+
+
+def test_every_consumer_mapping_reports_item_failures_and_has_a_concurrency_cap(stack):
+    lam = stack.client("lambda")
+    for fn in ("InventoryFunctionName", "OrderStatusFunctionName", "NotificationFunctionName"):
+        mappings = lam.list_event_source_mappings(FunctionName=stack.outputs[fn])["EventSourceMappings"]
+        assert len(mappings) == 1, (fn, mappings)
+        m = mappings[0]
+        assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"], fn
+        assert m.get("ScalingConfig", {}).get("MaximumConcurrency") == 10, (fn, m.get("ScalingConfig"))

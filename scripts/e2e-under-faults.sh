@@ -29,4 +29,6 @@ rc=0
 "$TOOLS_BIN/pytest" -q tests/e2e "$@" || rc=$?
 echo "==> what the rules did"
 faults check || rc=1
+echo "==> DynamoDB transaction conflicts (the contention model, both e2e runs)"
+curl -sf "${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}/_hostmode/contention" || true
 exit $rc

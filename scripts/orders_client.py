@@ -84,9 +84,17 @@ class Stack:
         return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, parsed, r.text)
 
     def set_stock(self, sku: str, available: int) -> Response:
+        """Creates the product, or sets an existing one's stock against the version just read
+        (the API refuses a blind overwrite: 428 without If-Match, 412 on a stale one)."""
         r = self.call("PUT", f"/products/{sku}", {"available": available})
-        assert r.status == 200, f"PUT /products/{sku}: {r.status} {r.text}"
+        if r.status == 428:
+            etag = self.call("GET", f"/products/{sku}").headers["etag"]
+            r = self.call("PUT", f"/products/{sku}", {"available": available}, headers={"If-Match": etag})
+        assert r.status in (200, 201), f"PUT /products/{sku}: {r.status} {r.text}"
         return r
+
+    def adjust_stock(self, sku: str, delta: int) -> Response:
+        return self.call("PATCH", f"/products/{sku}", {"delta": delta})
 
     def product(self, sku: str) -> dict:
         r = self.call("GET", f"/products/{sku}")

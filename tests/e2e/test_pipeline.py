@@ -448,3 +448,32 @@ def test_every_consumer_mapping_reports_item_failures_and_has_a_concurrency_cap(
         m = mappings[0]
         assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"], fn
         assert m.get("ScalingConfig", {}).get("MaximumConcurrency") == 10, (fn, m.get("ScalingConfig"))
+
+
+def test_stock_is_never_overwritten_blindly(stack):
+    """A restock written as an absolute number over a concurrent reservation would sell units
+    twice: an existing product's stock is set only against the version read (If-Match), and a
+    relative adjustment composes with reservations."""
+    sku, customer = new_sku(), new_customer()
+    r = stack.call("PUT", f"/products/{sku}", {"available": 5})
+    assert (r.status, r.headers["etag"]) == (201, '"1"'), r.text
+    read = stack.call("GET", f"/products/{sku}")
+    assert read.body["version"] == 1
+
+    order_id = place_ok(stack, customer, [(sku, 2)])
+    assert stack.wait_status(order_id, SETTLED)["status"] == "CONFIRMED"
+
+    r = stack.call("PUT", f"/products/{sku}", {"available": 10})
+    assert (r.status, r.body["error"], r.body["field"]) == (428, "precondition_required", "If-Match"), r.text
+    r = stack.call("PUT", f"/products/{sku}", {"available": 10}, headers={"If-Match": read.headers["etag"]})
+    assert (r.status, r.body["error"]) == (412, "precondition_failed"), r.text
+    assert stack.product(sku)["available"] == 3, "the reservation was not overwritten"
+
+    r = stack.adjust_stock(sku, 5)
+    assert r.status == 200, r.text
+    assert (r.body["available"], r.body["reserved"]) == (8, 2)
+    r = stack.adjust_stock(sku, -9)
+    assert (r.status, r.body["error"]) == (409, "insufficient_stock"), r.text
+    current = stack.call("GET", f"/products/{sku}")
+    r = stack.call("PUT", f"/products/{sku}", {"available": 4}, headers={"If-Match": current.headers["etag"]})
+    assert (r.status, r.body["available"], r.body["reserved"]) == (200, 4, 2), r.text

@@ -52,7 +52,7 @@ mod tests {
         n: u64,
     ) {
         c.store
-            .set_available(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+            .create(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
             .await
             .unwrap();
     }

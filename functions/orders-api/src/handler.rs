@@ -10,7 +10,7 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
 use chrono::SecondsFormat;
-use orders_domain::ports::{Clock, EventPublisher, OrderStore, Product, ProductStore};
+use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::usecases::{self, ApiError};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
 use orders_domain::{Order, OrderStatus};
@@ -42,7 +42,7 @@ impl Route {
         match self {
             Route::Orders | Route::Cancel(_) => &[Method::POST],
             Route::Order(_) => &[Method::GET],
-            Route::Product(_) => &[Method::GET, Method::PUT],
+            Route::Product(_) => &[Method::GET, Method::PUT, Method::PATCH],
         }
     }
 }
@@ -150,14 +150,17 @@ where
                         json_response(if c.changed { 202 } else { 200 }, &order_view(&c.order))
                     })
             }
-            Route::Product(sku) if method == Method::PUT => {
-                usecases::set_stock(&self.products, &self.clock, &sku, &body)
-                    .await
-                    .map(|p| json_response(200, &product_view(&p)))
-            }
-            Route::Product(sku) => usecases::get_product(&self.products, &sku)
+            Route::Product(sku) => {
+                return products::handle(
+                    &self.products,
+                    &self.clock,
+                    &method,
+                    &req.headers,
+                    &sku,
+                    &body,
+                )
                 .await
-                .map(|p| json_response(200, &product_view(&p))),
+            }
         };
         result.unwrap_or_else(|e| api_error_response(&e))
     }
@@ -208,7 +211,7 @@ where
     }
 }
 
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -226,15 +229,6 @@ fn order_view(o: &Order) -> Value {
         }).collect::<Vec<_>>(),
         "created_at": time(o.created_at),
         "updated_at": time(o.updated_at),
-    })
-}
-
-fn product_view(p: &Product) -> Value {
-    json!({
-        "sku": p.sku,
-        "available": p.available,
-        "reserved": p.reserved,
-        "updated_at": time(p.updated_at),
     })
 }
 
@@ -271,13 +265,10 @@ fn decode_body(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, ValidationError>
     Ok(bytes)
 }
 
-fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
+pub(crate) fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
     match e {
         ApiError::Invalid(v) => validation_response(v),
         ApiError::OrderNotFound(_) => error_response(404, "not_found", &e.to_string(), None),
-        ApiError::ProductNotFound(_) => {
-            error_response(404, "not_found", &e.to_string(), Some("sku"))
-        }
         ApiError::IdempotencyKeyInUse => {
             let mut resp = error_response(
                 409,
@@ -321,7 +312,7 @@ fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
     }
 }
 
-fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
+pub(crate) fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
     let status = if v.code == ErrorCode::PayloadTooLarge {
         413
     } else {
@@ -338,7 +329,7 @@ fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
     )
 }
 
-fn error_response(
+pub(crate) fn error_response(
     status: i64,
     code: &str,
     message: &str,
@@ -351,7 +342,7 @@ fn error_response(
     json_response(status, &body)
 }
 
-fn json_response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
+pub(crate) fn json_response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
     let mut resp = ApiGatewayProxyResponse::default();
     resp.status_code = status;
     resp.headers
@@ -360,5 +351,6 @@ fn json_response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
     resp
 }
 
+mod products;
 #[cfg(test)]
 mod tests;

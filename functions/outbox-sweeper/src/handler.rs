@@ -68,8 +68,10 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
-    #[tokio::test]
-    async fn republishes_stale_outboxes_and_reports_a_summary() {
+    type TestSweeper = Sweeper<InMemoryOrders, RecordingPublisher, FixedClock>;
+
+    /// A sweeper (60 s grace) over one order whose OrderPlaced was never published.
+    async fn sweeper_with_unpublished_order() -> TestSweeper {
         let s = Sweeper {
             orders: InMemoryOrders::new(),
             publisher: RecordingPublisher::new(),
@@ -89,6 +91,12 @@ mod tests {
             since: now,
         });
         s.orders.insert_new(&o).await.unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn republishes_stale_outboxes_and_reports_a_summary() {
+        let s = sweeper_with_unpublished_order().await;
 
         let summary = s.handle(schedule_event()).await.unwrap();
         assert_eq!(summary, SweepSummary::default(), "within the grace period");
@@ -105,25 +113,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_repair_fails_the_invocation_and_stays_for_the_next_run() {
-        let s = Sweeper {
-            orders: InMemoryOrders::new(),
-            publisher: RecordingPublisher::new(),
-            clock: FixedClock::default_time(),
-            grace: Duration::from_secs(60),
-        };
-        let then = s.clock.now();
-        let mut o = Order::new_pending(
-            OrderId::random(),
-            orders_domain::CustomerId::parse("c").unwrap(),
-            vec![],
-            "h".into(),
-            then,
-        );
-        o.outbox = Some(Outbox {
-            event: Event::order_placed(&o, then),
-            since: then,
-        });
-        s.orders.insert_new(&o).await.unwrap();
+        let s = sweeper_with_unpublished_order().await;
         s.clock.advance(chrono::Duration::seconds(120));
         s.publisher.fail_next(1);
 

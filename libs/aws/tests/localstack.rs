@@ -23,8 +23,8 @@ use orders_aws::{
 };
 use orders_domain::ports::{
     ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
-    NotificationStore, OrderStore, ProductStore, StoreError, SystemClock, TransitionOutcome,
-    TransitionWrite,
+    NotificationStore, OrderStore, ProductStore, StockWrite, StoreError, SystemClock,
+    TransitionOutcome, TransitionWrite,
 };
 use orders_domain::reservation::ReservationStatus;
 use orders_domain::{
@@ -351,22 +351,64 @@ async fn transitions_are_conditional_and_never_go_backwards() {
 }
 
 #[tokio::test]
-async fn products_set_and_get() {
-    let (products, _) = inventory().await;
+async fn products_create_set_under_a_version_and_adjust() {
+    let (products, inv) = inventory().await;
     let sku = Sku::parse("SKU-1").unwrap();
     assert_eq!(products.get(&sku).await.unwrap(), None);
-    let p = products.set_available(&sku, 5, now()).await.unwrap();
-    assert_eq!((p.available, p.reserved), (5, 0));
-    let p = products.set_available(&sku, 7, now()).await.unwrap();
-    assert_eq!((p.available, p.reserved), (7, 0));
-    assert_eq!(products.get(&sku).await.unwrap().unwrap().available, 7);
+    assert_eq!(
+        products.set_if_version(&sku, 1, 1, now()).await.unwrap(),
+        StockWrite::NotFound
+    );
+    let StockWrite::Written(p) = products.create(&sku, 5, now()).await.unwrap() else {
+        panic!("created")
+    };
+    assert_eq!((p.available, p.reserved, p.version), (5, 0, 1));
+    let StockWrite::Refused(p) = products.create(&sku, 9, now()).await.unwrap() else {
+        panic!("exists")
+    };
+    assert_eq!(p.available, 5, "create never overwrites");
+
+    let StockWrite::Written(p) = products.set_if_version(&sku, 7, 1, now()).await.unwrap() else {
+        panic!("at version 1")
+    };
+    assert_eq!((p.available, p.version), (7, 2));
+    // A reservation bumps the version too, so a set computed from an older read is refused.
+    let id = OrderId::random();
+    inv.reserve(&id, &customer(), &[line("SKU-1", 2)], now())
+        .await
+        .unwrap();
+    let StockWrite::Refused(p) = products.set_if_version(&sku, 9, 2, now()).await.unwrap() else {
+        panic!("stale version")
+    };
+    assert_eq!((p.available, p.reserved, p.version), (5, 2, 3));
+
+    let StockWrite::Written(p) = products.adjust(&sku, 4, now()).await.unwrap() else {
+        panic!("restock")
+    };
+    assert_eq!((p.available, p.reserved, p.version), (9, 2, 4));
+    let StockWrite::Refused(p) = products.adjust(&sku, -10, now()).await.unwrap() else {
+        panic!("never below zero")
+    };
+    assert_eq!(p.available, 9);
+    let StockWrite::Written(p) = products.adjust(&sku, -9, now()).await.unwrap() else {
+        panic!("down to zero")
+    };
+    assert_eq!(p.available, 0);
+    assert_eq!(
+        products
+            .adjust(&Sku::parse("SKU-NONE").unwrap(), 1, now())
+            .await
+            .unwrap(),
+        StockWrite::NotFound
+    );
 }
 
 async fn stock(products: &ProductsTable, sku: &str, n: u64) {
-    products
-        .set_available(&Sku::parse(sku).unwrap(), n, now())
+    let write = products
+        .create(&Sku::parse(sku).unwrap(), n, now())
         .await
         .unwrap();
+    assert!(matches!(write, StockWrite::Written(_)), "{write:?}");
 }
 
 async fn level(products: &ProductsTable, sku: &str) -> (u64, u64) {

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod notify;
 pub mod order;
 pub mod ports;
+pub mod products;
 pub mod reservation;
 pub mod usecases;
 pub mod validation;

@@ -133,18 +133,46 @@ pub struct Product {
     pub sku: Sku,
     pub available: u64,
     pub reserved: u64,
+    /// Bumped by every write (API and reservations alike): what `If-Match` compares.
+    pub version: u64,
     pub updated_at: DateTime<Utc>,
 }
 
-/// The Products table as the API sees it.
+/// Outcome of a conditional stock write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockWrite {
+    Written(Product),
+    /// The condition did not hold; the product as it is now.
+    Refused(Product),
+    NotFound,
+}
+
+/// The Products table as the API sees it. Every write bumps `version`.
 pub trait ProductStore: Send + Sync {
-    /// Sets `available` (creating the product with `reserved = 0` if new).
-    fn set_available(
+    /// Creates the product (`reserved = 0`, `version = 1`); `Refused` if it exists.
+    fn create(
         &self,
         sku: &Sku,
         available: u64,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Product, StoreError>> + Send;
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
+
+    /// Sets `available` if the product is at `version`; `Refused` if it is not.
+    fn set_if_version(
+        &self,
+        sku: &Sku,
+        available: u64,
+        version: u64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
+
+    /// Adds `delta` to `available`; `Refused` if that would go below zero.
+    fn adjust(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
 
     fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 }

@@ -18,7 +18,7 @@ use crate::ids::{CustomerId, EventId, OrderId, Sku};
 use crate::order::{Order, OrderLine};
 use crate::ports::{
     ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
-    NotificationStore, OrderStore, Product, ProductStore, PublishError, StoreError,
+    NotificationStore, OrderStore, Product, ProductStore, PublishError, StockWrite, StoreError,
     TransitionOutcome, TransitionWrite,
 };
 use crate::reservation::{Recorded, Reservation, ReservationStatus};
@@ -279,22 +279,71 @@ impl InMemoryInventory {
 }
 
 impl ProductStore for InMemoryInventory {
-    fn set_available(
+    fn create(
         &self,
         sku: &Sku,
         available: u64,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Product, StoreError>> + Send {
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
         let mut st = lock(&self.state);
-        let p = st.products.entry(sku.clone()).or_insert(Product {
-            sku: sku.clone(),
-            available: 0,
-            reserved: 0,
-            updated_at: at,
-        });
-        p.available = available;
-        p.updated_at = at;
-        ready(Ok(p.clone()))
+        let out = match st.products.get(sku) {
+            Some(p) => StockWrite::Refused(p.clone()),
+            None => {
+                let p = Product {
+                    sku: sku.clone(),
+                    available,
+                    reserved: 0,
+                    version: 1,
+                    updated_at: at,
+                };
+                st.products.insert(sku.clone(), p.clone());
+                StockWrite::Written(p)
+            }
+        };
+        ready(Ok(out))
+    }
+
+    fn set_if_version(
+        &self,
+        sku: &Sku,
+        available: u64,
+        version: u64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        let out = match st.products.get_mut(sku) {
+            None => StockWrite::NotFound,
+            Some(p) if p.version != version => StockWrite::Refused(p.clone()),
+            Some(p) => {
+                p.available = available;
+                p.version += 1;
+                p.updated_at = at;
+                StockWrite::Written(p.clone())
+            }
+        };
+        ready(Ok(out))
+    }
+
+    fn adjust(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        let out = match st.products.get_mut(sku) {
+            None => StockWrite::NotFound,
+            Some(p) => match p.available.checked_add_signed(delta) {
+                None => StockWrite::Refused(p.clone()),
+                Some(a) => {
+                    p.available = a;
+                    p.version += 1;
+                    p.updated_at = at;
+                    StockWrite::Written(p.clone())
+                }
+            },
+        };
+        ready(Ok(out))
     }
 
     fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send {
@@ -329,6 +378,7 @@ impl InventoryStore for InMemoryInventory {
         let status = if short.is_empty() {
             for l in lines {
                 if let Some(p) = st.products.get_mut(&l.sku) {
+                    p.version += 1;
                     p.available -= u64::from(l.quantity);
                     p.reserved += u64::from(l.quantity);
                     p.updated_at = at;
@@ -380,6 +430,7 @@ impl InventoryStore for InMemoryInventory {
             Some(mut r) if r.status == ReservationStatus::Reserved => {
                 for l in &r.lines {
                     if let Some(p) = st.products.get_mut(&l.sku) {
+                        p.version += 1;
                         p.available += u64::from(l.quantity);
                         p.reserved = p.reserved.saturating_sub(u64::from(l.quantity));
                         p.updated_at = at;

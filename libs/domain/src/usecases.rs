@@ -7,18 +7,15 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::events::{Event, EventPayload, EventType, OrderCancelled};
-use crate::ids::{EventId, IdempotencyKey, OrderId, Sku};
+use crate::ids::{EventId, IdempotencyKey, OrderId};
 use crate::notify::notification_for;
 use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
 use crate::ports::{
     ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
-    NotificationStore, OrderStore, Product, ProductStore, PublishError, StoreError,
-    TransitionOutcome, TransitionWrite,
+    NotificationStore, OrderStore, PublishError, StoreError, TransitionOutcome, TransitionWrite,
 };
 use crate::reservation::{inventory_event_for, Recorded};
-use crate::validation::{
-    CancelRequest, ErrorCode, PlaceOrderRequest, SetStockRequest, ValidationError,
-};
+use crate::validation::{CancelRequest, ErrorCode, PlaceOrderRequest, ValidationError};
 
 /// Errors of the API use cases, each with one HTTP meaning.
 #[derive(Debug, thiserror::Error)]
@@ -29,9 +26,6 @@ pub enum ApiError {
     /// 404.
     #[error("order {0} not found")]
     OrderNotFound(String),
-    /// 404.
-    #[error("product {0} not found")]
-    ProductNotFound(String),
     /// 409: same `Idempotency-Key`, different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
@@ -297,39 +291,6 @@ where
     Err(ApiError::Unavailable(
         "the order kept changing; retry".into(),
     ))
-}
-
-/// `PUT /products/{sku}`.
-pub async fn set_stock<S: ProductStore, C: Clock>(
-    products: &S,
-    clock: &C,
-    sku: &str,
-    body: &[u8],
-) -> Result<Product, ApiError> {
-    let sku = parse_path_sku(sku)?;
-    let request = SetStockRequest::parse(body)?;
-    Ok(products
-        .set_available(&sku, request.available, clock.now())
-        .await?)
-}
-
-/// `GET /products/{sku}`.
-pub async fn get_product<S: ProductStore>(products: &S, sku: &str) -> Result<Product, ApiError> {
-    let sku = parse_path_sku(sku)?;
-    products
-        .get(&sku)
-        .await?
-        .ok_or_else(|| ApiError::ProductNotFound(sku.to_string()))
-}
-
-fn parse_path_sku(sku: &str) -> Result<Sku, ValidationError> {
-    Sku::parse(sku).map_err(|_| {
-        ValidationError::new(
-            ErrorCode::InvalidValue,
-            "sku",
-            "sku must match ^[A-Z0-9][A-Z0-9-]{0,31}$",
-        )
-    })
 }
 
 /// What a consumer did with one event (for logs and tests).

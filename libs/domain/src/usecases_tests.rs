@@ -7,7 +7,7 @@ use crate::events::{
 };
 use crate::ids::{CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 use crate::order::{OrderLine, OrderStatus, Outbox};
-use crate::ports::{InventoryStore, NotificationStore, OrderStore, ProductStore};
+use crate::ports::{NotificationStore, OrderStore, ProductStore};
 use crate::reservation::ReservationStatus;
 use crate::testing::{
     FixedClock, InMemoryInventory, InMemoryNotifications, InMemoryOrders, RecordingPublisher,
@@ -621,9 +621,11 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
 }
 
 async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {
-    inv.set_available(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+    let write = inv
+        .create(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
         .await
         .unwrap();
+    assert!(matches!(write, crate::ports::StockWrite::Written(_)));
 }
 
 fn placed_event(order_id: &OrderId, lines: &[(&str, u32)]) -> Event {
@@ -915,39 +917,4 @@ async fn customer_notified_events_are_not_notified_again() {
         Handled::Skipped(_)
     ));
     assert!(p.events().is_empty());
-}
-
-#[tokio::test]
-async fn products_set_and_get() {
-    let inv = InMemoryInventory::new();
-    let c = FixedClock::default_time();
-    let p = set_stock(&inv, &c, "SKU-9", br#"{"available":7}"#)
-        .await
-        .unwrap();
-    assert_eq!((p.available, p.reserved), (7, 0));
-    assert_eq!(get_product(&inv, "SKU-9").await.unwrap().available, 7);
-    assert!(matches!(
-        get_product(&inv, "SKU-8").await,
-        Err(ApiError::ProductNotFound(_))
-    ));
-    assert!(matches!(
-        set_stock(&inv, &c, "bad sku", br#"{"available":7}"#).await,
-        Err(ApiError::Invalid(ref v)) if v.field.as_deref() == Some("sku")
-    ));
-    // Setting stock keeps what is reserved.
-    inv.reserve(
-        &OrderId::random(),
-        &CustomerId::parse("c").unwrap(),
-        &[OrderLine {
-            sku: Sku::parse("SKU-9").unwrap(),
-            quantity: 2,
-        }],
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    let p = set_stock(&inv, &c, "SKU-9", br#"{"available":10}"#)
-        .await
-        .unwrap();
-    assert_eq!((p.available, p.reserved), (10, 2));
 }

@@ -214,6 +214,35 @@ impl SetStockRequest {
     }
 }
 
+/// A validated `PATCH /products/{sku}` body: `{"delta": n}`, n a non-zero integer within
+/// +-[`MAX_AVAILABLE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdjustStockRequest {
+    pub delta: i64,
+}
+
+impl AdjustStockRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        let obj = parse_object(body)?;
+        reject_unknown(&obj, &["delta"], "")?;
+        let max = MAX_AVAILABLE as i64;
+        match obj.get("delta") {
+            None | Some(Value::Null) => Err(missing("delta")),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(d) if d != 0 && (-max..=max).contains(&d) => {
+                    Ok(AdjustStockRequest { delta: d })
+                }
+                _ => Err(ValidationError::new(
+                    ErrorCode::InvalidValue,
+                    "delta",
+                    format!("delta must be a non-zero integer from -{max} to {max}"),
+                )),
+            },
+            Some(_) => Err(wrong_type("delta", "an integer")),
+        }
+    }
+}
+
 /// A validated `POST /orders/{id}/cancel` body: empty, or `{"reason": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CancelRequest {

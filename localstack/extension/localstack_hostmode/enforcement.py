@@ -11,7 +11,8 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
 - routes on the gateway, for ``make faults`` and the tests:
 
   ``GET/PUT/POST/DELETE /_hostmode/faults``  rules and their counters; PUT ``{"rules": "...",
-  "seed": 1}`` replaces them (400 naming the bad rule), POST ``{"rules": "..."}`` appends,
+  "seed": 1}`` replaces them (400 naming the bad rule), POST ``{"rules": "..."}`` adds them
+  ahead of the others (they decide their calls first),
   DELETE removes the rules given (``{"rules": "..."}``) or all
   ``GET /_hostmode/faults/log``         every injected error (time, rule, function, resources)
   ``GET/DELETE /_hostmode/iam/denials``  the last denials
@@ -183,7 +184,7 @@ class ControlApi:
 
     @route("/_hostmode/faults", methods=["PUT", "POST", "DELETE"])
     def change_faults(self, request: Request):
-        """PUT replaces the rules, POST appends, DELETE removes the given ones (all without a
+        """PUT replaces the rules, POST adds ahead, DELETE removes the given ones (all without a
         body)."""
         try:
             body = _body(request)

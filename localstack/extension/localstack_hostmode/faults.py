@@ -242,11 +242,11 @@ class FaultEngine:
         return rules
 
     def add_rules(self, text: str) -> list[Rule]:
-        """Appends rules, keeping the others and their counters (a test's own rule next to a
-        pinned set)."""
+        """Adds rules ahead of the others, keeping those and their counters: a test's targeted
+        rule decides its calls first, next to a broad pinned set."""
         rules = parse_rules(text)
         with self._lock:
-            self._rules = self._rules + rules
+            self._rules = rules + self._rules
         return rules
 
     def remove_rules(self, text: str) -> int:

@@ -142,7 +142,8 @@ async fn cancel_of_a_rejected_order_is_409() {
 async fn put_and_get_product() {
     let api = api();
     let resp = api.handle(sample("apigw-put-product.json")).await;
-    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    assert_eq!(resp.status_code, 201, "created: {:?}", resp.body);
+    assert_eq!(header(&resp, "etag"), Some("\"1\""));
     let b = body_json(&resp);
     assert_eq!(
         (
@@ -157,6 +158,34 @@ async fn put_and_get_product() {
     get.body = None;
     let resp = api.handle(get.clone()).await;
     assert_eq!(body_json(&resp)["available"], 25);
+    assert_eq!(header(&resp, "etag"), Some("\"1\""));
+
+    // Setting an existing product's stock needs the version it was read at.
+    let put = sample("apigw-put-product.json");
+    let b = assert_error(&api.handle(put.clone()).await, 428, "precondition_required");
+    assert_eq!(b["field"], "If-Match");
+    let mut put_v1 = put.clone();
+    put_v1
+        .headers
+        .insert("if-match", HeaderValue::from_static("\"1\""));
+    let resp = api.handle(put_v1.clone()).await;
+    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    assert_eq!(header(&resp, "etag"), Some("\"2\""));
+    let resp = api.handle(put_v1).await;
+    assert_error(&resp, 412, "precondition_failed");
+    assert_eq!(header(&resp, "etag"), Some("\"2\""), "the current version");
+
+    // A relative adjustment composes with whatever happened since.
+    let mut patch = put.clone();
+    patch.http_method = Method::PATCH;
+    patch.body = Some(r#"{"delta": -30}"#.into());
+    let b = assert_error(&api.handle(patch.clone()).await, 409, "insufficient_stock");
+    assert_eq!(b["field"], "delta");
+    patch.body = Some(r#"{"delta": 5}"#.into());
+    let resp = api.handle(patch).await;
+    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    assert_eq!(body_json(&resp)["available"], 30);
+
     get.path_parameters.insert("sku".into(), "SKU-NONE".into());
     let b = assert_error(&api.handle(get.clone()).await, 404, "not_found");
     assert_eq!(b["field"], "sku");
@@ -266,7 +295,10 @@ async fn unknown_routes_wrong_methods_and_missing_key() {
 
     let mut req = sample("apigw-put-product.json");
     req.http_method = Method::POST;
-    assert_eq!(header(&api.handle(req).await, "allow"), Some("GET, PUT"));
+    assert_eq!(
+        header(&api.handle(req).await, "allow"),
+        Some("GET, PUT, PATCH")
+    );
 
     let mut req = sample("apigw-post-order.json");
     req.headers.remove("x-api-key");

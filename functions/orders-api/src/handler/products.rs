@@ -1,0 +1,78 @@
+//! The product routes: `GET` (with an `ETag`), `PUT` (create, or set under `If-Match`) and
+//! `PATCH` (relative adjustment) of `/products/{sku}`.
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use orders_domain::ports::{Clock, Product, ProductStore};
+use orders_domain::products::{self, etag, ProductError};
+use orders_domain::usecases::ApiError;
+use serde_json::{json, Value};
+
+use super::{api_error_response, error_response, json_response, time, validation_response};
+
+pub(super) async fn handle<S: ProductStore, C: Clock>(
+    store: &S,
+    clock: &C,
+    method: &Method,
+    headers: &HeaderMap,
+    sku: &str,
+    body: &[u8],
+) -> ApiGatewayProxyResponse {
+    let result = match *method {
+        Method::PUT => {
+            let if_match = match headers.get("if-match").map(HeaderValue::to_str) {
+                None => None,
+                Some(Ok(v)) => Some(v),
+                Some(Err(_)) => Some("?"), // not ASCII: reported as a malformed If-Match
+            };
+            products::set_stock(store, clock, sku, if_match, body)
+                .await
+                .map(|set| with_etag(if set.created { 201 } else { 200 }, &set.product))
+        }
+        Method::PATCH => products::adjust_stock(store, clock, sku, body)
+            .await
+            .map(|p| with_etag(200, &p)),
+        _ => products::get_product(store, sku)
+            .await
+            .map(|p| with_etag(200, &p)),
+    };
+    result.unwrap_or_else(|e| error(&e))
+}
+
+fn view(p: &Product) -> Value {
+    json!({
+        "sku": p.sku,
+        "available": p.available,
+        "reserved": p.reserved,
+        "version": p.version,
+        "updated_at": time(p.updated_at),
+    })
+}
+
+fn with_etag(status: i64, p: &Product) -> ApiGatewayProxyResponse {
+    let mut resp = json_response(status, &view(p));
+    if let Ok(v) = HeaderValue::from_str(&etag(p.version)) {
+        resp.headers.insert("etag", v);
+    }
+    resp
+}
+
+fn error(e: &ProductError) -> ApiGatewayProxyResponse {
+    let (status, code, field, current) = match e {
+        ProductError::Invalid(v) => return validation_response(v),
+        ProductError::Store(s) => return api_error_response(&ApiError::from(s.clone())),
+        ProductError::NotFound(_) => (404, "not_found", Some("sku"), None),
+        ProductError::PreconditionRequired(p) => {
+            (428, "precondition_required", Some("If-Match"), Some(p))
+        }
+        ProductError::VersionMismatch(p) => (412, "precondition_failed", Some("If-Match"), Some(p)),
+        ProductError::Insufficient(p, _) => (409, "insufficient_stock", Some("delta"), Some(p)),
+    };
+    let mut resp = error_response(status, code, &e.to_string(), field);
+    if let Some(p) = current {
+        if let Ok(v) = HeaderValue::from_str(&etag(p.version)) {
+            resp.headers.insert("etag", v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,295 @@
+//! Product stock as the API changes it: create with a first stock level, set it absolutely
+//! under a version precondition, or adjust it relatively. Reservations change the same item
+//! concurrently (inventory's transactions), so an absolute "set" without knowing what the
+//! caller read would overwrite them and sell units twice: every write bumps the product's
+//! `version`, an absolute set must name the version it read (`If-Match`), and a restock is a
+//! relative adjustment that composes with reservations.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::Sku;
+use crate::ports::{Clock, Product, ProductStore, StockWrite, StoreError};
+use crate::validation::{AdjustStockRequest, ErrorCode, SetStockRequest, ValidationError};
+
+/// Errors of the product routes, each with one HTTP meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    /// 400 / 413.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// 404.
+    #[error("product {0} not found")]
+    NotFound(Sku),
+    /// 428: an existing product's stock is set only against the version the caller read.
+    #[error("product {} exists: send If-Match with its version (from GET) to set its stock, or PATCH it with {{\"delta\": n}}", .0.sku)]
+    PreconditionRequired(Product),
+    /// 412: the product changed since the caller read it.
+    #[error("product {} changed: its version is {} now", .0.sku, .0.version)]
+    VersionMismatch(Product),
+    /// 409: a negative adjustment larger than the available stock.
+    #[error("product {} has {} available; cannot take {}", .0.sku, .0.available, .1)]
+    Insufficient(Product, u64),
+    /// 503 / 500.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a `PUT` did: created the product (`201`) or set an existing one (`200`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockSet {
+    pub product: Product,
+    pub created: bool,
+}
+
+/// `PUT /products/{sku}`: without `If-Match`, creates the product with its first stock level
+/// (`428` if it exists); with `If-Match: "<version>"`, sets `available` if the product is still
+/// at that version (`412` otherwise).
+pub async fn set_stock<S: ProductStore, C: Clock>(
+    products: &S,
+    clock: &C,
+    sku: &str,
+    if_match: Option<&str>,
+    body: &[u8],
+) -> Result<StockSet, ProductError> {
+    let sku = parse_path_sku(sku)?;
+    let version = if_match.map(parse_if_match).transpose()?;
+    let request = SetStockRequest::parse(body)?;
+    let now: DateTime<Utc> = clock.now();
+    match version {
+        None => match products.create(&sku, request.available, now).await? {
+            StockWrite::Written(product) => Ok(StockSet {
+                product,
+                created: true,
+            }),
+            StockWrite::Refused(current) => Err(ProductError::PreconditionRequired(current)),
+            StockWrite::NotFound => Err(ProductError::Store(StoreError::Backend(
+                "create answered not found".into(),
+            ))),
+        },
+        Some(v) => match products
+            .set_if_version(&sku, request.available, v, now)
+            .await?
+        {
+            StockWrite::Written(product) => Ok(StockSet {
+                product,
+                created: false,
+            }),
+            StockWrite::Refused(current) => Err(ProductError::VersionMismatch(current)),
+            StockWrite::NotFound => Err(ProductError::NotFound(sku)),
+        },
+    }
+}
+
+/// `PATCH /products/{sku}` `{"delta": n}`: adds (restock) or takes (write-off) units, whatever
+/// the version; never below zero (`409`).
+pub async fn adjust_stock<S: ProductStore, C: Clock>(
+    products: &S,
+    clock: &C,
+    sku: &str,
+    body: &[u8],
+) -> Result<Product, ProductError> {
+    let sku = parse_path_sku(sku)?;
+    let request = AdjustStockRequest::parse(body)?;
+    match products.adjust(&sku, request.delta, clock.now()).await? {
+        StockWrite::Written(product) => Ok(product),
+        StockWrite::Refused(current) => Err(ProductError::Insufficient(
+            current,
+            request.delta.unsigned_abs(),
+        )),
+        StockWrite::NotFound => Err(ProductError::NotFound(sku)),
+    }
+}
+
+/// `GET /products/{sku}`.
+pub async fn get_product<S: ProductStore>(
+    products: &S,
+    sku: &str,
+) -> Result<Product, ProductError> {
+    let sku = parse_path_sku(sku)?;
+    products.get(&sku).await?.ok_or(ProductError::NotFound(sku))
+}
+
+fn parse_path_sku(sku: &str) -> Result<Sku, ValidationError> {
+    Sku::parse(sku).map_err(|_| {
+        ValidationError::new(
+            ErrorCode::InvalidValue,
+            "sku",
+            "sku must match ^[A-Z0-9][A-Z0-9-]{0,31}$",
+        )
+    })
+}
+
+/// An entity tag as the API gives it (`"7"`, the product's version).
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+fn parse_if_match(value: &str) -> Result<u64, ValidationError> {
+    let v = value.trim();
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v)
+        .parse()
+        .map_err(|_| {
+            ValidationError::new(
+                ErrorCode::InvalidValue,
+                "If-Match",
+                "If-Match must be the product's ETag, e.g. \"7\" (from GET /products/{sku})",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FixedClock, InMemoryInventory};
+
+    async fn create(inv: &InMemoryInventory, c: &FixedClock, available: u64) -> Product {
+        let body = format!(r#"{{"available":{available}}}"#);
+        let set = set_stock(inv, c, "SKU-9", None, body.as_bytes())
+            .await
+            .unwrap();
+        assert!(set.created);
+        set.product
+    }
+
+    #[tokio::test]
+    async fn a_new_product_is_created_by_a_plain_put() {
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        let p = create(&inv, &c, 7).await;
+        assert_eq!((p.available, p.reserved, p.version), (7, 0, 1));
+        assert_eq!(get_product(&inv, "SKU-9").await.unwrap(), p);
+    }
+
+    #[tokio::test]
+    async fn an_existing_product_is_set_only_against_the_version_read() {
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        create(&inv, &c, 7).await;
+        let e = set_stock(&inv, &c, "SKU-9", None, br#"{"available":9}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::PreconditionRequired(ref p) if p.version == 1),
+            "{e:?}"
+        );
+
+        let set = set_stock(&inv, &c, "SKU-9", Some("\"1\""), br#"{"available":9}"#)
+            .await
+            .unwrap();
+        assert!(!set.created);
+        assert_eq!((set.product.available, set.product.version), (9, 2));
+
+        // A reservation (or any write) in between makes the read stale.
+        let e = set_stock(&inv, &c, "SKU-9", Some("\"1\""), br#"{"available":3}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::VersionMismatch(ref p) if p.version == 2 && p.available == 9),
+            "{e:?}"
+        );
+        assert_eq!(
+            inv.product("SKU-9").unwrap().available,
+            9,
+            "nothing overwritten"
+        );
+
+        let e = set_stock(&inv, &c, "SKU-0", Some("1"), br#"{"available":3}"#)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProductError::NotFound(_)), "{e:?}");
+        let e = set_stock(&inv, &c, "SKU-9", Some("W/x"), br#"{"available":3}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("If-Match")),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reservation_since_the_read_makes_an_absolute_set_fail() {
+        use crate::ports::InventoryStore;
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        let read = create(&inv, &c, 5).await;
+        inv.reserve(
+            &crate::OrderId::random(),
+            &crate::CustomerId::parse("c").unwrap(),
+            &[crate::OrderLine {
+                sku: Sku::parse("SKU-9").unwrap(),
+                quantity: 2,
+            }],
+            c.now(),
+        )
+        .await
+        .unwrap();
+        // "+5" computed from the read, written as an absolute 10, would resell the 2 units.
+        let if_match = etag(read.version);
+        let e = set_stock(&inv, &c, "SKU-9", Some(&if_match), br#"{"available":10}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::VersionMismatch(ref p) if p.available == 3),
+            "{e:?}"
+        );
+        // The relative restock composes with the reservation.
+        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":5}"#)
+            .await
+            .unwrap();
+        assert_eq!((p.available, p.reserved), (8, 2));
+    }
+
+    #[tokio::test]
+    async fn adjustments_compose_and_never_go_below_zero() {
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        create(&inv, &c, 5).await;
+        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":5}"#)
+            .await
+            .unwrap();
+        assert_eq!((p.available, p.version), (10, 2));
+        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":-10}"#)
+            .await
+            .unwrap();
+        assert_eq!(p.available, 0);
+        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":-1}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::Insufficient(ref p, 1) if p.available == 0),
+            "{e:?}"
+        );
+        let e = adjust_stock(&inv, &c, "SKU-0", br#"{"delta":1}"#)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProductError::NotFound(_)), "{e:?}");
+        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":0}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("delta")),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_skus_and_bodies_name_the_field() {
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        let e = set_stock(&inv, &c, "bad sku", None, br#"{"available":7}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("sku")),
+            "{e:?}"
+        );
+        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":"x"}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("delta")),
+            "{e:?}"
+        );
+        assert!(matches!(
+            get_product(&inv, "SKU-404").await.unwrap_err(),
+            ProductError::NotFound(_)
+        ));
+    }
+}

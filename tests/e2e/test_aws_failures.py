@@ -53,6 +53,10 @@ def test_a_notification_whose_publish_fails_is_sent_on_redelivery(stack, tap, fa
     order_id = r.body["order_id"]
     stack.wait_status(order_id, {"CONFIRMED"})
     wait_for(lambda: faults.rule(rule)["faulted"], lambda n: n >= 2, 60, "notification publishes to fail")
+    # Each publish gives up before the invocation's deadline and its claim is released (not
+    # left to expire): the claimed records go away while the rule still fails every attempt.
+    wait_for(lambda: stack.notifications_for(order_id), lambda recs: recs == [], 30,
+             "both claims to be released")
     assert tap.events(order_id, "CustomerNotified") == []
 
     faults.remove(rule)

@@ -477,3 +477,27 @@ def test_stock_is_never_overwritten_blindly(stack):
     current = stack.call("GET", f"/products/{sku}")
     r = stack.call("PUT", f"/products/{sku}", {"available": 4}, headers={"If-Match": current.headers["etag"]})
     assert (r.status, r.body["available"], r.body["reserved"]) == (200, 4, 2), r.text
+
+
+def test_idempotency_keys_are_scoped_to_the_api_key(stack):
+    """Two clients that happen to pick the same Idempotency-Key get two orders; neither can
+    read the other's order id by replaying the key."""
+    apigw = stack.client("apigateway")
+    key_id = stack.outputs["ApiKeyId"]
+    plan = next(p for p in apigw.get_usage_plans(keyId=key_id)["items"])
+    other = apigw.create_api_key(name=f"e2e-second-client-{uuid.uuid4().hex[:8]}", enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=other["id"], keyType="API_KEY")
+    try:
+        sku = new_sku()
+        stack.set_stock(sku, 5)
+        body = {"customer_id": new_customer(), "lines": [{"sku": sku, "quantity": 1}]}
+        shared = {"Idempotency-Key": f"shared-{uuid.uuid4().hex}"}
+        mine = stack.call("POST", "/orders", body, headers=shared)
+        theirs = stack.call("POST", "/orders", body, headers={**shared, "x-api-key": other["value"]})
+        assert (mine.status, theirs.status) == (202, 202), (mine.text, theirs.text)
+        assert mine.body["order_id"] != theirs.body["order_id"], "one key, two clients, two orders"
+        again = stack.call("POST", "/orders", body, headers=shared)
+        assert again.body["order_id"] == mine.body["order_id"], "still idempotent per client"
+    finally:
+        apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=other["id"])
+        apigw.delete_api_key(apiKey=other["id"])

@@ -100,7 +100,7 @@ mod tests {
             .collect();
         assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
         // Its batch-mate (an OrderCancelled before any reservation) was handled.
-        let order_id = OrderId::parse("ab3e28ef-1ea8-87f2-bd59-5b468e287c8a").unwrap();
+        let order_id = OrderId::parse("8709972f-6556-8aa2-9622-b349cf1555a1").unwrap();
         assert_eq!(
             c.store.reservation(&order_id).unwrap().status,
             ReservationStatus::CancelledBeforeReserve

@@ -2,11 +2,13 @@
 //! customer-notifications topic as a `CustomerNotified` event.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orders_aws::deadline::BoundedPublisher;
 use orders_aws::sqs::{run_event_batch, BatchError};
 use orders_domain::ports::{Clock, EventPublisher, NotificationStore};
 use orders_domain::usecases::notify_customer;
 use orders_domain::Event;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The consumer's dependencies.
 pub struct Notifier<S, P, C> {
@@ -18,17 +20,22 @@ pub struct Notifier<S, P, C> {
     pub claim_ttl: Duration,
 }
 
+/// Time kept, before the invocation's deadline, to release a claim whose publish failed.
+pub const RELEASE_MARGIN: Duration = Duration::from_millis(500);
+
 impl<S: NotificationStore, P: EventPublisher, C: Clock> Notifier<S, P, C> {
-    pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+    /// Handles a batch that must be done by `deadline`: publishes give up `RELEASE_MARGIN`
+    /// before it, so a failing one still releases its claim (the redelivery then sends at once
+    /// instead of waiting for the claim to expire).
+    pub async fn handle(
+        &self,
+        batch: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, BatchError> {
+        let publisher = BoundedPublisher::new(&self.publisher, deadline - RELEASE_MARGIN);
+        let publisher = &publisher;
         run_event_batch(batch, self.concurrency, |event: Event| async move {
-            notify_customer(
-                &self.store,
-                &self.publisher,
-                &self.clock,
-                &event,
-                self.claim_ttl,
-            )
-            .await
+            notify_customer(&self.store, publisher, &self.clock, &event, self.claim_ttl).await
         })
         .await
     }
@@ -39,6 +46,11 @@ mod tests {
     use super::*;
     use orders_domain::testing::{FixedClock, InMemoryNotifications, RecordingPublisher};
     use orders_domain::{EventPayload, EventType};
+
+    /// A deadline far enough away not to matter.
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
 
     fn batch(name: &str) -> SqsEvent {
         orders_domain::testing::lambda_sample(name)
@@ -58,12 +70,12 @@ mod tests {
     async fn one_message_per_event_even_when_redelivered() {
         let n = notifier();
         let resp = n
-            .handle(batch("sqs-notification-batch.json"))
+            .handle(batch("sqs-notification-batch.json"), later())
             .await
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
         let resp = n
-            .handle(batch("sqs-notification-batch.json"))
+            .handle(batch("sqs-notification-batch.json"), later())
             .await
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
@@ -88,14 +100,14 @@ mod tests {
         let n = notifier();
         n.publisher.fail_next(1);
         let resp = n
-            .handle(batch("sqs-notification-batch.json"))
+            .handle(batch("sqs-notification-batch.json"), later())
             .await
             .unwrap();
         assert_eq!(resp.batch_item_failures.len(), 1);
         assert_eq!(n.publisher.events().len(), 1);
         // The retry of the failed record goes through (its claim was released).
         let resp = n
-            .handle(batch("sqs-notification-batch.json"))
+            .handle(batch("sqs-notification-batch.json"), later())
             .await
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
@@ -105,7 +117,10 @@ mod tests {
     #[tokio::test]
     async fn poison_message_is_reported_by_id() {
         let n = notifier();
-        let resp = n.handle(batch("sqs-poison-batch.json")).await.unwrap();
+        let resp = n
+            .handle(batch("sqs-poison-batch.json"), later())
+            .await
+            .unwrap();
         let failed: Vec<_> = resp
             .batch_item_failures
             .iter()
@@ -113,5 +128,52 @@ mod tests {
             .collect();
         assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
         assert_eq!(n.publisher.types(), vec![EventType::CustomerNotified]);
+    }
+
+    /// A publish that hangs.
+    struct Hung;
+    impl EventPublisher for Hung {
+        async fn publish(&self, _: &Event) -> Result<(), orders_domain::ports::PublishError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_publish_still_hanging_near_the_deadline_releases_its_claim() {
+        let n = Notifier {
+            store: InMemoryNotifications::new(),
+            publisher: Hung,
+            clock: FixedClock::default_time(),
+            concurrency: 4,
+            claim_ttl: Duration::from_secs(11),
+        };
+        let start = Instant::now();
+        let resp = n
+            .handle(
+                batch("sqs-notification-batch.json"),
+                start + Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.batch_item_failures.len(),
+            2,
+            "both fail, for a redelivery"
+        );
+        assert_eq!(
+            Instant::now() - start,
+            Duration::from_secs(2) - RELEASE_MARGIN
+        );
+        for id in [
+            "05ee2962-3954-8317-ad69-31d6abe7a041",
+            "2459af83-829f-83e2-a220-09cdf7f349b8",
+        ] {
+            let id = orders_domain::EventId::parse(id).unwrap();
+            assert_eq!(
+                n.store.sent(&id),
+                None,
+                "claim released, not left to expire"
+            );
+        }
     }
 }

@@ -10,10 +10,12 @@ mod handler;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orders_aws::config::process_env;
+use orders_aws::deadline::time_left;
 use orders_aws::{Clients, NotificationsTable, SnsPublisher};
 use orders_domain::ports::SystemClock;
 use orders_domain::usecases::CLAIM_CLOCK_MARGIN;
 use std::time::Duration;
+use tokio::time::Instant;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -33,7 +35,11 @@ async fn main() -> Result<(), Error> {
     };
     let consumer = &consumer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        consumer.handle(event.payload).await.map_err(Error::from)
+        let deadline = Instant::now() + time_left(event.context.deadline);
+        consumer
+            .handle(event.payload, deadline)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

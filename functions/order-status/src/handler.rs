@@ -58,6 +58,7 @@ mod tests {
             &c.orders,
             &RecordingPublisher::new(),
             &c.clock,
+            &orders_domain::ClientScope::api_key_id("sample-api-key-id"),
             body.as_bytes(),
             Some("sample-order-1"),
             std::time::Duration::from_secs(11),

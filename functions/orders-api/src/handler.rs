@@ -13,7 +13,7 @@ use chrono::SecondsFormat;
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::usecases::{self, ApiError};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{Order, OrderStatus};
+use orders_domain::{ClientScope, Order, OrderStatus};
 use serde_json::{json, Value};
 use tracing::{error, info, warn};
 
@@ -139,7 +139,7 @@ where
             Err(e) => return validation_response(&e),
         };
         let result = match route {
-            Route::Orders => self.place(&req.headers, &body).await,
+            Route::Orders => self.place(&client_scope(&req), &req.headers, &body).await,
             Route::Order(id) => usecases::get_order(&self.orders, &id)
                 .await
                 .map(|o| json_response(200, &order_view(&o))),
@@ -167,6 +167,7 @@ where
 
     async fn place(
         &self,
+        client: &ClientScope,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<ApiGatewayProxyResponse, ApiError> {
@@ -184,6 +185,7 @@ where
             &self.orders,
             &self.publisher,
             &self.clock,
+            client,
             body,
             key,
             self.writer_window,
@@ -230,6 +232,21 @@ fn order_view(o: &Order) -> Value {
         "created_at": time(o.created_at),
         "updated_at": time(o.updated_at),
     })
+}
+
+/// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
+/// emulator leaves the id empty) a hash of the key itself. `handle` has checked that the
+/// `x-api-key` header is there.
+fn client_scope(req: &ApiGatewayProxyRequest) -> ClientScope {
+    match req.request_context.identity.api_key_id.as_deref() {
+        Some(id) if !id.is_empty() => ClientScope::api_key_id(id),
+        _ => ClientScope::api_key_value(
+            req.headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// The raw body bytes: base64-decoded when API Gateway says so, size-limited either way.

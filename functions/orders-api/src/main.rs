@@ -9,23 +9,16 @@ mod handler;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orders_aws::config::process_env;
+use orders_aws::deadline::time_left;
 use orders_aws::{Clients, OrdersTable, ProductsTable, SnsPublisher};
 use orders_domain::ports::SystemClock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Margin on time comparisons between function instances (their clocks differ slightly).
 const CLOCK_MARGIN: Duration = Duration::from_secs(1);
 
 /// Time kept back from the invocation's deadline to encode and return the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(300);
-
-/// The request's budget: until the invocation's deadline (epoch ms), less the margin.
-fn time_left(deadline_ms: u64) -> Duration {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(ANSWER_MARGIN)
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -47,7 +40,7 @@ async fn main() -> Result<(), Error> {
     let api = &api;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
-            let budget = time_left(event.context.deadline);
+            let budget = time_left(event.context.deadline).saturating_sub(ANSWER_MARGIN);
             Ok::<_, Error>(api.handle_within(event.payload, budget).await)
         },
     ))

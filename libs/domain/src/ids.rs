@@ -40,8 +40,9 @@ pub fn name_based_id(namespace: &str, name: &str) -> String {
 
 /// Namespaces for [`name_based_id`]; changing one changes every derived id.
 pub mod namespace {
-    /// Order ids derived from a client's `Idempotency-Key`.
-    pub const IDEMPOTENCY_KEY: &str = "orders/idempotency-key/v1";
+    /// Order ids derived from a client's `Idempotency-Key`, scoped to the client (v2: v1 was
+    /// the key alone, shared by every client).
+    pub const IDEMPOTENCY_KEY: &str = "orders/idempotency-key/v2";
     /// Event ids derived from an order id and an event type.
     pub const ORDER_EVENT: &str = "orders/event/v1";
     /// `CustomerNotified` ids derived from the source event id.
@@ -165,9 +166,36 @@ impl OrderId {
         Self(uuid::Uuid::new_v4().hyphenated().to_string())
     }
 
-    /// The order id an `Idempotency-Key` maps to.
-    pub fn for_idempotency_key(key: &IdempotencyKey) -> Self {
-        Self(name_based_id(namespace::IDEMPOTENCY_KEY, key.as_str()))
+    /// The order id a client's `Idempotency-Key` maps to. Keys are scoped to the client: two
+    /// clients that pick the same key get different orders, and neither can learn the
+    /// other's order id by replaying its key.
+    pub fn for_idempotency_key(client: &ClientScope, key: &IdempotencyKey) -> Self {
+        // A key is printable ASCII and a scope has no newline, so the pair is unambiguous.
+        Self(name_based_id(
+            namespace::IDEMPOTENCY_KEY,
+            &format!("{}\n{}", client.0, key.as_str()),
+        ))
+    }
+}
+
+/// Who an `Idempotency-Key` belongs to: the API key that made the request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientScope(String);
+
+impl ClientScope {
+    /// API Gateway's id of the API key (`requestContext.identity.apiKeyId`).
+    pub fn api_key_id(id: &str) -> Self {
+        Self(format!("key-id:{}", id.replace('\n', " ")))
+    }
+
+    /// The API key's value, when no id is given (an emulator may leave it empty): kept only as
+    /// a hash, so the secret never reaches storage or logs.
+    pub fn api_key_value(value: &str) -> Self {
+        Self(format!("key-sha256:{}", sha256_hex(value.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -215,10 +243,19 @@ mod tests {
     #[test]
     fn order_ids_from_keys_and_random() {
         let k = IdempotencyKey::parse("client-42/attempt").unwrap();
+        let (a, b) = (ClientScope::api_key_id("a1"), ClientScope::api_key_id("b2"));
         assert_eq!(
-            OrderId::for_idempotency_key(&k),
-            OrderId::for_idempotency_key(&k)
+            OrderId::for_idempotency_key(&a, &k),
+            OrderId::for_idempotency_key(&a, &k)
         );
+        assert_ne!(
+            OrderId::for_idempotency_key(&a, &k),
+            OrderId::for_idempotency_key(&b, &k),
+            "scoped to the client"
+        );
+        let secret = ClientScope::api_key_value("s3cret-key");
+        assert!(!secret.as_str().contains("s3cret"), "{secret:?}");
+        assert_ne!(secret, ClientScope::api_key_value("other-key"));
         let r = OrderId::random();
         assert!(OrderId::parse(r.as_str()).is_ok());
         assert_ne!(r, OrderId::random());

@@ -20,6 +20,6 @@ pub mod testing;
 mod usecases_tests;
 
 pub use events::{Event, EventPayload, EventType, EVENT_VERSION};
-pub use ids::{CustomerId, EventId, IdempotencyKey, OrderId, Sku};
+pub use ids::{ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, OrderView, Outbox, Trigger};
 pub use validation::{ErrorCode, ValidationError};

@@ -70,10 +70,12 @@ pub enum Trigger {
     InventoryRejected,
     /// The customer asked to cancel.
     Cancel,
-    /// `InventoryReleased` arrived while the order still waits for stock. Only a recreated
-    /// order meets this: its placement was rolled back after an ambiguous publish, the
-    /// abandoned reservation was released, and a retry with the same Idempotency-Key brought
-    /// the order back under the same id. Stock will never come for it, so it ends here.
+    /// `InventoryReleased` arrived for an order that is not cancelled. Only a recreated order
+    /// meets this: its placement was rolled back after an ambiguous publish, the abandoned
+    /// reservation was released, and a retry with the same Idempotency-Key brought the order
+    /// back under the same id. Whether it still waits for stock or was confirmed by the
+    /// republished `InventoryReserved` of that earlier reservation, no stock is held for it
+    /// any more (one reservation per order id, and it is released), so it ends cancelled.
     InventoryReleased,
 }
 
@@ -97,10 +99,10 @@ impl Trigger {
     /// The statuses from which the trigger moves the order (the write condition).
     pub fn allowed_from(self) -> &'static [OrderStatus] {
         match self {
-            Trigger::InventoryReserved
-            | Trigger::InventoryRejected
-            | Trigger::InventoryReleased => &[OrderStatus::Pending],
-            Trigger::Cancel => &[OrderStatus::Pending, OrderStatus::Confirmed],
+            Trigger::InventoryReserved | Trigger::InventoryRejected => &[OrderStatus::Pending],
+            Trigger::Cancel | Trigger::InventoryReleased => {
+                &[OrderStatus::Pending, OrderStatus::Confirmed]
+            }
         }
     }
 }
@@ -246,7 +248,7 @@ mod tests {
             (Cancelled, InventoryRejected, None),
             (Cancelled, Cancel, Some(Unchanged)),
             (Pending, InventoryReleased, Some(Moved(Cancelled))),
-            (Confirmed, InventoryReleased, None),
+            (Confirmed, InventoryReleased, Some(Moved(Cancelled))),
             (Rejected, InventoryReleased, None),
             (Cancelled, InventoryReleased, None),
         ];

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::events::{Event, EventPayload, EventType, OrderCancelled};
-use crate::ids::{EventId, IdempotencyKey, OrderId};
+use crate::ids::{ClientScope, EventId, IdempotencyKey, OrderId};
 use crate::notify::notification_for;
 use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
 use crate::ports::{
@@ -63,7 +63,8 @@ pub struct Placed {
 /// `POST /orders`: validate, store `PENDING` with the `OrderPlaced` outbox, publish, clear
 /// the outbox. No success unless `OrderPlaced` was published.
 ///
-/// `writer_window` is how long the request that wrote an order may still be running: the API
+/// `client` scopes the `Idempotency-Key` (the API key that made the request). `writer_window`
+/// is how long the request that wrote an order may still be running: the API
 /// function's timeout plus a margin. Until then that request may still roll its order back (if
 /// its publish fails), so a retry with the same `Idempotency-Key` must not publish the order
 /// and acknowledge it (`202`) meanwhile: it answers [`ApiError::IdempotencyKeyInUse`] instead.
@@ -71,6 +72,7 @@ pub async fn place_order<O, P, C>(
     orders: &O,
     publisher: &P,
     clock: &C,
+    client: &ClientScope,
     body: &[u8],
     idempotency_key: Option<&str>,
     writer_window: Duration,
@@ -94,7 +96,7 @@ where
     let request = PlaceOrderRequest::parse(body)?;
     let hash = request.canonical_hash();
     let order_id = match &key {
-        Some(k) => OrderId::for_idempotency_key(k),
+        Some(k) => OrderId::for_idempotency_key(client, k),
         None => OrderId::random(),
     };
     let now = clock.now();
@@ -361,10 +363,10 @@ where
 /// order does not exist.
 pub const ABANDONED_RESERVATION_REASON: &str = "order not found: abandoned reservation released";
 
-/// History reason when stock was released before the order was confirmed (see
+/// History reason when the stock of a recreated order was released (see
 /// [`Trigger::InventoryReleased`]).
-pub const RELEASED_WHILE_PENDING_REASON: &str =
-    "stock released before confirmation: the order was rolled back and placed again; place a new order";
+pub const STOCK_RELEASED_REASON: &str =
+    "stock released: the order was rolled back and placed again; place a new order";
 
 /// Order-status consumer: `PENDING -> CONFIRMED | REJECTED`, once per event id, never
 /// backwards. A late or duplicate event is acknowledged.
@@ -398,10 +400,11 @@ where
             )),
         ),
         // The normal release follows a cancel, so the order is CANCELLED already and the
-        // write's condition fails (acknowledged below). Only a PENDING order moves.
+        // write's condition fails (acknowledged below). A PENDING or CONFIRMED order moves:
+        // only a recreated order meets this, and no stock is held for it any more.
         EventPayload::InventoryReleased(_) => (
             Trigger::InventoryReleased,
-            Some(RELEASED_WHILE_PENDING_REASON.to_string()),
+            Some(STOCK_RELEASED_REASON.to_string()),
         ),
         _ => return Ok(Handled::Skipped("no status change for this event")),
     };

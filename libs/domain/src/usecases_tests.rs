@@ -18,6 +18,11 @@ use crate::validation::ErrorCode;
 /// A notification claim's lifetime in these tests: a 10 s function timeout plus the margin.
 const TTL: Duration = Duration::from_secs(11);
 
+/// The API key every test request comes with.
+fn client() -> crate::ids::ClientScope {
+    crate::ids::ClientScope::api_key_id("test-key-id")
+}
+
 /// How long a placing request may run in these tests (a 10 s API timeout plus the margin).
 const WRITER: Duration = Duration::from_secs(11);
 
@@ -43,6 +48,7 @@ impl World {
             &self.orders,
             &self.publisher,
             &self.clock,
+            &client(),
             body,
             key,
             WRITER,
@@ -97,7 +103,7 @@ async fn idempotency_key_same_body_same_order_no_second_event() {
     assert_eq!(first.order.order_id, second.order.order_id);
     assert_eq!(
         first.order.order_id,
-        OrderId::for_idempotency_key(&IdempotencyKey::parse("key-1").unwrap())
+        OrderId::for_idempotency_key(&client(), &IdempotencyKey::parse("key-1").unwrap())
     );
     assert_eq!(w.orders.len(), 1);
     assert_eq!(w.publisher.events().len(), 1, "no second OrderPlaced");
@@ -145,7 +151,7 @@ async fn crashed_placement(w: &World, key: &str) -> OrderId {
     let hash = req.canonical_hash();
     let now = crate::ports::Clock::now(&w.clock);
     let mut order = crate::order::Order::new_pending(
-        OrderId::for_idempotency_key(&k),
+        OrderId::for_idempotency_key(&client(), &k),
         req.customer_id,
         req.lines,
         hash,
@@ -612,12 +618,77 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
     let o = w.orders.snapshot(&placed.order_id).unwrap();
     assert_eq!(o.status, OrderStatus::Cancelled);
     assert_eq!(o.history.len(), 2, "cancelled once");
-    assert_eq!(
-        o.history[1].reason.as_deref(),
-        Some(RELEASED_WHILE_PENDING_REASON)
-    );
+    assert_eq!(o.history[1].reason.as_deref(), Some(STOCK_RELEASED_REASON));
     let p = inv.product("SKU-1").unwrap();
     assert_eq!((p.available, p.reserved), (5, 0), "no stock held");
+}
+
+#[tokio::test]
+async fn a_recreated_order_confirmed_by_an_old_reservation_ends_cancelled_when_it_is_released() {
+    let w = world();
+    let inv = InMemoryInventory::new();
+    let inv_pub = RecordingPublisher::new();
+    stock(&inv, "SKU-1", 5).await;
+    stock(&inv, "SKU-2", 5).await;
+    let key = Some("recreated");
+
+    // The placement's publish went out, but the API heard a failure and rolled it back.
+    w.publisher.ambiguous_next(1);
+    assert!(w.place(BODY, key).await.is_err());
+    let placed = w.publisher.events()[0].clone();
+    handle_inventory_event(&inv, &inv_pub, &w.clock, &placed)
+        .await
+        .unwrap();
+    let reserved = inv_pub.events()[0].clone();
+    // order-status finds no order: it asks inventory to release (processed later).
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
+        .await
+        .unwrap();
+    let cancel = w.publisher.events().last().unwrap().clone();
+    assert_eq!(cancel.event_type(), EventType::OrderCancelled);
+
+    // Meanwhile the client's retry recreates the order, and the republished reservation
+    // confirms it.
+    let retried = w.place(BODY, key).await.unwrap();
+    let again = w.publisher.events().last().unwrap().clone();
+    handle_inventory_event(&inv, &inv_pub, &w.clock, &again)
+        .await
+        .unwrap();
+    let reserved_again = inv_pub.events().last().unwrap().clone();
+    assert_eq!(
+        reserved_again.id, reserved.id,
+        "the recorded InventoryReserved"
+    );
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved_again)
+        .await
+        .unwrap();
+    let id = retried.order.order_id;
+    assert_eq!(
+        w.orders.snapshot(&id).unwrap().status,
+        OrderStatus::Confirmed
+    );
+
+    // Then the release asked for earlier happens: the confirmed order holds no stock now.
+    handle_inventory_event(&inv, &inv_pub, &w.clock, &cancel)
+        .await
+        .unwrap();
+    let released = inv_pub.events().last().unwrap().clone();
+    assert_eq!(released.event_type(), EventType::InventoryReleased);
+    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
+        .await
+        .unwrap();
+    let o = w.orders.snapshot(&id).unwrap();
+    assert_eq!(
+        o.status,
+        OrderStatus::Cancelled,
+        "not CONFIRMED without stock"
+    );
+    assert_eq!(
+        o.history.last().unwrap().reason.as_deref(),
+        Some(STOCK_RELEASED_REASON)
+    );
+    let p = inv.product("SKU-1").unwrap();
+    assert_eq!((p.available, p.reserved), (5, 0));
 }
 
 async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {

@@ -14,7 +14,7 @@ use orders_domain::order::Order;
 use orders_domain::ports::{Clock, SystemClock};
 use orders_domain::reservation::{inventory_event_for, Reservation, ReservationStatus};
 use orders_domain::{
-    CustomerId, Event, EventId, EventType, IdempotencyKey, OrderId, OrderLine, Sku,
+    ClientScope, CustomerId, Event, EventId, EventType, IdempotencyKey, OrderId, OrderLine, Sku,
 };
 use serde_json::Value;
 
@@ -215,7 +215,10 @@ fn produced_events_validate() {
 
 #[test]
 fn sample_ids_are_the_deterministic_ones() {
-    let order_id = OrderId::for_idempotency_key(&IdempotencyKey::parse("sample-order-1").unwrap());
+    let order_id = OrderId::for_idempotency_key(
+        &ClientScope::api_key_id("sample-api-key-id"),
+        &IdempotencyKey::parse("sample-order-1").unwrap(),
+    );
     for t in EventType::ALL {
         let e = Event::from_message_body(&sample_of(t).to_string()).unwrap();
         assert_eq!(e.order_id, order_id, "{t}");

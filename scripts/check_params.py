@@ -59,6 +59,12 @@ def problems(p: dict[str, str]) -> list[str]:
             "republishes an order whose request is still running, and may publish one that request "
             "is about to roll back"
         )
+    pending = num("PendingTimeoutSeconds")
+    if pending <= grace:
+        out.append(
+            f"PendingTimeoutSeconds ({pending:g}) must exceed OutboxGraceSeconds ({grace:g}): otherwise an "
+            "order whose event was only waiting to be republished is rejected first"
+        )
     return out
 
 

@@ -25,6 +25,7 @@ params=(
   "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT:-12}"
   "BatchingWindowSeconds=0"
   "OutboxGraceSeconds=${OUTBOX_GRACE_SECONDS:-30}"
+  "PendingTimeoutSeconds=${PENDING_TIMEOUT_SECONDS:-300}"
   "PointInTimeRecovery=false"
   "LogLevel=${LOG_LEVEL:-info}"
 )

@@ -501,3 +501,44 @@ def test_idempotency_keys_are_scoped_to_the_api_key(stack):
     finally:
         apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=other["id"])
         apigw.delete_api_key(apiKey=other["id"])
+
+
+PENDING_TIMEOUT_REASON = "no stock decision within the pending timeout; nothing is reserved for this order"
+
+
+def test_an_order_pending_past_the_timeout_is_rejected_once_and_holds_no_stock(stack, tap):
+    """Its OrderPlaced waits (inventory's mapping is off, as if the message sat in a DLQ) past
+    the pending timeout: the sweeper (scheduled every minute; invoked here) rejects it with a
+    reason, exactly once, and when inventory runs again it holds nothing for it, whichever of
+    OrderPlaced and the sweeper's OrderCancelled it meets first."""
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    lam = stack.client("lambda")
+
+    def sweep() -> dict:
+        resp = lam.invoke(FunctionName=stack.outputs["OutboxSweeperFunctionName"], Payload=b"{}")
+        assert "FunctionError" not in resp, resp["Payload"].read()
+        return json.loads(resp["Payload"].read())
+
+    with inventory_paused(stack):
+        order_id = place_ok(stack, customer, [(sku, 2)])
+        sweep()
+        assert stack.order(order_id)["status"] == "PENDING", "young orders wait"
+        # Age it past the timeout (deployed locally as 300 s): the pass reads created_at.
+        stack.table("OrdersTableName").update_item(
+            Key={"order_id": order_id}, UpdateExpression="SET created_at = :old",
+            ExpressionAttributeValues={":old": "2026-01-01T00:00:00.000Z"})
+        assert sweep()["pending"]["expired"] >= 1
+        order = stack.order(order_id)
+        assert order["status"] == "REJECTED", order
+        assert order["history"][-1]["reason"] == PENDING_TIMEOUT_REASON
+        sweep()
+        assert [h["status"] for h in stack.order(order_id)["history"]] == ["PENDING", "REJECTED"], "once"
+
+    cancelled = tap.wait_event(order_id, "OrderCancelled")
+    assert cancelled[0]["data"]["reason"] == PENDING_TIMEOUT_REASON
+    wait_drained(stack, "InventoryQueueUrl")
+    wait_drained(stack, "OrderStatusQueueUrl")
+    assert (stack.product(sku)["available"], stack.product(sku)["reserved"]) == (5, 0)
+    assert stack.order(order_id)["status"] == "REJECTED"
+    assert len({e["id"] for e in tap.events(order_id, "OrderCancelled")}) == 1

@@ -19,7 +19,8 @@ def test_the_template_defaults_are_consistent():
 
 
 def test_the_local_deploy_parameters_are_consistent():
-    r = check("ConsumerTimeoutSeconds=2", "QueueVisibilityTimeoutSeconds=12", "OutboxGraceSeconds=30")
+    r = check("ConsumerTimeoutSeconds=2", "QueueVisibilityTimeoutSeconds=12", "OutboxGraceSeconds=30",
+              "PendingTimeoutSeconds=300")
     assert r.returncode == 0, r.stderr
 
 
@@ -33,6 +34,12 @@ def test_an_outbox_grace_within_the_api_timeout_is_refused():
     r = check("ApiTimeoutSeconds=20", "OutboxGraceSeconds=20")
     assert r.returncode == 2
     assert "OutboxGraceSeconds (20) must exceed ApiTimeoutSeconds (20)" in r.stderr
+
+
+def test_a_pending_timeout_within_the_outbox_grace_is_refused():
+    r = check("OutboxGraceSeconds=120", "PendingTimeoutSeconds=120")
+    assert r.returncode == 2
+    assert "PendingTimeoutSeconds (120) must exceed OutboxGraceSeconds (120)" in r.stderr
 
 
 def test_unknown_and_malformed_overrides_are_named():

@@ -1,24 +1,39 @@
-//! Outbox sweeper: republishes order events whose publish never completed. The input is
-//! ignored (a scheduled EventBridge event, or `{}` from a manual invoke).
+//! Outbox sweeper: republishes order events whose publish never completed, then ends the
+//! orders that waited for stock longer than the pending timeout. The input is ignored (a
+//! scheduled EventBridge event, or `{}` from a manual invoke).
 
 use std::time::Duration;
 
+use orders_domain::expiry::{expire_pending, ExpirySummary};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, StoreError};
 use orders_domain::usecases::{sweep_outbox, SweepSummary};
+use serde::Serialize;
 use tracing::info;
 
-/// Orders handled per invocation; the next run (every minute) continues.
+/// Orders handled per invocation and pass; the next run (every minute) continues.
 pub const SWEEP_LIMIT: usize = 500;
 
-/// Why a sweep failed. A sweep that could not repair every order fails the invocation, so
-/// Lambda's `Errors` metric (and its alarm) counts it; the orders stay in the outbox for the
-/// next run.
+/// What a run did: the outbox pass's counts at the top level, the pending-timeout pass's
+/// under `pending`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub outbox: SweepSummary,
+    pub pending: ExpirySummary,
+}
+
+/// Why a run failed. A run that could not repair or end every order it found fails the
+/// invocation, so Lambda's `Errors` metric (and its alarm) counts it; what failed stays for
+/// the next run.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{} of {} stale orders were not republished (they stay for the next run)", .0.failed, .0.scanned)]
-    RepairsFailed(SweepSummary),
+    #[error(
+        "{} of {} stale outboxes not republished, {} of {} timed-out orders not ended (they stay for the next run)",
+        .0.outbox.failed, .0.outbox.scanned, .0.pending.failed, .0.pending.scanned
+    )]
+    Failed(Report),
 }
 
 /// The sweeper's dependencies.
@@ -27,30 +42,31 @@ pub struct Sweeper<O, P, C> {
     pub publisher: P,
     pub clock: C,
     pub grace: Duration,
+    /// How long an order may stay `PENDING` before it is rejected.
+    pub pending_timeout: Duration,
 }
 
 impl<O: OrderStore, P: EventPublisher, C: Clock> Sweeper<O, P, C> {
-    /// Returns `{"scanned": n, "republished": n, "failed": n}`, or an error when any repair
-    /// failed.
-    pub async fn handle(&self, _input: serde_json::Value) -> Result<SweepSummary, SweepError> {
-        let summary = sweep_outbox(
-            &self.orders,
-            &self.publisher,
-            &self.clock,
-            self.grace,
-            SWEEP_LIMIT,
-        )
-        .await?;
+    pub async fn handle(&self, _input: serde_json::Value) -> Result<Report, SweepError> {
+        let (orders, publisher, clock) = (&self.orders, &self.publisher, &self.clock);
+        let report = Report {
+            outbox: sweep_outbox(orders, publisher, clock, self.grace, SWEEP_LIMIT).await?,
+            pending: expire_pending(orders, publisher, clock, self.pending_timeout, SWEEP_LIMIT)
+                .await?,
+        };
         info!(
-            scanned = summary.scanned,
-            republished = summary.republished,
-            failed = summary.failed,
-            "outbox sweep done"
+            scanned = report.outbox.scanned,
+            republished = report.outbox.republished,
+            failed = report.outbox.failed,
+            pending_scanned = report.pending.scanned,
+            expired = report.pending.expired,
+            pending_failed = report.pending.failed,
+            "sweep done"
         );
-        if summary.failed > 0 {
-            return Err(SweepError::RepairsFailed(summary));
+        if report.outbox.failed > 0 || report.pending.failed > 0 {
+            return Err(SweepError::Failed(report));
         }
-        Ok(summary)
+        Ok(report)
     }
 }
 
@@ -77,6 +93,7 @@ mod tests {
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
             grace: Duration::from_secs(60),
+            pending_timeout: Duration::from_secs(900),
         };
         let now = s.clock.now();
         let mut o = Order::new_pending(
@@ -98,17 +115,27 @@ mod tests {
     async fn republishes_stale_outboxes_and_reports_a_summary() {
         let s = sweeper_with_unpublished_order().await;
 
-        let summary = s.handle(schedule_event()).await.unwrap();
-        assert_eq!(summary, SweepSummary::default(), "within the grace period");
+        let report = s.handle(schedule_event()).await.unwrap();
+        assert_eq!(report, Report::default(), "within the grace period");
         s.clock.advance(chrono::Duration::seconds(120));
-        let summary = s.handle(serde_json::json!({})).await.unwrap();
-        assert_eq!(summary.republished, 1);
+        let report = s.handle(serde_json::json!({})).await.unwrap();
+        assert_eq!(report.outbox.republished, 1);
         assert_eq!(s.publisher.types(), vec![EventType::OrderPlaced]);
         assert_eq!(
-            serde_json::to_value(summary).unwrap(),
-            serde_json::json!({"scanned": 1, "republished": 1, "failed": 0})
+            serde_json::to_value(report).unwrap(),
+            serde_json::json!({"scanned": 1, "republished": 1, "failed": 0,
+                "pending": {"scanned": 0, "expired": 0, "failed": 0}})
         );
-        assert_eq!(s.handle(schedule_event()).await.unwrap().scanned, 0);
+        assert_eq!(s.handle(schedule_event()).await.unwrap().outbox.scanned, 0);
+
+        // Past the pending timeout the same order (still PENDING: nothing reserved it) ends.
+        s.clock.advance(chrono::Duration::seconds(900));
+        let report = s.handle(schedule_event()).await.unwrap();
+        assert_eq!((report.pending.scanned, report.pending.expired), (1, 1));
+        assert_eq!(
+            s.publisher.types(),
+            vec![EventType::OrderPlaced, EventType::OrderCancelled]
+        );
     }
 
     #[tokio::test]
@@ -120,14 +147,17 @@ mod tests {
         let err = s.handle(serde_json::json!({})).await.unwrap_err();
         assert!(matches!(
             err,
-            SweepError::RepairsFailed(SweepSummary {
-                scanned: 1,
-                republished: 0,
-                failed: 1
+            SweepError::Failed(Report {
+                outbox: SweepSummary {
+                    scanned: 1,
+                    republished: 0,
+                    failed: 1
+                },
+                ..
             })
         ));
-        assert!(err.to_string().contains("1 of 1"), "{err}");
-        let summary = s.handle(serde_json::json!({})).await.unwrap();
-        assert_eq!((summary.scanned, summary.republished), (1, 1));
+        assert!(err.to_string().contains("1 of 1 stale outboxes"), "{err}");
+        let report = s.handle(serde_json::json!({})).await.unwrap();
+        assert_eq!((report.outbox.scanned, report.outbox.republished), (1, 1));
     }
 }

@@ -1,8 +1,9 @@
 //! `outbox-sweeper` Lambda: scheduled every minute (and invokable by hand); republishes
-//! order events left unpublished by a crash between the order write and the publish.
+//! order events left unpublished by a crash between the order write and the publish, and
+//! rejects orders still `PENDING` after the pending timeout.
 //!
 //! Env: `ORDERS_TABLE`, `ORDER_EVENTS_TOPIC_ARN` (required), `OUTBOX_GRACE_SECONDS`
-//! (default 60).
+//! (default 60), `PENDING_TIMEOUT_SECONDS` (default 900).
 
 mod handler;
 
@@ -20,12 +21,14 @@ async fn main() -> Result<(), Error> {
     let orders = env.required("ORDERS_TABLE")?;
     let topic = env.required("ORDER_EVENTS_TOPIC_ARN")?;
     let grace: u64 = env.parse_or("OUTBOX_GRACE_SECONDS", 60)?;
+    let pending_timeout: u64 = env.parse_or("PENDING_TIMEOUT_SECONDS", 900)?;
     let clients = Clients::load().await;
     let sweeper = handler::Sweeper {
         orders: OrdersTable::new(clients.dynamodb.clone(), orders),
         publisher: SnsPublisher::new(clients.sns.clone(), topic),
         clock: SystemClock,
         grace: Duration::from_secs(grace),
+        pending_timeout: Duration::from_secs(pending_timeout),
     };
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(

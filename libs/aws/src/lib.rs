@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 pub use config::ConfigError;
-pub use dynamo::{InventoryTables, NotificationsTable, OrdersTable, ProductsTable, OUTBOX_INDEX};
+pub use dynamo::{
+    InventoryTables, NotificationsTable, OrdersTable, ProductsTable, OUTBOX_INDEX, PENDING_INDEX,
+};
 pub use sns::SnsPublisher;
 
 /// SDK clients, built once per cold start and cloned (cheaply) into the adapters.

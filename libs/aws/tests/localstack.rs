@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use orders_aws::{
     InventoryTables, NotificationsTable, OrdersTable, ProductsTable, SnsPublisher, OUTBOX_INDEX,
+    PENDING_INDEX,
 };
 use orders_domain::ports::{
     ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
@@ -109,6 +110,21 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, out
                     .index_name(OUTBOX_INDEX)
                     .key_schema(key_el("outbox_pending", KeyType::Hash))
                     .key_schema(key_el("outbox_since", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(attr("pending_order"))
+            .attribute_definitions(attr("created_at"))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(PENDING_INDEX)
+                    .key_schema(key_el("pending_order", KeyType::Hash))
+                    .key_schema(key_el("created_at", KeyType::Range))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::KeysOnly)
@@ -266,6 +282,40 @@ async fn stale_outbox_pages_and_limits() {
         .collect();
     assert_eq!(all, ids);
     assert_eq!(t.stale_outbox(later, 2).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn stale_pending_lists_only_orders_still_pending() {
+    let t = orders_table().await;
+    let at = now();
+    let (waiting, decided) = (pending_order(at), pending_order(at));
+    t.insert_new(&waiting).await.unwrap();
+    t.insert_new(&decided).await.unwrap();
+    let id = EventId::for_order_event(&decided.order_id, "InventoryReserved");
+    let w = TransitionWrite {
+        order_id: &decided.order_id,
+        trigger: Trigger::InventoryReserved,
+        entry: HistoryEntry {
+            status: OrderStatus::Confirmed,
+            at,
+            reason: None,
+            event_id: Some(id.clone()),
+        },
+        applied_event: Some(&id),
+        outbox: None,
+        at,
+    };
+    assert!(matches!(
+        t.transition(w).await.unwrap(),
+        TransitionOutcome::Applied(_)
+    ));
+    let later = at + chrono::Duration::seconds(1);
+    assert_eq!(
+        t.stale_pending(later, 100).await.unwrap(),
+        vec![waiting.order_id]
+    );
+    let earlier = at - chrono::Duration::seconds(1);
+    assert!(t.stale_pending(earlier, 100).await.unwrap().is_empty());
 }
 
 #[tokio::test]

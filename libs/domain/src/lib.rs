@@ -4,6 +4,7 @@
 //! the Lambda handlers call.
 
 pub mod events;
+pub mod expiry;
 pub mod ids;
 pub mod notify;
 pub mod order;

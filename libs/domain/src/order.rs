@@ -77,21 +77,26 @@ pub enum Trigger {
     /// republished `InventoryReserved` of that earlier reservation, no stock is held for it
     /// any more (one reservation per order id, and it is released), so it ends cancelled.
     InventoryReleased,
+    /// The order waited for stock longer than the pending timeout (its `OrderPlaced` sits in a
+    /// dead-letter queue, or the pipeline is down): it ends rejected, and any reservation is
+    /// released, so no order waits forever.
+    TimedOut,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 4] = [
+    pub const ALL: [Trigger; 5] = [
         Trigger::InventoryReserved,
         Trigger::InventoryRejected,
         Trigger::Cancel,
         Trigger::InventoryReleased,
+        Trigger::TimedOut,
     ];
 
     /// The status a successful trigger leads to.
     pub fn target(self) -> OrderStatus {
         match self {
             Trigger::InventoryReserved => OrderStatus::Confirmed,
-            Trigger::InventoryRejected => OrderStatus::Rejected,
+            Trigger::InventoryRejected | Trigger::TimedOut => OrderStatus::Rejected,
             Trigger::Cancel | Trigger::InventoryReleased => OrderStatus::Cancelled,
         }
     }
@@ -99,7 +104,9 @@ impl Trigger {
     /// The statuses from which the trigger moves the order (the write condition).
     pub fn allowed_from(self) -> &'static [OrderStatus] {
         match self {
-            Trigger::InventoryReserved | Trigger::InventoryRejected => &[OrderStatus::Pending],
+            Trigger::InventoryReserved | Trigger::InventoryRejected | Trigger::TimedOut => {
+                &[OrderStatus::Pending]
+            }
             Trigger::Cancel | Trigger::InventoryReleased => {
                 &[OrderStatus::Pending, OrderStatus::Confirmed]
             }
@@ -251,6 +258,10 @@ mod tests {
             (Confirmed, InventoryReleased, Some(Moved(Cancelled))),
             (Rejected, InventoryReleased, None),
             (Cancelled, InventoryReleased, None),
+            (Pending, TimedOut, Some(Moved(Rejected))),
+            (Confirmed, TimedOut, None),
+            (Rejected, TimedOut, None),
+            (Cancelled, TimedOut, None),
         ];
         assert_eq!(expected.len(), OrderStatus::ALL.len() * Trigger::ALL.len());
         for (from, trig, want) in expected {

@@ -119,6 +119,13 @@ pub trait OrderStore: Send + Sync {
         event_id: &EventId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Ids of `PENDING` orders created at `older_than` or before, oldest first.
+    fn stale_pending(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+
     /// Ids of orders whose outbox is pending since `older_than` or before, oldest first.
     fn stale_outbox(
         &self,

@@ -231,6 +231,23 @@ impl OrderStore for InMemoryOrders {
         ready(Ok(deletable))
     }
 
+    fn stale_pending(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
+        let map = lock(&self.orders);
+        let mut due: Vec<(DateTime<Utc>, OrderId)> = map
+            .values()
+            .filter(|o| {
+                o.status == crate::order::OrderStatus::Pending && o.created_at <= older_than
+            })
+            .map(|o| (o.created_at, o.order_id.clone()))
+            .collect();
+        due.sort();
+        ready(Ok(due.into_iter().take(limit).map(|(_, id)| id).collect()))
+    }
+
     fn stale_outbox(
         &self,
         older_than: DateTime<Utc>,

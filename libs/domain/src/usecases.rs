@@ -178,7 +178,11 @@ async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId)
 }
 
 /// The event is out; a failed clear only means the sweeper republishes the same event id.
-async fn clear_outbox_after_publish<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) {
+pub(crate) async fn clear_outbox_after_publish<O: OrderStore>(
+    orders: &O,
+    id: &OrderId,
+    event_id: &EventId,
+) {
     if let Err(e) = orders.clear_outbox(id, event_id).await {
         warn!(order_id = %id, error = %e, "outbox not cleared; the sweeper will republish (same event id)");
     }

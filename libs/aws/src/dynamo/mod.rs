@@ -22,7 +22,7 @@ use orders_domain::{OrderLine, Sku};
 
 pub use inventory::{InventoryTables, ProductsTable};
 pub use notifications::NotificationsTable;
-pub use orders::{OrdersTable, OUTBOX_INDEX};
+pub use orders::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

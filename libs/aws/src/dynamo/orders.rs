@@ -21,6 +21,9 @@ use super::{applied, backend, get_consistent, key1, lines_av, s, ts, Item, Reade
 /// Name of the sparse GSI over pending outboxes (hash `outbox_pending`, range `outbox_since`).
 pub const OUTBOX_INDEX: &str = "outbox";
 const PENDING: &str = "1";
+/// Name of the sparse GSI over `PENDING` orders (hash `pending_order`, range `created_at`):
+/// the pending-timeout pass reads it. Every transition out of `PENDING` removes the attribute.
+pub const PENDING_INDEX: &str = "pending";
 
 /// The Orders table.
 #[derive(Debug, Clone)]
@@ -76,6 +79,9 @@ pub(crate) fn order_to_item(o: &Order) -> Item {
     }
     if let Some(ob) = &o.outbox {
         item.extend(outbox_attrs(ob));
+    }
+    if o.status == OrderStatus::Pending {
+        item.insert("pending_order".into(), s(PENDING));
     }
     item
 }
@@ -199,12 +205,65 @@ pub(crate) fn transition_expression(
         update.push_str(" ADD #applied :applied");
         condition.push_str(" AND NOT contains(#applied, :event_id)");
     }
+    if w.trigger.target() != OrderStatus::Pending {
+        names.insert("#pending_order".into(), "pending_order".into());
+        update.push_str(" REMOVE #pending_order");
+    }
     (update, condition, names, values)
 }
 
 fn is_condition_failed_put(e: &aws_sdk_dynamodb::error::SdkError<PutItemError>) -> bool {
     e.as_service_error()
         .is_some_and(PutItemError::is_conditional_check_failed_exception)
+}
+
+impl OrdersTable {
+    /// Order ids from a sparse index (hash `hash` = "1", range `range` <= `older_than`), oldest
+    /// first, at most `limit`. Only keys are read, so any projection of the index works.
+    async fn ids_up_to(
+        &self,
+        index: &str,
+        hash: &str,
+        range: &str,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#h = :one AND #r <= :cutoff")
+                .expression_attribute_names("#h", hash)
+                .expression_attribute_names("#r", range)
+                .expression_attribute_values(":one", s(PENDING))
+                .expression_attribute_values(":cutoff", s(ts(older_than)))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+                .send()
+                .await
+                .map_err(|e| backend(&format!("query index {index}"), e))?;
+            for item in page.items() {
+                if let Some(AttributeValue::S(k)) = item.get("order_id") {
+                    match OrderId::parse(k.as_str()) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => {
+                            tracing::warn!(index, error = %e, "malformed order id skipped")
+                        }
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) if ids.len() < limit => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        ids.truncate(limit);
+        Ok(ids)
+    }
 }
 
 impl OrderStore for OrdersTable {
@@ -304,45 +363,34 @@ impl OrderStore for OrdersTable {
         )
     }
 
+    async fn stale_pending(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        self.ids_up_to(
+            PENDING_INDEX,
+            "pending_order",
+            "created_at",
+            older_than,
+            limit,
+        )
+        .await
+    }
+
     async fn stale_outbox(
         &self,
         older_than: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OrderId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start: Option<Item> = None;
-        // Only keys are read, so any projection of the index works.
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(OUTBOX_INDEX)
-                .key_condition_expression("outbox_pending = :one AND outbox_since <= :cutoff")
-                .expression_attribute_values(":one", s(PENDING))
-                .expression_attribute_values(":cutoff", s(ts(older_than)))
-                .set_exclusive_start_key(start.take())
-                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-                .send()
-                .await
-                .map_err(|e| backend("query outbox index", e))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(k)) = item.get("order_id") {
-                    match OrderId::parse(k.as_str()) {
-                        Ok(id) => ids.push(id),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "outbox index: malformed order id skipped")
-                        }
-                    }
-                }
-            }
-            match page.last_evaluated_key() {
-                Some(k) if ids.len() < limit => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        ids.truncate(limit);
-        Ok(ids)
+        self.ids_up_to(
+            OUTBOX_INDEX,
+            "outbox_pending",
+            "outbox_since",
+            older_than,
+            limit,
+        )
+        .await
     }
 }
 
@@ -384,6 +432,10 @@ mod tests {
         o.status = OrderStatus::Confirmed;
         let item = order_to_item(&o);
         assert!(!item.contains_key("outbox_pending"));
+        assert!(
+            !item.contains_key("pending_order"),
+            "only PENDING orders are in that index"
+        );
         assert_eq!(order_from_item(&item).unwrap(), o);
     }
 
@@ -392,6 +444,11 @@ mod tests {
         let o = order();
         let item = order_to_item(&o);
         assert_eq!(item["outbox_pending"], s("1"));
+        assert_eq!(
+            item["pending_order"],
+            s("1"),
+            "a new order is in the pending index"
+        );
         assert_eq!(
             item["outbox_id"],
             s(o.outbox.as_ref().unwrap().event.id.as_str())
@@ -419,7 +476,11 @@ mod tests {
             at: o.created_at,
         };
         let (update, cond, names, values) = transition_expression(&w);
-        assert_eq!(update, "SET #status = :to, #updated = :now, #history = list_append(#history, :entry) ADD #applied :applied");
+        assert_eq!(update, "SET #status = :to, #updated = :now, #history = list_append(#history, :entry) ADD #applied :applied REMOVE #pending_order");
+        assert_eq!(
+            names["#pending_order"], "pending_order",
+            "leaves the pending index"
+        );
         assert_eq!(
             cond,
             "#status IN (:from0) AND NOT contains(#applied, :event_id)"

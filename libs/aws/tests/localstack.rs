@@ -101,38 +101,31 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, out
         .attribute_definitions(attr(key))
         .key_schema(key_el(key, KeyType::Hash));
     if outbox_index {
-        // KEYS_ONLY: the adapter must not need more than keys from the index.
+        // KEYS_ONLY: the adapter must not need more than keys from the indexes.
+        let sparse = |index: &str, hash: &str, range: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index)
+                .key_schema(key_el(hash, KeyType::Hash))
+                .key_schema(key_el(range, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        };
+        for a in [
+            "outbox_pending",
+            "outbox_since",
+            "pending_order",
+            "created_at",
+        ] {
+            req = req.attribute_definitions(attr(a));
+        }
         req = req
-            .attribute_definitions(attr("outbox_pending"))
-            .attribute_definitions(attr("outbox_since"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(OUTBOX_INDEX)
-                    .key_schema(key_el("outbox_pending", KeyType::Hash))
-                    .key_schema(key_el("outbox_since", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .attribute_definitions(attr("pending_order"))
-            .attribute_definitions(attr("created_at"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(PENDING_INDEX)
-                    .key_schema(key_el("pending_order", KeyType::Hash))
-                    .key_schema(key_el("created_at", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            );
+            .global_secondary_indexes(sparse(OUTBOX_INDEX, "outbox_pending", "outbox_since"))
+            .global_secondary_indexes(sparse(PENDING_INDEX, "pending_order", "created_at"));
     }
     req.send()
         .await

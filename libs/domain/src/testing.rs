@@ -113,6 +113,12 @@ impl EventPublisher for RecordingPublisher {
     }
 }
 
+/// At most `limit` ids, oldest first (what a sparse index query on a time range key gives).
+fn oldest_first(mut due: Vec<(DateTime<Utc>, OrderId)>, limit: usize) -> Vec<OrderId> {
+    due.sort();
+    due.into_iter().take(limit).map(|(_, id)| id).collect()
+}
+
 /// The Orders table in memory.
 #[derive(Debug, Default)]
 pub struct InMemoryOrders {
@@ -236,16 +242,14 @@ impl OrderStore for InMemoryOrders {
         older_than: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
-        let map = lock(&self.orders);
-        let mut due: Vec<(DateTime<Utc>, OrderId)> = map
+        let due = lock(&self.orders)
             .values()
             .filter(|o| {
                 o.status == crate::order::OrderStatus::Pending && o.created_at <= older_than
             })
             .map(|o| (o.created_at, o.order_id.clone()))
             .collect();
-        due.sort();
-        ready(Ok(due.into_iter().take(limit).map(|(_, id)| id).collect()))
+        ready(Ok(oldest_first(due, limit)))
     }
 
     fn stale_outbox(
@@ -253,8 +257,7 @@ impl OrderStore for InMemoryOrders {
         older_than: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
-        let map = lock(&self.orders);
-        let mut due: Vec<(DateTime<Utc>, OrderId)> = map
+        let due = lock(&self.orders)
             .values()
             .filter_map(|o| {
                 o.outbox
@@ -263,8 +266,7 @@ impl OrderStore for InMemoryOrders {
                     .map(|b| (b.since, o.order_id.clone()))
             })
             .collect();
-        due.sort();
-        ready(Ok(due.into_iter().take(limit).map(|(_, id)| id).collect()))
+        ready(Ok(oldest_first(due, limit)))
     }
 }
 

@@ -570,22 +570,28 @@ async fn abandoned_reservation_after_an_ambiguous_publish_is_released_once() {
     assert!(w.orders.is_empty());
 }
 
-/// The same story, then the client retries with its Idempotency-Key: the order comes back
-/// under the same id, inventory can only answer with the recorded release, and order-status
-/// ends the order as CANCELLED instead of leaving it PENDING forever.
-#[tokio::test]
-async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
-    let w = world();
-    let inv = InMemoryInventory::new();
-    let inv_pub = RecordingPublisher::new();
-    stock(&inv, "SKU-1", 5).await;
-    stock(&inv, "SKU-2", 5).await;
-    let key = Some("retry-me");
+/// What an abandoned placement left behind.
+struct Abandoned {
+    placed: Event,
+    reserved: Event,
+    cancel: Event,
+}
 
+/// Stock for BODY's SKUs; a placement whose publish went out although the API heard a failure
+/// and rolled the order back; inventory reserved for it, and order-status, finding no order,
+/// published `OrderCancelled` (not yet handled by inventory).
+async fn abandoned_placement(
+    w: &World,
+    inv: &InMemoryInventory,
+    inv_pub: &RecordingPublisher,
+    key: Option<&str>,
+) -> Abandoned {
+    stock(inv, "SKU-1", 5).await;
+    stock(inv, "SKU-2", 5).await;
     w.publisher.ambiguous_next(1);
     assert!(w.place(BODY, key).await.is_err());
     let placed = w.publisher.events()[0].clone();
-    handle_inventory_event(&inv, &inv_pub, &w.clock, &placed)
+    handle_inventory_event(inv, inv_pub, &w.clock, &placed)
         .await
         .unwrap();
     let reserved = inv_pub.events()[0].clone();
@@ -593,6 +599,21 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
         .await
         .unwrap();
     let cancel = w.publisher.events().last().unwrap().clone();
+    Abandoned {
+        placed,
+        reserved,
+        cancel,
+    }
+}
+
+/// The same story, then the client retries with its Idempotency-Key: the order comes back
+/// under the same id, inventory can only answer with the recorded release, and order-status
+/// ends the order as CANCELLED instead of leaving it PENDING forever.
+#[tokio::test]
+async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
+    let (w, inv, inv_pub) = (world(), InMemoryInventory::new(), RecordingPublisher::new());
+    let key = Some("retry-me");
+    let Abandoned { placed, cancel, .. } = abandoned_placement(&w, &inv, &inv_pub, key).await;
     handle_inventory_event(&inv, &inv_pub, &w.clock, &cancel)
         .await
         .unwrap();
@@ -625,26 +646,12 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
 
 #[tokio::test]
 async fn a_recreated_order_confirmed_by_an_old_reservation_ends_cancelled_when_it_is_released() {
-    let w = world();
-    let inv = InMemoryInventory::new();
-    let inv_pub = RecordingPublisher::new();
-    stock(&inv, "SKU-1", 5).await;
-    stock(&inv, "SKU-2", 5).await;
+    let (w, inv, inv_pub) = (world(), InMemoryInventory::new(), RecordingPublisher::new());
     let key = Some("recreated");
-
-    // The placement's publish went out, but the API heard a failure and rolled it back.
-    w.publisher.ambiguous_next(1);
-    assert!(w.place(BODY, key).await.is_err());
-    let placed = w.publisher.events()[0].clone();
-    handle_inventory_event(&inv, &inv_pub, &w.clock, &placed)
-        .await
-        .unwrap();
-    let reserved = inv_pub.events()[0].clone();
-    // order-status finds no order: it asks inventory to release (processed later).
-    apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-        .await
-        .unwrap();
-    let cancel = w.publisher.events().last().unwrap().clone();
+    // order-status asked inventory to release; that happens later.
+    let Abandoned {
+        reserved, cancel, ..
+    } = abandoned_placement(&w, &inv, &inv_pub, key).await;
     assert_eq!(cancel.event_type(), EventType::OrderCancelled);
 
     // Meanwhile the client's retry recreates the order, and the republished reservation

@@ -3,13 +3,17 @@
 //! (`batchItemFailures`, with `ReportBatchItemFailures` on the event source mapping), so one
 //! bad message never fails or delays its batch-mates. A message that keeps failing (an
 //! unparseable body included) is retried by SQS and moved to the queue's DLQ after
-//! `maxReceiveCount` receives.
+//! `maxReceiveCount` receives. A record whose handler panics fails alone, like any other
+//! failing record.
 
+use std::any::Any;
 use std::fmt::{Debug, Display};
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::stream::{self, StreamExt};
+use futures_util::FutureExt;
 use orders_domain::Event;
 use tracing::{error, field, info, info_span, Instrument, Span};
 
@@ -46,15 +50,30 @@ where
             );
             // Created inside the span so synchronous work in `process` (parsing) logs with
             // the message id and can record the order id on it.
-            let fut = span.in_scope(|| process(record));
+            // A panic (while the future is built or polled) fails only this record: its
+            // batch-mates are still processed and reported, instead of the whole invocation
+            // erroring and SQS redelivering the batch.
+            let fut = catch_unwind(AssertUnwindSafe(|| span.in_scope(|| process(record))))
+                .map(|f| AssertUnwindSafe(f).catch_unwind());
             async move {
-                let ok = match fut.await {
-                    Ok(outcome) => {
+                let result = match fut {
+                    Ok(f) => f.await,
+                    Err(panic) => Err(panic),
+                };
+                let ok = match result {
+                    Ok(Ok(outcome)) => {
                         info!(?outcome, "message processed");
                         true
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         error!(error = %e, "message failed; SQS will retry it (then its DLQ)");
+                        false
+                    }
+                    Err(panic) => {
+                        error!(
+                            panic = panic_message(&panic),
+                            "message handler panicked; SQS will retry it (then its DLQ)"
+                        );
                         false
                     }
                 };
@@ -84,6 +103,14 @@ where
         "batch done"
     );
     Ok(response)
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Why one record failed.
@@ -174,6 +201,37 @@ mod tests {
             .collect();
         ids.sort();
         assert_eq!(ids, ["m2", "m4"]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_record_fails_alone() {
+        let ev = batch(vec![
+            record(Some("m1"), "ok"),
+            record(Some("m2"), "panic-polled"),
+            record(Some("m3"), "panic-built"),
+            record(Some("m4"), "ok"),
+        ]);
+        let done = AtomicUsize::new(0);
+        let resp = run_batch(ev, 2, |r: SqsMessage| {
+            let body = r.body.unwrap_or_default();
+            assert_ne!(body, "panic-built", "a bug while building the future");
+            let done = &done;
+            async move {
+                assert_ne!(body, "panic-polled", "a bug while processing");
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        let mut ids: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["m2", "m3"]);
+        assert_eq!(done.load(Ordering::SeqCst), 2, "batch-mates processed");
     }
 
     #[tokio::test]

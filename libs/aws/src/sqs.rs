@@ -171,6 +171,17 @@ mod tests {
         m
     }
 
+    /// The reported failures' message ids, sorted.
+    fn failed_ids(resp: &SqsBatchResponse) -> Vec<String> {
+        let mut ids: Vec<String> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     fn batch(records: Vec<SqsMessage>) -> SqsEvent {
         let mut e = SqsEvent::default();
         e.records = records;
@@ -194,13 +205,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let mut ids: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        ids.sort();
-        assert_eq!(ids, ["m2", "m4"]);
+        assert_eq!(failed_ids(&resp), ["m2", "m4"]);
     }
 
     #[tokio::test]
@@ -224,13 +229,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let mut ids: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        ids.sort();
-        assert_eq!(ids, ["m2", "m3"]);
+        assert_eq!(failed_ids(&resp), ["m2", "m3"]);
         assert_eq!(done.load(Ordering::SeqCst), 2, "batch-mates processed");
     }
 
@@ -324,13 +323,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let mut ids: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        ids.sort();
-        assert_eq!(ids, ["poison", "wrong-version"]);
+        assert_eq!(failed_ids(&resp), ["poison", "wrong-version"]);
         assert_eq!(seen.load(Ordering::SeqCst), 1);
     }
 }

@@ -182,6 +182,46 @@ def test_cloudformation_table(aws):
         )
 
 
+def test_cancelled_transaction_puts_back_the_items_it_changed_and_only_those(aws, table):
+    """The extension backs up the items a transaction names (not whole tables, as moto does):
+    an item the transaction updated before a later item's condition failed gets its old value
+    back, an item it created goes away, and items outside it keep what was written to them."""
+    ddb = aws("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}, "tag": {"SS": ["x"]}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "bystander"}, "n": {"N": "7"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as exc:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table, "Key": {"pk": {"S": "a"}},
+                            "UpdateExpression": "SET n = :two REMOVE tag",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "n": {"N": "0"}}}},
+                {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "missing"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}},
+            ]
+        )
+    assert [r["Code"] for r in exc.value.response["CancellationReasons"]] == [
+        "None", "None", "ConditionalCheckFailed"]
+    a = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]
+    assert a == {"pk": {"S": "a"}, "n": {"N": "1"}, "tag": {"SS": ["x"]}}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "bystander"}})["Item"]["n"] == {"N": "7"}
+    # the index follows the items (a restored item is found, a removed one is not)
+    ddb.put_item(TableName=table, Item={"pk": {"S": "ob"}, "pending": {"S": "1"}, "since": {"S": "t1"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table, "Key": {"pk": {"S": "ob"}},
+                            "UpdateExpression": "REMOVE pending"}},
+                {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "missing"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}},
+            ]
+        )
+    found = ddb.query(TableName=table, IndexName="outbox", KeyConditionExpression="pending = :p",
+                      ExpressionAttributeValues={":p": {"S": "1"}})["Items"]
+    assert [i["pk"]["S"] for i in found] == ["ob"]
+
+
 def test_concurrent_transactions_lose_no_update(aws, table):
     """moto backs up each table a transaction touches and restores that copy when the
     transaction fails; run concurrently, a failing transaction would wipe the writes other

@@ -18,6 +18,8 @@ emulator can afford (each request takes about a millisecond in moto).
 Transaction conflicts are modelled on top of the lock (:mod:`contention`): a request that would
 have met an ongoing transaction on DynamoDB gets DynamoDB's conflict error before moto runs it.
 
+A transaction backs up only the items it names, not whole tables (:mod:`moto_transactions`).
+
 Not covered: DynamoDB Streams (LocalStack's streams provider reads DynamoDB Local's streams) and
 persistence across restarts.
 """
@@ -41,7 +43,10 @@ def dynamodb_moto():
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
     from localstack.services.moto import call_moto
 
+    from . import moto_transactions
     from .contention import CONTENTION, moto_key_of
+
+    moto_transactions.install()
 
     def serialized_moto(context, service_request=None):
         ongoing_s = 0.0

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -88,6 +89,55 @@ class Tap:
         for arn in self.subscriptions:
             self.sns.unsubscribe(SubscriptionArn=arn)
         self.sqs.delete_queue(QueueUrl=self.url)
+
+
+@contextmanager
+def mapping_paused(stack: Stack, function_output: str):
+    """A function's event source mapping disabled (a consumer outage) while the block runs;
+    enabled again afterwards, also when the block fails."""
+    lam = stack.client("lambda")
+    fn = stack.outputs[function_output]
+    mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
+
+    def state():
+        return lam.get_event_source_mapping(UUID=mapping)["State"]
+
+    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    try:
+        wait_for(state, lambda s: s == "Disabled", 60, "mapping disabled")
+        yield
+    finally:
+        lam.update_event_source_mapping(UUID=mapping, Enabled=True)
+    wait_for(state, lambda s: s == "Enabled", 60, "mapping enabled")
+
+
+def inventory_paused(stack: Stack):
+    return mapping_paused(stack, "InventoryFunctionName")
+
+
+def status_changed(order_id: str, status: str, seq: int, customer_id: str | None = None) -> dict:
+    """An `OrderStatusChanged` event as a producer would write it (for direct deliveries)."""
+    return {"id": str(uuid.uuid4()), "type": "OrderStatusChanged", "version": 1,
+            "occurred_at": "2026-11-26T12:00:00Z", "order_id": order_id,
+            "data": {"customer_id": customer_id or new_customer(), "status": status, "seq": seq}}
+
+
+LIFE = {"PENDING": "order_placed", "CONFIRMED": "order_confirmed", "REJECTED": "order_rejected",
+        "CANCELLED": "order_cancelled"}
+
+
+def wait_told(stack: Stack, order_id: str, last: str, life: list[str], timeout: float = 60) -> list[str]:
+    """Waits until the customer was told `last` (a kind: `order_confirmed`, ...) and returns the
+    kinds told, in the order's life. A message older than one already sent is never sent, so an
+    earlier kind may be missing, but none is told twice, none outside `life`, and `last` is last."""
+    def sent():
+        return [r for r in stack.notifications_for(order_id) if r.get("state") == "SENT"]
+    recs = wait_for(sent, lambda rs: last in {r["kind"] for r in rs}, timeout, f"{last!r} told for {order_id}")
+    kinds = [r["kind"] for r in sorted(recs, key=lambda r: int(r["seq"]))]
+    assert len(kinds) == len(set(kinds)), kinds
+    assert set(kinds) <= set(life), (kinds, life)
+    assert kinds[-1] == last, kinds
+    return kinds
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orders_aws::config::process_env;
 use orders_aws::deadline::time_left;
 use orders_aws::{Clients, NotificationsTable, SnsPublisher};
+use orders_domain::notify::CLAIM_CLOCK_MARGIN;
 use orders_domain::ports::SystemClock;
-use orders_domain::usecases::CLAIM_CLOCK_MARGIN;
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -1,5 +1,6 @@
 //! Order-status consumer: applies `InventoryReserved` / `InventoryRejected` to the order
-//! (`PENDING -> CONFIRMED | REJECTED`) with a conditional write; late or duplicate events
+//! (`PENDING -> CONFIRMED | REJECTED`) with a conditional write that also stores the
+//! `OrderStatusChanged` it then publishes (the customer's news); late or duplicate events
 //! are acknowledged without change. A reservation for an order that does not exist is
 //! answered with `OrderCancelled` on order-events, so inventory releases the stock.
 
@@ -86,7 +87,12 @@ mod tests {
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
         assert_eq!(c.orders.snapshot(&id).unwrap().history.len(), 2);
-        assert!(c.publisher.events().is_empty());
+        let published = c.publisher.events();
+        assert_eq!(published.len(), 1, "one status change, not repeated");
+        assert!(matches!(
+            &published[0].payload,
+            orders_domain::EventPayload::OrderStatusChanged(d) if d.status == Status::Confirmed
+        ));
     }
 
     #[tokio::test]

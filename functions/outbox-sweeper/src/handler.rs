@@ -103,10 +103,7 @@ mod tests {
             "h".into(),
             now,
         );
-        o.outbox = Some(Outbox {
-            event: Event::order_placed(&o, now),
-            since: now,
-        });
+        o.outbox = Some(Outbox::new(vec![Event::order_placed(&o, now)], now));
         s.orders.insert_new(&o).await.unwrap();
         s
     }
@@ -134,7 +131,11 @@ mod tests {
         assert_eq!((report.pending.scanned, report.pending.expired), (1, 1));
         assert_eq!(
             s.publisher.types(),
-            vec![EventType::OrderPlaced, EventType::OrderCancelled]
+            vec![
+                EventType::OrderPlaced,
+                EventType::OrderCancelled,
+                EventType::OrderStatusChanged
+            ]
         );
     }
 

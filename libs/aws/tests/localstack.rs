@@ -181,10 +181,8 @@ fn pending_order(at: DateTime<Utc>) -> Order {
         "hash".into(),
         at,
     );
-    o.outbox = Some(Outbox {
-        event: Event::order_placed(&o, at),
-        since: at,
-    });
+    let status = Event::status_changed(&o.order_id, &o.customer_id, OrderStatus::Pending, None, at);
+    o.outbox = Some(Outbox::new(vec![Event::order_placed(&o, at), status], at));
     o
 }
 
@@ -217,7 +215,8 @@ async fn outbox_clear_compensate_and_sweep_index() {
     let t = orders_table().await;
     let at = now();
     let o = pending_order(at);
-    let event_id = o.outbox.as_ref().unwrap().event.id.clone();
+    let outbox = o.outbox.clone().unwrap();
+    let event_id = outbox.events[0].id.clone();
     t.insert_new(&o).await.unwrap();
 
     let later = at + chrono::Duration::seconds(1);
@@ -232,10 +231,18 @@ async fn outbox_clear_compensate_and_sweep_index() {
     );
 
     let wrong = EventId::for_order_event(&o.order_id, "Other");
-    assert!(!t.clear_outbox(&o.order_id, &wrong).await.unwrap());
-    assert!(t.clear_outbox(&o.order_id, &event_id).await.unwrap());
+    let mut other_first = outbox.clone();
+    other_first.events[0].id = wrong.clone();
+    assert!(!t.clear_outbox(&o.order_id, &other_first).await.unwrap());
+    let mut shorter = outbox.clone();
+    shorter.events.pop();
     assert!(
-        !t.clear_outbox(&o.order_id, &event_id).await.unwrap(),
+        !t.clear_outbox(&o.order_id, &shorter).await.unwrap(),
+        "an outbox that grew since it was read is not cleared"
+    );
+    assert!(t.clear_outbox(&o.order_id, &outbox).await.unwrap());
+    assert!(
+        !t.clear_outbox(&o.order_id, &outbox).await.unwrap(),
         "second clear is a no-op"
     );
     assert_eq!(t.get(&o.order_id).await.unwrap().unwrap().outbox, None);
@@ -249,7 +256,7 @@ async fn outbox_clear_compensate_and_sweep_index() {
     );
 
     let o2 = pending_order(at);
-    let e2 = o2.outbox.as_ref().unwrap().event.id.clone();
+    let e2 = o2.outbox.as_ref().unwrap().events[0].id.clone();
     t.insert_new(&o2).await.unwrap();
     assert!(!t.delete_unpublished(&o2.order_id, &wrong).await.unwrap());
     assert!(t.delete_unpublished(&o2.order_id, &e2).await.unwrap());
@@ -356,18 +363,21 @@ async fn transitions_are_conditional_and_never_go_backwards() {
         "late, contradicting"
     );
 
-    // Cancel from CONFIRMED writes the outbox in the same update.
+    // Cancel from CONFIRMED appends to the outbox in the same update: what is still
+    // pending (the placement's events, never cleared here) stays ahead of it.
     let cancel_event = Event::order_cancelled(&o, Some("r".into()), now());
-    let outbox = Outbox {
-        event: cancel_event.clone(),
-        since: now(),
-    };
+    let outbox = Outbox::new(vec![cancel_event.clone()], now());
     let mut w = apply(Trigger::Cancel, &cancel_event.id);
     w.outbox = Some(&outbox);
+    let placement = o.outbox.clone().unwrap();
     match t.transition(w.clone()).await.unwrap() {
         TransitionOutcome::Applied(after) => {
             assert_eq!(after.status, OrderStatus::Cancelled);
-            assert_eq!(after.outbox.map(|b| b.event), Some(cancel_event.clone()));
+            let pending = after.outbox.unwrap();
+            let mut want = placement.events.clone();
+            want.push(cancel_event.clone());
+            assert_eq!(pending.events, want);
+            assert_eq!(pending.since, placement.since, "the oldest event's age");
             assert_eq!(after.history.len(), 3);
         }
         other => panic!("{other:?}"),
@@ -621,8 +631,9 @@ async fn notification_claim_mark_and_takeover() {
     let t = NotificationsTable::new(ddb, name);
     let order = pending_order(now());
     let rec = NotificationRecord {
-        event_id: order.outbox.as_ref().unwrap().event.id.clone(),
+        event_id: order.outbox.as_ref().unwrap().events[1].id.clone(),
         order_id: order.order_id.clone(),
+        seq: 1,
         customer_id: customer(),
         kind: "order_placed".into(),
         subject: "s".into(),
@@ -668,6 +679,57 @@ async fn notification_claim_mark_and_takeover() {
         ClaimOutcome::AlreadySent,
         "sent is final"
     );
+}
+
+#[tokio::test]
+async fn notification_claims_never_go_below_the_orders_high_water_mark() {
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let name = unique("notifications");
+    create_table(&ddb, &name, "event_id", false).await;
+    let t = NotificationsTable::new(ddb, name);
+    let order_id = OrderId::random();
+    let rec = |status: OrderStatus| {
+        let e = Event::status_changed(&order_id, &customer(), status, None, now());
+        NotificationRecord {
+            event_id: e.id,
+            order_id: order_id.clone(),
+            seq: status.seq(),
+            customer_id: customer(),
+            kind: status.as_str().into(),
+            subject: "s".into(),
+            message: "m".into(),
+        }
+    };
+    let t0 = 1_000_000_i64;
+    let cancelled = rec(OrderStatus::Cancelled);
+    assert!(matches!(
+        t.claim(&cancelled, t0, t0 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
+    assert_eq!(t.high_water_mark(&order_id).await.unwrap(), Some(3));
+    // "received" arrives after "cancelled" was claimed: never sent, and no claim is left.
+    let placed = rec(OrderStatus::Pending);
+    assert_eq!(
+        t.claim(&placed, t0 + 1, t0 + 1 - 60_000).await.unwrap(),
+        ClaimOutcome::Superseded
+    );
+    assert_eq!(t.state(&placed.event_id).await.unwrap(), None);
+    assert_eq!(t.high_water_mark(&order_id).await.unwrap(), Some(3));
+    // The same message again (a redelivery after a released claim) may claim at the mark.
+    t.release_claim(&cancelled.event_id, t0).await.unwrap();
+    assert!(matches!(
+        t.claim(&cancelled, t0 + 2, t0 + 2 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
+    // Another order's mark is its own.
+    let other = NotificationRecord {
+        order_id: OrderId::random(),
+        ..rec(OrderStatus::Pending)
+    };
+    assert!(matches!(
+        t.claim(&other, t0, t0 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
 }
 
 /// Receives until `want` messages arrived or `rounds` one-second polls passed.
@@ -751,7 +813,7 @@ async fn sns_publish_carries_the_type_attribute_through_a_filter_policy() {
 
     let publisher = SnsPublisher::new(sns.clone(), topic_arn);
     let order = pending_order(now());
-    let placed = order.outbox.clone().unwrap().event;
+    let placed = order.outbox.clone().unwrap().events[0].clone();
     let reserved = Event::for_order(
         &order.order_id,
         now(),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, EventId, OrderId, Sku};
-use crate::order::{Order, OrderLine};
+use crate::order::{Order, OrderLine, OrderStatus};
 
 /// The envelope version this code writes and accepts.
 pub const EVENT_VERSION: u32 = 1;
@@ -34,6 +34,7 @@ pub enum EventPayload {
     InventoryReserved(InventoryReserved),
     InventoryRejected(InventoryRejected),
     InventoryReleased(InventoryReleased),
+    OrderStatusChanged(OrderStatusChanged),
     CustomerNotified(CustomerNotified),
 }
 
@@ -45,16 +46,18 @@ pub enum EventType {
     InventoryReserved,
     InventoryRejected,
     InventoryReleased,
+    OrderStatusChanged,
     CustomerNotified,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::OrderPlaced,
         EventType::OrderCancelled,
         EventType::InventoryReserved,
         EventType::InventoryRejected,
         EventType::InventoryReleased,
+        EventType::OrderStatusChanged,
         EventType::CustomerNotified,
     ];
 
@@ -65,6 +68,7 @@ impl EventType {
             EventType::InventoryReserved => "InventoryReserved",
             EventType::InventoryRejected => "InventoryRejected",
             EventType::InventoryReleased => "InventoryReleased",
+            EventType::OrderStatusChanged => "OrderStatusChanged",
             EventType::CustomerNotified => "CustomerNotified",
         }
     }
@@ -107,6 +111,20 @@ pub struct InventoryReleased {
     pub lines: Vec<OrderLine>,
 }
 
+/// An order's status changed: one per applied transition (and `PENDING` for a new order),
+/// written with the transition in the order's outbox. Customer messages follow these, never
+/// the inventory's raw decisions, so a customer hears only what happened to the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    pub customer_id: CustomerId,
+    pub status: OrderStatus,
+    /// [`OrderStatus::seq`]: grows with every transition of one order, so a consumer can
+    /// tell an older change from a newer one whatever order they arrive in.
+    pub seq: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerNotified {
     pub customer_id: CustomerId,
@@ -124,6 +142,7 @@ impl EventPayload {
             EventPayload::InventoryReserved(_) => EventType::InventoryReserved,
             EventPayload::InventoryRejected(_) => EventType::InventoryRejected,
             EventPayload::InventoryReleased(_) => EventType::InventoryReleased,
+            EventPayload::OrderStatusChanged(_) => EventType::OrderStatusChanged,
             EventPayload::CustomerNotified(_) => EventType::CustomerNotified,
         }
     }
@@ -136,6 +155,7 @@ impl EventPayload {
             EventPayload::InventoryReserved(d) => &d.customer_id,
             EventPayload::InventoryRejected(d) => &d.customer_id,
             EventPayload::InventoryReleased(d) => &d.customer_id,
+            EventPayload::OrderStatusChanged(d) => &d.customer_id,
             EventPayload::CustomerNotified(d) => &d.customer_id,
         }
     }
@@ -179,7 +199,8 @@ impl Event {
         )
     }
 
-    /// `OrderCancelled`; an order is cancelled at most once, so one id per order suffices.
+    /// `OrderCancelled` for an order that is cancelled (by its customer) or rejected (pending
+    /// timeout): either ends the order, so it happens at most once per order.
     pub fn order_cancelled(order: &Order, reason: Option<String>, at: DateTime<Utc>) -> Self {
         Self::new(
             &order.order_id,
@@ -189,6 +210,56 @@ impl Event {
                 reason,
             }),
         )
+    }
+
+    /// `OrderCancelled` for stock reserved for an order that does not exist (rolled back). Its
+    /// id differs from [`Event::order_cancelled`]'s: an order recreated under the same id (the
+    /// client's retry with the same Idempotency-Key) may still be cancelled for real later.
+    pub fn abandoned_reservation(
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        reason: String,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Event {
+            id: EventId::for_order_event(order_id, "OrderCancelled/abandoned-reservation"),
+            ..Self::new(
+                order_id,
+                at,
+                EventPayload::OrderCancelled(OrderCancelled {
+                    customer_id: customer_id.clone(),
+                    reason: Some(reason),
+                }),
+            )
+        }
+    }
+
+    /// `OrderStatusChanged` to `status`. An order reaches each status at most once (the state
+    /// machine never goes back), so the status names the transition: a republish after a
+    /// crash carries the same id.
+    pub fn status_changed(
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        status: OrderStatus,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Event {
+            id: EventId::for_order_event(
+                order_id,
+                &format!("OrderStatusChanged/{}", status.as_str()),
+            ),
+            ..Self::new(
+                order_id,
+                at,
+                EventPayload::OrderStatusChanged(OrderStatusChanged {
+                    customer_id: customer_id.clone(),
+                    status,
+                    seq: status.seq(),
+                    reason,
+                }),
+            )
+        }
     }
 
     /// An event about `order_id` whose id is derived from the order id and the payload type.
@@ -295,6 +366,16 @@ mod tests {
         let n2 = Event::customer_notified(&b, "s".into(), "m".into(), Utc::now());
         assert_eq!(n1.id, n2.id);
         assert_ne!(n1.id, a.id);
+        // One status change per status an order reaches: same status, same id.
+        let c = &o.customer_id;
+        let changes: Vec<EventId> = OrderStatus::ALL
+            .into_iter()
+            .map(|s| Event::status_changed(&o.order_id, c, s, None, Utc::now()).id)
+            .collect();
+        let again = Event::status_changed(&o.order_id, c, OrderStatus::Pending, None, Utc::now());
+        assert_eq!(again.id, changes[0]);
+        let distinct: std::collections::HashSet<_> = changes.iter().collect();
+        assert_eq!(distinct.len(), changes.len());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A terminal state for every order: an order still `PENDING` after the pending timeout (its
 //! `OrderPlaced` sits in a dead-letter queue, or the pipeline was down) is `REJECTED` with a
-//! reason, exactly once (a conditional transition), and `OrderCancelled` is published so that
+//! reason, exactly once (a conditional transition), `OrderStatusChanged(REJECTED)` tells the
+//! customer, and `OrderCancelled` is published so that
 //! inventory releases whatever it reserved, or leaves a tombstone so that a late `OrderPlaced`
 //! (a redriven message) reserves nothing.
 
@@ -11,10 +12,10 @@ use tracing::{info, warn};
 
 use crate::events::Event;
 use crate::order::{HistoryEntry, Outbox, Trigger};
+use crate::outbox::publish_outbox;
 use crate::ports::{
     Clock, EventPublisher, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
 };
-use crate::usecases::clear_outbox_after_publish;
 
 /// History and event reason of an order that waited too long.
 pub const PENDING_TIMEOUT_REASON: &str =
@@ -64,10 +65,14 @@ where
         let now = clock.now();
         let reason = Some(PENDING_TIMEOUT_REASON.to_string());
         let event = Event::order_cancelled(&order, reason.clone(), now);
-        let outbox = Outbox {
-            event: event.clone(),
-            since: now,
-        };
+        let status = Event::status_changed(
+            &id,
+            &order.customer_id,
+            Trigger::TimedOut.target(),
+            reason.clone(),
+            now,
+        );
+        let outbox = Outbox::new(vec![event.clone(), status], now);
         let write = TransitionWrite {
             order_id: &id,
             trigger: Trigger::TimedOut,
@@ -81,20 +86,19 @@ where
             outbox: Some(&outbox),
             at: now,
         };
-        match orders.transition(write).await {
+        let pending = match orders.transition(write).await {
             // Decided meanwhile (confirmed, rejected, cancelled): not ours to end.
             Ok(TransitionOutcome::NotApplied) => continue,
-            Ok(TransitionOutcome::Applied(_)) => {}
+            Ok(TransitionOutcome::Applied(mut updated)) => updated.outbox.take().unwrap_or(outbox),
             Err(e) => {
                 warn!(order_id = %id, error = %e, "expiry: transition failed");
                 summary.failed += 1;
                 continue;
             }
-        }
+        };
         summary.expired += 1;
-        match publisher.publish(&event).await {
+        match publish_outbox(orders, publisher, &id, &pending).await {
             Ok(()) => {
-                clear_outbox_after_publish(orders, &id, &event.id).await;
                 info!(order_id = %id, event_id = %event.id, "pending order timed out: rejected");
             }
             Err(e) => {
@@ -163,8 +167,12 @@ mod tests {
             OrderStatus::Pending
         );
         let out = publisher.events();
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
         assert_eq!(out[0].event_type(), EventType::OrderCancelled);
+        assert!(
+            matches!(&out[1].payload, EventPayload::OrderStatusChanged(c) if c.status == OrderStatus::Rejected && c.reason.as_deref() == Some(PENDING_TIMEOUT_REASON)),
+            "the customer hears 'rejected', with the reason"
+        );
         assert!(
             matches!(&out[0].payload, EventPayload::OrderCancelled(c) if c.reason.as_deref() == Some(PENDING_TIMEOUT_REASON))
         );
@@ -174,7 +182,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.expired, 0);
-        assert_eq!(publisher.events().len(), 1);
+        assert_eq!(publisher.events().len(), 2);
     }
 
     #[tokio::test]
@@ -193,10 +201,14 @@ mod tests {
         assert_eq!((s.expired, s.failed), (1, 1));
         let o = orders.snapshot(&id).unwrap();
         assert_eq!(o.status, OrderStatus::Rejected);
+        let pending: Vec<_> = o
+            .outbox
+            .map(|b| b.events.iter().map(Event::event_type).collect())
+            .unwrap_or_default();
         assert_eq!(
-            o.outbox.map(|b| b.event.event_type()),
-            Some(EventType::OrderCancelled),
-            "the release is not lost"
+            pending,
+            [EventType::OrderCancelled, EventType::OrderStatusChanged],
+            "the release and the customer's news are not lost"
         );
     }
 }

@@ -8,6 +8,7 @@ pub mod expiry;
 pub mod ids;
 pub mod notify;
 pub mod order;
+pub mod outbox;
 pub mod ports;
 pub mod products;
 pub mod reservation;
@@ -20,7 +21,7 @@ pub mod testing;
 #[cfg(test)]
 mod usecases_tests;
 
-pub use events::{Event, EventPayload, EventType, EVENT_VERSION};
+pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
 pub use ids::{ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, OrderView, Outbox, Trigger};
 pub use validation::{ErrorCode, ValidationError};

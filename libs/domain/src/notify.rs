@@ -1,9 +1,16 @@
-//! Customer notification text, one message per event.
+//! The notification flow: one customer message per applied status change
+//! (`OrderStatusChanged`), and never one older than a message already sent for that order.
 
-use crate::events::{Event, EventPayload};
-use crate::order::OrderLine;
+use std::time::Duration;
 
-/// A message for the customer about one event.
+use tracing::{info, warn};
+
+use crate::events::{Event, EventPayload, EventType, OrderStatusChanged};
+use crate::order::OrderStatus;
+use crate::ports::{ClaimOutcome, Clock, EventPublisher, NotificationRecord, NotificationStore};
+use crate::usecases::{ConsumerError, Handled};
+
+/// A message for the customer about one status change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// Short kind, stored with the record (`order_placed`, ...).
@@ -11,138 +18,348 @@ pub struct Notification {
     /// Subject line (ASCII, <= 100 chars: fits an SNS email subject).
     pub subject: String,
     pub message: String,
+    /// Where the message stands among the order's messages.
+    pub seq: u32,
 }
 
-/// The customer message for `event`; `None` for events that are themselves notifications.
+/// The customer message for `event`: only status changes are told to customers, so a
+/// customer hears what happened to the order, not what one service decided on the way.
 pub fn notification_for(event: &Event) -> Option<Notification> {
-    let short_id: String = event.order_id.as_str().chars().take(8).collect();
-    let n = match &event.payload {
-        EventPayload::OrderPlaced(d) => Notification {
-            kind: "order_placed",
-            subject: format!("We received your order {short_id}"),
-            message: format!(
-                "Thank you! Order {} for {} is received and waiting for stock confirmation.",
-                event.order_id,
-                describe(&d.lines)
-            ),
-        },
-        EventPayload::InventoryReserved(d) => Notification {
-            kind: "order_confirmed",
-            subject: format!("Your order {short_id} is confirmed"),
-            message: format!(
-                "Good news: {} for order {} is reserved for you.",
-                describe(&d.lines),
-                event.order_id
-            ),
-        },
-        EventPayload::InventoryRejected(d) => Notification {
-            kind: "order_rejected",
-            subject: format!("We could not fulfil your order {short_id}"),
-            message: format!(
-                "Sorry, order {} could not be fulfilled: not enough stock for {}. You have not been charged.",
-                event.order_id,
-                d.short_skus
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        },
-        EventPayload::OrderCancelled(d) => Notification {
-            kind: "order_cancelled",
-            subject: format!("Your order {short_id} is cancelled"),
-            message: match &d.reason {
-                Some(r) => format!("Order {} is cancelled ({r}).", event.order_id),
-                None => format!("Order {} is cancelled.", event.order_id),
-            },
-        },
-        EventPayload::InventoryReleased(d) => Notification {
-            kind: "stock_released",
-            subject: format!("Items of order {short_id} released"),
-            message: format!(
-                "The items held for cancelled order {} ({}) are released.",
-                event.order_id,
-                describe(&d.lines)
-            ),
-        },
-        EventPayload::CustomerNotified(_) => return None,
+    let EventPayload::OrderStatusChanged(change) = &event.payload else {
+        return None;
     };
-    Some(n)
+    let OrderStatusChanged { status, reason, .. } = change;
+    let id = &event.order_id;
+    let short_id: String = id.as_str().chars().take(8).collect();
+    let because = reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let (kind, subject, message) = match status {
+        OrderStatus::Pending => (
+            "order_placed",
+            format!("We received your order {short_id}"),
+            format!("Thank you! Order {id} is received and waiting for stock confirmation."),
+        ),
+        OrderStatus::Confirmed => (
+            "order_confirmed",
+            format!("Your order {short_id} is confirmed"),
+            format!("Good news: the items of order {id} are reserved for you."),
+        ),
+        OrderStatus::Rejected => (
+            "order_rejected",
+            format!("We could not fulfil your order {short_id}"),
+            format!(
+                "Sorry, order {id} could not be fulfilled{because}. You have not been charged."
+            ),
+        ),
+        OrderStatus::Cancelled => (
+            "order_cancelled",
+            format!("Your order {short_id} is cancelled"),
+            format!("Order {id} is cancelled{because}."),
+        ),
+    };
+    Some(Notification {
+        kind,
+        subject,
+        message,
+        seq: change.seq,
+    })
 }
 
-fn describe(lines: &[OrderLine]) -> String {
-    let items: Vec<String> = lines
-        .iter()
-        .map(|l| format!("{} x {}", l.quantity, l.sku))
-        .collect();
-    items.join(", ")
+/// Margin on a notification claim's lifetime for clock differences between workers.
+pub const CLAIM_CLOCK_MARGIN: Duration = Duration::from_secs(1);
+
+/// Notification consumer: claim, publish `CustomerNotified`, mark sent; once per event id, and
+/// not at all once a newer message of the same order was claimed (the claim raises the
+/// order's high-water mark in the same write, so two workers cannot both pass it).
+///
+/// `claim_ttl` is how long a claim blocks other workers: the function's timeout (plus
+/// [`CLAIM_CLOCK_MARGIN`]), because a claim can only be in progress while the invocation that
+/// made it runs. A longer one outlives the worker it protects: a worker killed at its timeout
+/// (before it could release its claim) would block every redelivery until the message reached
+/// the DLQ, which the local stack showed with a 2 s timeout, a 12 s visibility timeout and a
+/// fixed 60 s claim.
+pub async fn notify_customer<S, P, C>(
+    store: &S,
+    publisher: &P,
+    clock: &C,
+    event: &Event,
+    claim_ttl: Duration,
+) -> Result<Handled, ConsumerError>
+where
+    S: NotificationStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let Some(note) = notification_for(event) else {
+        return Ok(Handled::Skipped("not a customer-facing event"));
+    };
+    let record = NotificationRecord {
+        event_id: event.id.clone(),
+        order_id: event.order_id.clone(),
+        seq: note.seq,
+        customer_id: event.payload.customer_id().clone(),
+        kind: note.kind.to_string(),
+        subject: note.subject.clone(),
+        message: note.message.clone(),
+    };
+    let now = clock.now();
+    let now_ms = now.timestamp_millis();
+    let ttl_ms = i64::try_from(claim_ttl.as_millis()).unwrap_or(i64::MAX);
+    let claimed_at_ms = match store
+        .claim(&record, now_ms, now_ms.saturating_sub(ttl_ms))
+        .await?
+    {
+        ClaimOutcome::AlreadySent => return Ok(Handled::Skipped("already notified")),
+        ClaimOutcome::Superseded => {
+            info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "a newer message was sent for this order; this one is dropped");
+            return Ok(Handled::Skipped("superseded by a newer message"));
+        }
+        ClaimOutcome::InProgress => return Err(ConsumerError::InProgress(event.id.to_string())),
+        ClaimOutcome::Claimed { claimed_at_ms } => claimed_at_ms,
+    };
+    let out = Event::customer_notified(event, note.subject, note.message, now);
+    if let Err(e) = publisher.publish(&out).await {
+        if let Err(release) = store.release_claim(&event.id, claimed_at_ms).await {
+            warn!(order_id = %event.order_id, error = %release, "claim not released; it expires");
+        }
+        return Err(e.into());
+    }
+    // A crash here leaves the claim; after it expires a retry republishes the same
+    // CustomerNotified id, which subscribers can dedupe.
+    store.mark_sent(&event.id, clock.now()).await?;
+    info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "customer notified");
+    Ok(Handled::Done {
+        published: Some(EventType::CustomerNotified),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EventType, InventoryRejected, OrderCancelled};
-    use crate::ids::{CustomerId, OrderId, Sku};
-    use crate::order::Order;
+    use crate::events::InventoryReserved;
+    use crate::ids::{CustomerId, OrderId};
+    use crate::testing::{FixedClock, InMemoryNotifications, RecordingPublisher};
     use chrono::Utc;
 
-    fn order() -> Order {
-        Order::new_pending(
-            OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap(),
-            CustomerId::parse("c").unwrap(),
-            vec![OrderLine {
-                sku: Sku::parse("SKU-1").unwrap(),
-                quantity: 3,
-            }],
-            "h".into(),
+    fn id() -> OrderId {
+        OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap()
+    }
+
+    fn change(status: OrderStatus, reason: Option<&str>) -> Event {
+        let customer = CustomerId::parse("c").unwrap();
+        Event::status_changed(
+            &id(),
+            &customer,
+            status,
+            reason.map(str::to_string),
             Utc::now(),
         )
     }
 
     #[test]
-    fn one_message_per_domain_event_and_none_for_notifications() {
-        let o = order();
-        let placed = Event::order_placed(&o, Utc::now());
-        let n = notification_for(&placed).unwrap();
-        assert_eq!(n.kind, "order_placed");
-        assert!(n.message.contains("3 x SKU-1"), "{}", n.message);
+    fn one_message_per_status_and_none_for_other_events() {
+        let kinds: Vec<_> = OrderStatus::ALL
+            .into_iter()
+            .map(|s| notification_for(&change(s, None)).unwrap().kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "order_placed",
+                "order_confirmed",
+                "order_rejected",
+                "order_cancelled"
+            ]
+        );
+        let n = notification_for(&change(OrderStatus::Rejected, Some("not enough A"))).unwrap();
+        assert!(n.message.contains("(not enough A)"), "{}", n.message);
+        assert_eq!(n.seq, OrderStatus::Rejected.seq());
         assert!(n.subject.contains("0b6f6b3e"));
 
-        let rejected = Event::for_order(
-            &o.order_id,
+        // Inventory's decisions are not the customer's news: only applied transitions are.
+        let reserved = Event::for_order(
+            &id(),
             Utc::now(),
-            EventPayload::InventoryRejected(InventoryRejected {
-                customer_id: o.customer_id.clone(),
-                short_skus: vec![Sku::parse("A").unwrap(), Sku::parse("B").unwrap()],
+            EventPayload::InventoryReserved(InventoryReserved {
+                customer_id: CustomerId::parse("c").unwrap(),
+                lines: vec![],
             }),
         );
-        let n = notification_for(&rejected).unwrap();
-        assert_eq!(n.kind, "order_rejected");
-        assert!(n.message.contains("A, B"), "{}", n.message);
-
-        let cancelled = Event::for_order(
-            &o.order_id,
-            Utc::now(),
-            EventPayload::OrderCancelled(OrderCancelled {
-                customer_id: o.customer_id.clone(),
-                reason: Some("changed mind".into()),
-            }),
-        );
-        assert!(notification_for(&cancelled)
-            .unwrap()
-            .message
-            .contains("changed mind"));
-
+        assert_eq!(notification_for(&reserved), None);
+        let placed = change(OrderStatus::Pending, None);
         let notified = Event::customer_notified(&placed, "s".into(), "m".into(), Utc::now());
-        assert_eq!(notified.event_type(), EventType::CustomerNotified);
         assert_eq!(notification_for(&notified), None);
     }
 
     #[test]
     fn subjects_fit_an_email_subject() {
-        let o = order();
-        let e = Event::order_placed(&o, Utc::now());
-        let n = notification_for(&e).unwrap();
-        assert!(n.subject.len() <= 100 && n.subject.is_ascii());
+        for s in OrderStatus::ALL {
+            let n = notification_for(&change(s, Some("a reason"))).unwrap();
+            assert!(
+                n.subject.len() <= 100 && n.subject.is_ascii(),
+                "{}",
+                n.subject
+            );
+        }
+    }
+
+    const TTL: Duration = Duration::from_secs(11);
+
+    #[tokio::test]
+    async fn an_older_message_arriving_after_a_newer_one_is_never_sent() {
+        let (store, publisher, clock) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let cancelled = change(OrderStatus::Cancelled, Some("changed mind"));
+        let placed = change(OrderStatus::Pending, None);
+        let done = notify_customer(&store, &publisher, &clock, &cancelled, TTL).await;
+        assert!(matches!(done, Ok(Handled::Done { .. })), "{done:?}");
+        let late = notify_customer(&store, &publisher, &clock, &placed, TTL).await;
+        assert!(
+            matches!(late, Ok(Handled::Skipped("superseded by a newer message"))),
+            "{late:?}"
+        );
+        let sent: Vec<_> = publisher
+            .events()
+            .into_iter()
+            .map(|e| match e.payload {
+                EventPayload::CustomerNotified(d) => d.source_event_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sent, [cancelled.id], "only the newer message");
+    }
+
+    #[tokio::test]
+    async fn messages_in_order_are_all_sent_once() {
+        let (store, publisher, clock) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let events = [
+            change(OrderStatus::Pending, None),
+            change(OrderStatus::Confirmed, None),
+            change(OrderStatus::Cancelled, None),
+        ];
+        for e in events.iter().chain(events.iter()) {
+            notify_customer(&store, &publisher, &clock, e, TTL)
+                .await
+                .unwrap();
+        }
+        assert_eq!(publisher.events().len(), 3, "three changes, three messages");
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_keeps_the_mark_so_the_older_message_stays_unsent() {
+        // The newer message failed to go out and will be redelivered: the older one must
+        // not slip in before it.
+        let (store, publisher, clock) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let confirmed = change(OrderStatus::Confirmed, None);
+        publisher.fail_next(1);
+        let failed = notify_customer(&store, &publisher, &clock, &confirmed, TTL).await;
+        assert!(failed.is_err());
+        let placed = change(OrderStatus::Pending, None);
+        let late = notify_customer(&store, &publisher, &clock, &placed, TTL).await;
+        assert!(matches!(late, Ok(Handled::Skipped(_))), "{late:?}");
+        // The redelivery of the newer one goes out.
+        notify_customer(&store, &publisher, &clock, &confirmed, TTL)
+            .await
+            .unwrap();
+        assert_eq!(publisher.events().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn once_per_event_id() {
+        let (s, p, c) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let e = change(OrderStatus::Pending, None);
+        assert_eq!(
+            notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
+            Handled::Done {
+                published: Some(EventType::CustomerNotified)
+            }
+        );
+        assert!(matches!(
+            notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
+            Handled::Skipped("already notified")
+        ));
+        let out = p.events();
+        assert_eq!(out.len(), 1);
+        match &out[0].payload {
+            EventPayload::CustomerNotified(d) => {
+                assert_eq!(d.source_event_id, e.id);
+                assert_eq!(d.source_type, EventType::OrderStatusChanged);
+                assert_eq!(d.customer_id.as_str(), "c");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.sent(&e.id), Some(true));
+        assert_eq!(s.record(&e.id).unwrap().kind, "order_placed");
+    }
+
+    #[tokio::test]
+    async fn a_publish_failure_releases_the_claim_for_a_prompt_retry() {
+        let (s, p, c) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let e = change(OrderStatus::Pending, None);
+        p.fail_next(1);
+        assert!(matches!(
+            notify_customer(&s, &p, &c, &e, TTL).await,
+            Err(ConsumerError::Publish(_))
+        ));
+        assert_eq!(s.sent(&e.id), None);
+        notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
+        assert_eq!(p.events().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn claimed_elsewhere_is_retried_until_the_claim_goes_stale() {
+        let (s, p, c) = (
+            InMemoryNotifications::new(),
+            RecordingPublisher::new(),
+            FixedClock::default_time(),
+        );
+        let e = change(OrderStatus::Pending, None);
+        // Another worker claimed it and died before publishing.
+        let now_ms = c.now().timestamp_millis();
+        let rec = NotificationRecord {
+            event_id: e.id.clone(),
+            order_id: e.order_id.clone(),
+            seq: 1,
+            customer_id: CustomerId::parse("c").unwrap(),
+            kind: "order_placed".into(),
+            subject: "s".into(),
+            message: "m".into(),
+        };
+        s.claim(&rec, now_ms, now_ms - 11_000).await.unwrap();
+        assert!(matches!(
+            notify_customer(&s, &p, &c, &e, TTL).await,
+            Err(ConsumerError::InProgress(_))
+        ));
+        // Within the claim's lifetime (the other worker may still be running) it waits...
+        c.advance(chrono::Duration::seconds(10));
+        assert!(matches!(
+            notify_customer(&s, &p, &c, &e, TTL).await,
+            Err(ConsumerError::InProgress(_))
+        ));
+        // ...after it (that invocation has ended, by its timeout at the latest) it takes over.
+        c.advance(chrono::Duration::seconds(2));
+        notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
+        assert_eq!(p.events().len(), 1);
     }
 }

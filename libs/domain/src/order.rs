@@ -55,6 +55,17 @@ impl OrderStatus {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// The status's place in an order's life: every transition leads to a higher one (the
+    /// state machine is acyclic and never returns to `PENDING`), so it orders one order's
+    /// status changes whatever order their messages arrive in.
+    pub fn seq(self) -> u32 {
+        match self {
+            OrderStatus::Pending => 1,
+            OrderStatus::Confirmed => 2,
+            OrderStatus::Rejected | OrderStatus::Cancelled => 3,
+        }
+    }
+
     /// No trigger moves an order out of a terminal status.
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderStatus::Rejected | OrderStatus::Cancelled)
@@ -153,12 +164,27 @@ pub struct HistoryEntry {
     pub event_id: Option<EventId>,
 }
 
-/// An event written with the order in the same item, not yet known to be published.
+/// Events written with the order in the same item, not yet known to be published, in the
+/// order they are to be published. A transition appends to what is still pending, so an
+/// unpublished event is never lost to a later write; the outbox is cleared only as a whole,
+/// and only if nothing was appended since it was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outbox {
-    pub event: Event,
-    /// When it was written; the sweeper republishes entries older than its grace period.
+    pub events: Vec<Event>,
+    /// When its first event was written; the sweeper republishes outboxes older than its
+    /// grace period.
     pub since: DateTime<Utc>,
+}
+
+impl Outbox {
+    pub fn new(events: Vec<Event>, since: DateTime<Utc>) -> Self {
+        Outbox { events, since }
+    }
+
+    /// The first event's id: with the length, what identifies this outbox to a clear.
+    pub fn first_id(&self) -> Option<&EventId> {
+        self.events.first().map(|e| &e.id)
+    }
 }
 
 /// An order as stored.
@@ -302,6 +328,17 @@ mod tests {
                     trig.allowed_from().contains(&from),
                     "{from:?} {trig:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_transition_raises_the_status_seq() {
+        for from in OrderStatus::ALL {
+            for trig in Trigger::ALL {
+                if let Ok(Transition::Moved(to)) = transition(from, trig) {
+                    assert!(to.seq() > from.seq(), "{from:?} -> {to:?} by {trig:?}");
+                }
             }
         }
     }

@@ -74,7 +74,7 @@ pub struct TransitionWrite<'a> {
     pub entry: HistoryEntry,
     /// Recorded in `applied_events` (inventory events).
     pub applied_event: Option<&'a EventId>,
-    /// Written as the pending outbox (cancellation).
+    /// Appended to the pending outbox (its `since` kept if one is pending).
     pub outbox: Option<&'a Outbox>,
     pub at: DateTime<Utc>,
 }
@@ -104,11 +104,12 @@ pub trait OrderStore: Send + Sync {
         write: TransitionWrite<'_>,
     ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
 
-    /// Clears the outbox if it still holds `event_id`; `false` if it did not.
+    /// Clears the outbox if it is still `outbox` (same first event, nothing appended);
+    /// `false` if it is not.
     fn clear_outbox(
         &self,
         id: &OrderId,
-        event_id: &EventId,
+        outbox: &Outbox,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes the order if it is still `PENDING` with `event_id` unpublished (compensation
@@ -213,6 +214,8 @@ pub trait InventoryStore: Send + Sync {
 pub struct NotificationRecord {
     pub event_id: EventId,
     pub order_id: OrderId,
+    /// The message's place among the order's messages (its status's seq).
+    pub seq: u32,
     pub customer_id: CustomerId,
     pub kind: String,
     pub subject: String,
@@ -228,11 +231,15 @@ pub enum ClaimOutcome {
     AlreadySent,
     /// Another worker claimed it recently: retry later.
     InProgress,
+    /// A newer message for this order was claimed or sent: this one is never sent.
+    Superseded,
 }
 
 /// The Notifications table.
 pub trait NotificationStore: Send + Sync {
-    /// Claims `record.event_id` if unclaimed or claimed before `stale_before_ms`.
+    /// Claims `record.event_id` if unclaimed or claimed before `stale_before_ms`, and only
+    /// if no message of a higher `seq` was claimed for its order; in the same atomic write it
+    /// raises the order's high-water mark to `record.seq`.
     fn claim(
         &self,
         record: &NotificationRecord,

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::events::{Event, EventType};
 use crate::ids::{CustomerId, EventId, OrderId, Sku};
-use crate::order::{Order, OrderLine};
+use crate::order::{Order, OrderLine, Outbox};
 use crate::ports::{
     ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
     NotificationStore, OrderStore, Product, ProductStore, PublishError, StockWrite, StoreError,
@@ -65,6 +65,8 @@ pub struct RecordingPublisher {
     events: Mutex<Vec<Event>>,
     fail_next: AtomicUsize,
     ambiguous_next: AtomicUsize,
+    /// Publishes still to let through before one fails.
+    fail_nth: Mutex<Option<usize>>,
 }
 
 impl RecordingPublisher {
@@ -75,6 +77,11 @@ impl RecordingPublisher {
     /// The next `n` publishes fail (and publish nothing).
     pub fn fail_next(&self, n: usize) {
         self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The `n`th publish from now (1 = the next) fails; those before it go out.
+    pub fn fail_nth(&self, n: usize) {
+        *lock(&self.fail_nth) = n.checked_sub(1);
     }
 
     /// The next `n` publishes go out but report failure (a timeout after SNS accepted the
@@ -98,7 +105,21 @@ impl EventPublisher for RecordingPublisher {
             n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
         };
-        let result = if take(&self.fail_next) {
+        let nth = {
+            let mut left = lock(&self.fail_nth);
+            match *left {
+                Some(0) => {
+                    *left = None;
+                    true
+                }
+                Some(n) => {
+                    *left = Some(n - 1);
+                    false
+                }
+                None => false,
+            }
+        };
+        let result = if nth || take(&self.fail_next) {
             Err(PublishError("injected publish failure".into()))
         } else if take(&self.ambiguous_next) {
             lock(&self.events).push(event.clone());
@@ -195,8 +216,11 @@ impl OrderStore for InMemoryOrders {
                 if let Some(id) = w.applied_event {
                     o.applied_events.push(id.clone());
                 }
-                if let Some(outbox) = w.outbox {
-                    o.outbox = Some(outbox.clone());
+                if let Some(new) = w.outbox {
+                    match &mut o.outbox {
+                        Some(pending) => pending.events.extend(new.events.iter().cloned()),
+                        None => o.outbox = Some(new.clone()),
+                    }
                 }
                 TransitionOutcome::Applied(Box::new(o.clone()))
             }
@@ -208,11 +232,13 @@ impl OrderStore for InMemoryOrders {
     fn clear_outbox(
         &self,
         id: &OrderId,
-        event_id: &EventId,
+        outbox: &Outbox,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let mut map = lock(&self.orders);
+        let same =
+            |b: &Outbox| b.first_id() == outbox.first_id() && b.events.len() == outbox.events.len();
         let cleared = match map.get_mut(id) {
-            Some(o) if o.outbox.as_ref().is_some_and(|b| &b.event.id == event_id) => {
+            Some(o) if o.outbox.as_ref().is_some_and(same) => {
                 o.outbox = None;
                 true
             }
@@ -229,7 +255,9 @@ impl OrderStore for InMemoryOrders {
         let mut map = lock(&self.orders);
         let deletable = map.get(id).is_some_and(|o| {
             o.status == crate::order::OrderStatus::Pending
-                && o.outbox.as_ref().is_some_and(|b| &b.event.id == event_id)
+                && o.outbox
+                    .as_ref()
+                    .is_some_and(|b| b.first_id() == Some(event_id))
         });
         if deletable {
             map.remove(id);
@@ -483,6 +511,8 @@ struct NotificationRow {
 #[derive(Debug, Default)]
 pub struct InMemoryNotifications {
     rows: Mutex<HashMap<EventId, NotificationRow>>,
+    /// Highest `seq` claimed per order.
+    marks: Mutex<HashMap<OrderId, u32>>,
 }
 
 impl InMemoryNotifications {
@@ -508,10 +538,15 @@ impl NotificationStore for InMemoryNotifications {
         stale_before_ms: i64,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send {
         let mut rows = lock(&self.rows);
+        let mut marks = lock(&self.marks);
         let out = match rows.get(&record.event_id) {
             Some(r) if r.sent => ClaimOutcome::AlreadySent,
             Some(r) if r.claimed_at_ms >= stale_before_ms => ClaimOutcome::InProgress,
+            _ if marks.get(&record.order_id).is_some_and(|m| *m > record.seq) => {
+                ClaimOutcome::Superseded
+            }
             _ => {
+                marks.insert(record.order_id.clone(), record.seq);
                 rows.insert(
                     record.event_id.clone(),
                     NotificationRow {

@@ -6,13 +6,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::events::{Event, EventPayload, EventType, OrderCancelled};
+use crate::events::{Event, EventPayload, EventType};
 use crate::ids::{ClientScope, EventId, IdempotencyKey, OrderId};
-use crate::notify::notification_for;
 use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
+use crate::outbox::publish_outbox;
 use crate::ports::{
-    ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
-    NotificationStore, OrderStore, PublishError, StoreError, TransitionOutcome, TransitionWrite,
+    Clock, EventPublisher, InsertOutcome, InventoryStore, OrderStore, PublishError, StoreError,
+    TransitionOutcome, TransitionWrite,
 };
 use crate::reservation::{inventory_event_for, Recorded};
 use crate::validation::{CancelRequest, ErrorCode, PlaceOrderRequest, ValidationError};
@@ -60,8 +60,9 @@ pub struct Placed {
     pub replayed: bool,
 }
 
-/// `POST /orders`: validate, store `PENDING` with the `OrderPlaced` outbox, publish, clear
-/// the outbox. No success unless `OrderPlaced` was published.
+/// `POST /orders`: validate, store `PENDING` with the outbox `[OrderPlaced,
+/// OrderStatusChanged(PENDING)]`, publish, clear the outbox. No success unless `OrderPlaced`
+/// was published; a failure after it leaves the status event to the outbox sweeper.
 ///
 /// `client` scopes the `Idempotency-Key` (the API key that made the request). `writer_window`
 /// is how long the request that wrote an order may still be running: the API
@@ -102,10 +103,15 @@ where
     let now = clock.now();
     let mut order = Order::new_pending(order_id, request.customer_id, request.lines, hash, now);
     let event = Event::order_placed(&order, now);
-    order.outbox = Some(Outbox {
-        event: event.clone(),
-        since: now,
-    });
+    let status = Event::status_changed(
+        &order.order_id,
+        &order.customer_id,
+        OrderStatus::Pending,
+        None,
+        now,
+    );
+    let outbox = Outbox::new(vec![event.clone(), status], now);
+    order.outbox = Some(outbox.clone());
 
     let mut outcome = orders.insert_new(&order).await?;
     if outcome == InsertOutcome::AlreadyExists && key.is_none() {
@@ -121,12 +127,17 @@ where
     }
     match outcome {
         InsertOutcome::Inserted => {
-            if let Err(e) = publisher.publish(&event).await {
-                compensate(orders, &order.order_id, &event.id).await;
-                return Err(ApiError::Unavailable(e.to_string()));
+            match publish_outbox(orders, publisher, &order.order_id, &outbox).await {
+                Ok(()) => order.outbox = None,
+                Err(u) if u.published == 0 => {
+                    compensate(orders, &order.order_id, &event.id).await;
+                    return Err(ApiError::Unavailable(u.error.to_string()));
+                }
+                // OrderPlaced is out, so the order stands; the sweeper publishes the rest.
+                Err(u) => {
+                    warn!(order_id = %order.order_id, error = %u, "order placed; the rest of its outbox waits for the sweeper")
+                }
             }
-            clear_outbox_after_publish(orders, &order.order_id, &event.id).await;
-            order.outbox = None;
             info!(order_id = %order.order_id, event_id = %event.id, "order placed");
             Ok(Placed {
                 order,
@@ -177,17 +188,6 @@ async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId)
     }
 }
 
-/// The event is out; a failed clear only means the sweeper republishes the same event id.
-pub(crate) async fn clear_outbox_after_publish<O: OrderStore>(
-    orders: &O,
-    id: &OrderId,
-    event_id: &EventId,
-) {
-    if let Err(e) = orders.clear_outbox(id, event_id).await {
-        warn!(order_id = %id, error = %e, "outbox not cleared; the sweeper will republish (same event id)");
-    }
-}
-
 /// Publishes an order's pending outbox (a retried request repairing a crash), then clears it.
 async fn republish_pending<O: OrderStore, P: EventPublisher>(
     orders: &O,
@@ -195,12 +195,10 @@ async fn republish_pending<O: OrderStore, P: EventPublisher>(
     mut order: Order,
 ) -> Result<Order, ApiError> {
     if let Some(outbox) = order.outbox.take() {
-        publisher
-            .publish(&outbox.event)
+        publish_outbox(orders, publisher, &order.order_id, &outbox)
             .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        clear_outbox_after_publish(orders, &order.order_id, &outbox.event.id).await;
-        info!(order_id = %order.order_id, event_id = %outbox.event.id, "pending event republished");
+            .map_err(|u| ApiError::Unavailable(u.to_string()))?;
+        info!(order_id = %order.order_id, events = outbox.events.len(), "pending outbox republished");
     }
     Ok(order)
 }
@@ -225,8 +223,9 @@ pub struct Cancelled {
     pub changed: bool,
 }
 
-/// `POST /orders/{id}/cancel`: `PENDING|CONFIRMED -> CANCELLED` with the `OrderCancelled`
-/// outbox, publish, clear. Repeating it is harmless; `REJECTED` is refused.
+/// `POST /orders/{id}/cancel`: `PENDING|CONFIRMED -> CANCELLED`, appending `[OrderCancelled,
+/// OrderStatusChanged(CANCELLED)]` to the outbox, publish, clear. Repeating it is harmless;
+/// `REJECTED` is refused.
 pub async fn cancel_order<O, P, C>(
     orders: &O,
     publisher: &P,
@@ -256,10 +255,14 @@ where
             Ok(Transition::Moved(to)) => {
                 let now = clock.now();
                 let event = Event::order_cancelled(&order, request.reason.clone(), now);
-                let outbox = Outbox {
-                    event: event.clone(),
-                    since: now,
-                };
+                let status = Event::status_changed(
+                    &order.order_id,
+                    &order.customer_id,
+                    to,
+                    request.reason.clone(),
+                    now,
+                );
+                let outbox = Outbox::new(vec![event.clone(), status], now);
                 let write = TransitionWrite {
                     order_id: &order.order_id,
                     trigger: Trigger::Cancel,
@@ -277,13 +280,12 @@ where
                     TransitionOutcome::NotApplied => continue,
                     TransitionOutcome::Applied(mut updated) => {
                         // The cancellation is recorded; if the publish fails the outbox
-                        // stays and a retry (or the sweeper) publishes it.
-                        publisher
-                            .publish(&event)
+                        // stays and a retry (or the sweeper) publishes it. What the write
+                        // returned includes anything still pending before it.
+                        let pending = updated.outbox.take().unwrap_or(outbox);
+                        publish_outbox(orders, publisher, &updated.order_id, &pending)
                             .await
-                            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-                        clear_outbox_after_publish(orders, &updated.order_id, &event.id).await;
-                        updated.outbox = None;
+                            .map_err(|u| ApiError::Unavailable(u.to_string()))?;
                         info!(order_id = %updated.order_id, "order cancelled");
                         return Ok(Cancelled {
                             order: *updated,
@@ -318,6 +320,12 @@ pub enum ConsumerError {
     /// Another worker holds the claim on this notification.
     #[error("notification {0} is being sent by another worker")]
     InProgress(String),
+}
+
+impl From<crate::outbox::Unpublished> for ConsumerError {
+    fn from(u: crate::outbox::Unpublished) -> Self {
+        ConsumerError::Publish(u.into())
+    }
 }
 
 /// Inventory consumer: reserve on `OrderPlaced`, release on `OrderCancelled`, then publish
@@ -373,7 +381,9 @@ pub const STOCK_RELEASED_REASON: &str =
     "stock released: the order was rolled back and placed again; place a new order";
 
 /// Order-status consumer: `PENDING -> CONFIRMED | REJECTED`, once per event id, never
-/// backwards. A late or duplicate event is acknowledged.
+/// backwards, appending `OrderStatusChanged` to the outbox in the same write and publishing
+/// it. A late or duplicate event is acknowledged; a redelivery after a failed publish finds
+/// the outbox still pending and publishes it.
 ///
 /// An `InventoryReserved` for an order that does not exist (the API rolled it back after an
 /// ambiguous publish that in fact went out) is answered with `OrderCancelled`, so inventory
@@ -413,6 +423,14 @@ where
         _ => return Ok(Handled::Skipped("no status change for this event")),
     };
     let now = clock.now();
+    let status = Event::status_changed(
+        &event.order_id,
+        event.payload.customer_id(),
+        trigger.target(),
+        reason.clone(),
+        now,
+    );
+    let outbox = Outbox::new(vec![status], now);
     let write = TransitionWrite {
         order_id: &event.order_id,
         trigger,
@@ -423,17 +441,34 @@ where
             event_id: Some(event.id.clone()),
         },
         applied_event: Some(&event.id),
-        outbox: None,
+        outbox: Some(&outbox),
         at: now,
     };
     match orders.transition(write).await? {
-        TransitionOutcome::Applied(o) => {
+        TransitionOutcome::Applied(mut o) => {
             info!(order_id = %o.order_id, status = o.status.as_str(), "order status changed");
-            Ok(Handled::Done { published: None })
+            let pending = o.outbox.take().unwrap_or(outbox);
+            publish_outbox(orders, publisher, &o.order_id, &pending).await?;
+            Ok(Handled::Done {
+                published: Some(EventType::OrderStatusChanged),
+            })
         }
         // The condition also fails for a missing order; only a (strongly consistent) read
         // tells which, and it is paid only when the condition failed.
         TransitionOutcome::NotApplied => match orders.get(&event.order_id).await? {
+            // A redelivery after this consumer's publish failed. (A PENDING order's outbox is
+            // its placement's, which that request publishes or rolls back.)
+            Some(Order {
+                outbox: Some(pending),
+                status,
+                ..
+            }) if status != OrderStatus::Pending => {
+                publish_outbox(orders, publisher, &event.order_id, &pending).await?;
+                info!(order_id = %event.order_id, event_id = %event.id, "pending outbox republished");
+                Ok(Handled::Done {
+                    published: pending.events.last().map(Event::event_type),
+                })
+            }
             Some(_) => {
                 info!(order_id = %event.order_id, event_id = %event.id, "late or duplicate event ignored");
                 Ok(Handled::Skipped("late or duplicate"))
@@ -456,80 +491,17 @@ async fn answer_missing_order<P: EventPublisher, C: Clock>(
     };
     // The id is derived from the order id, so a redelivered InventoryReserved republishes
     // the same OrderCancelled and inventory releases once.
-    let out = Event::for_order(
+    let out = Event::abandoned_reservation(
         &event.order_id,
+        &d.customer_id,
+        ABANDONED_RESERVATION_REASON.to_string(),
         clock.now(),
-        EventPayload::OrderCancelled(OrderCancelled {
-            customer_id: d.customer_id.clone(),
-            reason: Some(ABANDONED_RESERVATION_REASON.to_string()),
-        }),
     );
     // Acknowledged only once published: a failure fails the record and SQS retries it.
     publisher.publish(&out).await?;
     warn!(order_id = %event.order_id, event_id = %out.id, "stock reserved for an order that does not exist; OrderCancelled published to release it");
     Ok(Handled::Done {
         published: Some(EventType::OrderCancelled),
-    })
-}
-
-/// Margin on a notification claim's lifetime for clock differences between workers.
-pub const CLAIM_CLOCK_MARGIN: Duration = Duration::from_secs(1);
-
-/// Notification consumer: one customer message per event id (claim, publish, mark sent).
-///
-/// `claim_ttl` is how long a claim blocks other workers: the function's timeout (plus
-/// [`CLAIM_CLOCK_MARGIN`]), because a claim can only be in progress while the invocation that
-/// made it runs. A longer one outlives the worker it protects: a worker killed at its timeout
-/// (before it could release its claim) would block every redelivery until the message reached
-/// the DLQ, which the local stack showed with a 2 s timeout, a 12 s visibility timeout and a
-/// fixed 60 s claim.
-pub async fn notify_customer<S, P, C>(
-    store: &S,
-    publisher: &P,
-    clock: &C,
-    event: &Event,
-    claim_ttl: Duration,
-) -> Result<Handled, ConsumerError>
-where
-    S: NotificationStore,
-    P: EventPublisher,
-    C: Clock,
-{
-    let Some(note) = notification_for(event) else {
-        return Ok(Handled::Skipped("not a customer-facing event"));
-    };
-    let record = NotificationRecord {
-        event_id: event.id.clone(),
-        order_id: event.order_id.clone(),
-        customer_id: event.payload.customer_id().clone(),
-        kind: note.kind.to_string(),
-        subject: note.subject.clone(),
-        message: note.message.clone(),
-    };
-    let now = clock.now();
-    let now_ms = now.timestamp_millis();
-    let ttl_ms = i64::try_from(claim_ttl.as_millis()).unwrap_or(i64::MAX);
-    let claimed_at_ms = match store
-        .claim(&record, now_ms, now_ms.saturating_sub(ttl_ms))
-        .await?
-    {
-        ClaimOutcome::AlreadySent => return Ok(Handled::Skipped("already notified")),
-        ClaimOutcome::InProgress => return Err(ConsumerError::InProgress(event.id.to_string())),
-        ClaimOutcome::Claimed { claimed_at_ms } => claimed_at_ms,
-    };
-    let out = Event::customer_notified(event, note.subject, note.message, now);
-    if let Err(e) = publisher.publish(&out).await {
-        if let Err(release) = store.release_claim(&event.id, claimed_at_ms).await {
-            warn!(order_id = %event.order_id, error = %release, "claim not released; it expires");
-        }
-        return Err(e.into());
-    }
-    // A crash here leaves the claim; after it expires a retry republishes the same
-    // CustomerNotified id, which subscribers can dedupe.
-    store.mark_sent(&event.id, clock.now()).await?;
-    info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "customer notified");
-    Ok(Handled::Done {
-        published: Some(EventType::CustomerNotified),
     })
 }
 
@@ -576,10 +548,9 @@ where
         let Some(outbox) = order.outbox.as_ref().filter(|o| o.since <= cutoff) else {
             continue;
         };
-        match publisher.publish(&outbox.event).await {
+        match publish_outbox(orders, publisher, &id, outbox).await {
             Ok(()) => {
-                clear_outbox_after_publish(orders, &id, &outbox.event.id).await;
-                info!(order_id = %id, event_id = %outbox.event.id, event_type = %outbox.event.event_type(), "sweep: republished");
+                info!(order_id = %id, events = outbox.events.len(), "sweep: republished");
                 summary.republished += 1;
             }
             Err(e) => {

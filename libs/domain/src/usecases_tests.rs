@@ -7,16 +7,11 @@ use crate::events::{
 };
 use crate::ids::{CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 use crate::order::{OrderLine, OrderStatus, Outbox};
-use crate::ports::{NotificationStore, OrderStore, ProductStore};
+use crate::ports::{OrderStore, ProductStore};
 use crate::reservation::ReservationStatus;
-use crate::testing::{
-    FixedClock, InMemoryInventory, InMemoryNotifications, InMemoryOrders, RecordingPublisher,
-};
+use crate::testing::{FixedClock, InMemoryInventory, InMemoryOrders, RecordingPublisher};
 use crate::usecases::*;
 use crate::validation::ErrorCode;
-
-/// A notification claim's lifetime in these tests: a 10 s function timeout plus the margin.
-const TTL: Duration = Duration::from_secs(11);
 
 /// The API key every test request comes with.
 fn client() -> crate::ids::ClientScope {
@@ -67,8 +62,11 @@ async fn place_stores_pending_publishes_and_clears_outbox() {
     assert_eq!(stored.outbox, None, "outbox cleared after publish");
     assert_eq!(stored.history.len(), 1);
     let events = w.publisher.events();
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2, "OrderPlaced, then the customer's news");
     assert_eq!(events[0].event_type(), EventType::OrderPlaced);
+    assert!(
+        matches!(&events[1].payload, EventPayload::OrderStatusChanged(c) if c.status == OrderStatus::Pending && c.seq == 1)
+    );
     assert_eq!(events[0].order_id, placed.order.order_id);
     assert_eq!(
         events[0].id,
@@ -106,7 +104,11 @@ async fn idempotency_key_same_body_same_order_no_second_event() {
         OrderId::for_idempotency_key(&client(), &IdempotencyKey::parse("key-1").unwrap())
     );
     assert_eq!(w.orders.len(), 1);
-    assert_eq!(w.publisher.events().len(), 1, "no second OrderPlaced");
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged],
+        "no second OrderPlaced"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +118,11 @@ async fn idempotency_key_with_different_body_conflicts() {
     let other = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":3}]}"#;
     let e = w.place(other, Some("key-1")).await.unwrap_err();
     assert!(matches!(e, ApiError::IdempotencyKeyReused), "{e:?}");
-    assert_eq!(w.publisher.events().len(), 1);
+    assert_eq!(
+        w.publisher.events().len(),
+        2,
+        "the first request's two events"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +132,10 @@ async fn a_lost_insert_answer_is_the_requests_own_write_not_a_500() {
     let placed = w.place(BODY, None).await.unwrap();
     assert!(!placed.replayed);
     assert_eq!(w.orders.len(), 1, "one order, no duplicate");
-    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
     let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
     assert!(stored.outbox.is_none(), "published and cleared");
 }
@@ -141,7 +150,45 @@ async fn publish_failure_rolls_back_and_answers_unavailable() {
     // The client's retry with the same key succeeds and publishes once.
     let placed = w.place(BODY, Some("key-1")).await.unwrap();
     assert!(!placed.replayed);
-    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged],
+        "no status event for the rolled-back order, one for the order that stands"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_sweeper() {
+    let w = world();
+    w.publisher.fail_nth(2);
+    let placed = w.place(BODY, None).await.unwrap();
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(
+        stored.status,
+        OrderStatus::Pending,
+        "OrderPlaced is out: kept"
+    );
+    assert_eq!(stored.outbox.map(|b| b.events.len()), Some(2));
+    w.clock.advance(chrono::Duration::seconds(61));
+    let s = sweep_outbox(
+        &w.orders,
+        &w.publisher,
+        &w.clock,
+        Duration::from_secs(60),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.republished, s.failed), (1, 0));
+    assert_eq!(
+        w.publisher.types(),
+        [
+            EventType::OrderPlaced,
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged
+        ],
+        "the republish repeats OrderPlaced under its id"
+    );
 }
 
 /// Crash after the write, before the publish: the order sits with a pending outbox.
@@ -157,10 +204,17 @@ async fn crashed_placement(w: &World, key: &str) -> OrderId {
         hash,
         now,
     );
-    order.outbox = Some(Outbox {
-        event: Event::order_placed(&order, now),
-        since: now,
-    });
+    let status = Event::status_changed(
+        &order.order_id,
+        &order.customer_id,
+        OrderStatus::Pending,
+        None,
+        now,
+    );
+    order.outbox = Some(Outbox::new(
+        vec![Event::order_placed(&order, now), status],
+        now,
+    ));
     w.orders.insert_new(&order).await.unwrap();
     order.order_id
 }
@@ -180,11 +234,14 @@ async fn retried_request_republishes_a_crashed_placement() {
     let placed = w.place(BODY, Some("key-crash")).await.unwrap();
     assert!(placed.replayed);
     assert_eq!(placed.order.order_id, id);
-    assert_eq!(w.publisher.types(), vec![EventType::OrderPlaced]);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
     assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
     // And a further retry publishes nothing more.
     w.place(BODY, Some("key-crash")).await.unwrap();
-    assert_eq!(w.publisher.events().len(), 1);
+    assert_eq!(w.publisher.events().len(), 2);
 }
 
 #[tokio::test]
@@ -207,7 +264,7 @@ async fn sweeper_republishes_only_after_the_grace_period() {
         .unwrap();
     assert_eq!((s.scanned, s.republished, s.failed), (1, 1, 0));
     let published = w.publisher.events();
-    assert_eq!(published.len(), 1);
+    assert_eq!(published.len(), 2);
     assert_eq!(
         published[0].id,
         EventId::for_order_event(&id, "OrderPlaced")
@@ -263,10 +320,23 @@ async fn cancel_pending_then_repeat_is_harmless() {
     assert!(!again.changed);
     assert_eq!(
         w.publisher.types(),
-        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ]
     );
-    match &w.publisher.events()[1].payload {
+    let events = w.publisher.events();
+    match &events[2].payload {
         EventPayload::OrderCancelled(d) => assert_eq!(d.reason.as_deref(), Some("oops")),
+        other => panic!("{other:?}"),
+    }
+    match &events[3].payload {
+        EventPayload::OrderStatusChanged(d) => {
+            assert_eq!((d.status, d.seq), (OrderStatus::Cancelled, 3));
+            assert_eq!(d.reason.as_deref(), Some("oops"));
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -318,7 +388,12 @@ async fn cancel_publish_failure_keeps_the_outbox_and_the_retry_publishes() {
     assert!(!again.changed);
     assert_eq!(
         w.publisher.types(),
-        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ]
     );
     assert_eq!(
         w.orders.snapshot(&placed.order.order_id).unwrap().outbox,
@@ -352,7 +427,9 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
         apply_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
             .await
             .unwrap(),
-        Handled::Done { published: None }
+        Handled::Done {
+            published: Some(EventType::OrderStatusChanged)
+        }
     );
     assert_eq!(
         w.orders.snapshot(&id).unwrap().status,
@@ -378,8 +455,15 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     assert_eq!(o.applied_events, vec![reserved.id.clone()]);
     assert_eq!(
         w.publisher.types(),
-        vec![EventType::OrderPlaced],
-        "an existing order's events publish nothing"
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderStatusChanged
+        ],
+        "one status change per applied event, none for the ignored ones"
+    );
+    assert!(
+        matches!(&w.publisher.events()[2].payload, EventPayload::OrderStatusChanged(c) if c.status == OrderStatus::Confirmed)
     );
 }
 
@@ -429,7 +513,12 @@ async fn late_reservation_of_a_cancelled_order_is_acknowledged_and_publishes_not
     );
     assert_eq!(
         w.publisher.types(),
-        vec![EventType::OrderPlaced, EventType::OrderCancelled],
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ],
         "only the customer's own cancellation"
     );
 }
@@ -460,7 +549,15 @@ async fn reservation_for_a_missing_order_is_cancelled_with_a_deterministic_id() 
     let out = w.publisher.events();
     assert_eq!(out.len(), 2);
     for e in &out {
-        assert_eq!(e.id, EventId::for_order_event(&id, "OrderCancelled"));
+        assert_eq!(
+            e.id,
+            EventId::for_order_event(&id, "OrderCancelled/abandoned-reservation")
+        );
+        assert_ne!(
+            e.id,
+            EventId::for_order_event(&id, "OrderCancelled"),
+            "a real cancel of a recreated order is not its duplicate"
+        );
         assert_eq!(e.order_id, id);
         assert_eq!(e.version, crate::EVENT_VERSION);
         match &e.payload {
@@ -620,7 +717,12 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
 
     let retried = w.place(BODY, key).await.unwrap();
     assert_eq!(retried.order.order_id, placed.order_id, "same key, same id");
-    let again = w.publisher.events().last().unwrap().clone();
+    let again = w
+        .publisher
+        .events()
+        .into_iter()
+        .rfind(|e| e.event_type() == EventType::OrderPlaced)
+        .unwrap();
     assert_eq!(again.id, placed.id, "the same OrderPlaced");
     assert_eq!(
         handle_inventory_event(&inv, &inv_pub, &w.clock, &again)
@@ -902,97 +1004,4 @@ async fn inventory_skips_events_it_does_not_handle_and_fails_on_publish_errors()
     handle_inventory_event(&inv, &p, &c, &e).await.unwrap();
     assert_eq!(inv.product("A").unwrap().available, 4);
     assert_eq!(p.types(), vec![EventType::InventoryReserved]);
-}
-
-#[tokio::test]
-async fn notification_once_per_event_id() {
-    let s = InMemoryNotifications::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
-    let e = placed_event(&OrderId::random(), &[("A", 1)]);
-    assert_eq!(
-        notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
-        Handled::Done {
-            published: Some(EventType::CustomerNotified)
-        }
-    );
-    assert!(matches!(
-        notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
-        Handled::Skipped(_)
-    ));
-    let out = p.events();
-    assert_eq!(out.len(), 1);
-    match &out[0].payload {
-        EventPayload::CustomerNotified(d) => {
-            assert_eq!(d.source_event_id, e.id);
-            assert_eq!(d.source_type, EventType::OrderPlaced);
-            assert_eq!(d.customer_id.as_str(), "cust-1");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(s.sent(&e.id), Some(true));
-    assert_eq!(s.record(&e.id).unwrap().kind, "order_placed");
-}
-
-#[tokio::test]
-async fn notification_publish_failure_releases_the_claim_for_a_prompt_retry() {
-    let s = InMemoryNotifications::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
-    let e = placed_event(&OrderId::random(), &[("A", 1)]);
-    p.fail_next(1);
-    assert!(matches!(
-        notify_customer(&s, &p, &c, &e, TTL).await,
-        Err(ConsumerError::Publish(_))
-    ));
-    assert_eq!(s.sent(&e.id), None);
-    notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
-    assert_eq!(p.events().len(), 1);
-}
-
-#[tokio::test]
-async fn notification_claimed_elsewhere_is_retried_until_the_claim_goes_stale() {
-    let s = InMemoryNotifications::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
-    let e = placed_event(&OrderId::random(), &[("A", 1)]);
-    // Another worker claimed it and died before publishing.
-    let now_ms = crate::ports::Clock::now(&c).timestamp_millis();
-    let rec = crate::ports::NotificationRecord {
-        event_id: e.id.clone(),
-        order_id: e.order_id.clone(),
-        customer_id: CustomerId::parse("cust-1").unwrap(),
-        kind: "order_placed".into(),
-        subject: "s".into(),
-        message: "m".into(),
-    };
-    s.claim(&rec, now_ms, now_ms - 11_000).await.unwrap();
-    assert!(matches!(
-        notify_customer(&s, &p, &c, &e, TTL).await,
-        Err(ConsumerError::InProgress(_))
-    ));
-    // Within the claim's lifetime (the other worker may still be running) it waits...
-    c.advance(chrono::Duration::seconds(10));
-    assert!(matches!(
-        notify_customer(&s, &p, &c, &e, TTL).await,
-        Err(ConsumerError::InProgress(_))
-    ));
-    // ...after it (that invocation has ended, by its timeout at the latest) it takes over.
-    c.advance(chrono::Duration::seconds(2));
-    notify_customer(&s, &p, &c, &e, TTL).await.unwrap();
-    assert_eq!(p.events().len(), 1);
-}
-
-#[tokio::test]
-async fn customer_notified_events_are_not_notified_again() {
-    let s = InMemoryNotifications::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
-    let e = placed_event(&OrderId::random(), &[("A", 1)]);
-    let n = Event::customer_notified(&e, "s".into(), "m".into(), chrono::Utc::now());
-    assert!(matches!(
-        notify_customer(&s, &p, &c, &n, TTL).await.unwrap(),
-        Handled::Skipped(_)
-    ));
-    assert!(p.events().is_empty());
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use orders_domain::events::EventPayload;
 use orders_domain::notify::notification_for;
-use orders_domain::order::Order;
+use orders_domain::order::{Order, OrderStatus};
 use orders_domain::ports::{Clock, SystemClock};
 use orders_domain::reservation::{inventory_event_for, Reservation, ReservationStatus};
 use orders_domain::{
@@ -198,10 +198,13 @@ fn produced_events_validate() {
         };
         produced.push(inventory_event_for(input, &r).unwrap());
     }
-    let sources = produced.clone();
-    for source in &sources {
-        let n = notification_for(source).unwrap();
-        produced.push(Event::customer_notified(source, n.subject, n.message, now));
+    for status in OrderStatus::ALL {
+        let reason = Some("r".repeat(200)).filter(|_| status.is_terminal());
+        let change =
+            Event::status_changed(&order.order_id, &order.customer_id, status, reason, now);
+        let n = notification_for(&change).unwrap();
+        produced.push(Event::customer_notified(&change, n.subject, n.message, now));
+        produced.push(change);
     }
     let mut seen = BTreeSet::new();
     for e in produced {
@@ -224,6 +227,9 @@ fn sample_ids_are_the_deterministic_ones() {
         assert_eq!(e.order_id, order_id, "{t}");
         let expected = match &e.payload {
             EventPayload::CustomerNotified(d) => EventId::for_notification(&d.source_event_id),
+            EventPayload::OrderStatusChanged(d) => {
+                Event::status_changed(&order_id, &d.customer_id, d.status, None, e.occurred_at).id
+            }
             _ => EventId::for_order_event(&order_id, t.as_str()),
         };
         assert_eq!(e.id, expected, "{t}");

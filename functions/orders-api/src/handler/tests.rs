@@ -60,14 +60,17 @@ async fn post_order_sample_is_accepted_with_location_and_publishes_once() {
         Some(format!("/orders/{id}").as_str())
     );
     assert_eq!(header(&resp, "idempotent-replayed"), None);
-    assert_eq!(api.publisher.types(), vec![EventType::OrderPlaced]);
+    assert_eq!(
+        api.publisher.types(),
+        vec![EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
 
     // The sample carries an Idempotency-Key: a retry is the same order, no new event.
     let again = api.handle(sample("apigw-post-order.json")).await;
     assert_eq!(again.status_code, 202);
     assert_eq!(body_json(&again)["order_id"], id.as_str());
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
-    assert_eq!(api.publisher.events().len(), 1);
+    assert_eq!(api.publisher.events().len(), 2);
 }
 
 #[tokio::test]
@@ -80,7 +83,11 @@ async fn same_key_different_body_is_409() {
     );
     let b = assert_error(&api.handle(req).await, 409, "idempotency_key_reused");
     assert_eq!(b["field"], "Idempotency-Key");
-    assert_eq!(api.publisher.events().len(), 1);
+    assert_eq!(
+        api.publisher.events().len(),
+        2,
+        "the first request's events only"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +118,12 @@ async fn get_and_cancel_samples_follow_the_posted_order() {
     assert_eq!(body_json(&again)["status"], "CANCELLED");
     assert_eq!(
         api.publisher.types(),
-        vec![EventType::OrderPlaced, EventType::OrderCancelled]
+        vec![
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ]
     );
 }
 

@@ -326,7 +326,9 @@ fn reservation_from_item(item: &Item) -> Result<Reservation, StoreError> {
 }
 
 /// Per-item outcome of a cancelled transaction, or `None` if it was not a cancellation.
-fn cancellation_reasons(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<ItemFailure>> {
+pub(crate) fn cancellation_reasons(
+    e: &SdkError<TransactWriteItemsError>,
+) -> Option<Vec<ItemFailure>> {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
             c.cancellation_reasons()

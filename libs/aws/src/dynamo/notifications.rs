@@ -1,14 +1,18 @@
 //! The Notifications table: one record per source event id, claimed before publishing and
-//! marked `SENT` after, so a customer gets one message per event.
+//! marked `SENT` after, so a customer gets one message per event; and per order a
+//! high-water mark (item `order#<order id>`, attribute `hwm`), raised by every claim in the
+//! same transaction, so no message older than one claimed for that order is ever sent.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
-use orders_domain::EventId;
+use orders_domain::reservation::ItemFailure;
+use orders_domain::{EventId, OrderId};
 
-use super::{backend, get_consistent, key1, n, s, ts, Reader};
+use super::inventory::cancellation_reasons;
+use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Reader};
 
 const CLAIMED: &str = "CLAIMED";
 const SENT: &str = "SENT";
@@ -42,19 +46,39 @@ impl NotificationsTable {
     }
 }
 
-impl NotificationStore for NotificationsTable {
-    async fn claim(
+/// Key of an order's high-water-mark item (cannot collide with an event id, a UUID).
+pub fn mark_key(order_id: &OrderId) -> String {
+    format!("order#{}", order_id.as_str())
+}
+
+impl NotificationsTable {
+    /// The highest message seq claimed for an order, if any.
+    pub async fn high_water_mark(&self, order_id: &OrderId) -> Result<Option<u32>, StoreError> {
+        let key = mark_key(order_id);
+        match get_consistent(
+            &self.client,
+            &self.table,
+            key1("event_id", &key),
+            "get mark",
+        )
+        .await?
+        {
+            None => Ok(None),
+            Some(item) => Ok(Some(Reader::new(&item, &key).n("hwm")?)),
+        }
+    }
+
+    async fn claim_once(
         &self,
         rec: &NotificationRecord,
         now_ms: i64,
         stale_before_ms: i64,
     ) -> Result<ClaimOutcome, StoreError> {
-        let res = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .item("event_id", s(rec.event_id.as_str()))
             .item("order_id", s(rec.order_id.as_str()))
+            .item("seq", n(rec.seq))
             .item("customer_id", s(rec.customer_id.as_str()))
             .item("kind", s(rec.kind.as_str()))
             .item("subject", s(rec.subject.as_str()))
@@ -67,24 +91,59 @@ impl NotificationStore for NotificationsTable {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s(CLAIMED))
             .expression_attribute_values(":stale", n(stale_before_ms))
+            .build()
+            .map_err(|e| backend("build notification claim", e))?;
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("event_id", s(mark_key(&rec.order_id)))
+            .update_expression("SET hwm = :seq")
+            .condition_expression("attribute_not_exists(hwm) OR hwm <= :seq")
+            .expression_attribute_values(":seq", n(rec.seq))
+            .build()
+            .map_err(|e| backend("build notification mark", e))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(mark).build())
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(ClaimOutcome::Claimed {
-                claimed_at_ms: now_ms,
-            }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                // The condition decided; this read only tells "done" from "in progress".
+        let err = match res {
+            Ok(_) => {
+                return Ok(ClaimOutcome::Claimed {
+                    claimed_at_ms: now_ms,
+                })
+            }
+            Err(e) => e,
+        };
+        match cancellation_reasons(&err).as_deref() {
+            // The claim's condition decided; this read only tells "done" from "in progress".
+            Some([ItemFailure::ConditionFailed, _]) => {
                 match self.state(&rec.event_id).await?.as_deref() {
                     Some(SENT) => Ok(ClaimOutcome::AlreadySent),
                     _ => Ok(ClaimOutcome::InProgress),
                 }
             }
-            Err(e) => Err(backend("claim notification", e)),
+            Some([_, ItemFailure::ConditionFailed]) => Ok(ClaimOutcome::Superseded),
+            Some(reasons) => Err(StoreError::Retry(format!(
+                "notification claim cancelled without a decision: {reasons:?}"
+            ))),
+            None => Err(backend("claim notification", err)),
         }
+    }
+}
+
+impl NotificationStore for NotificationsTable {
+    async fn claim(
+        &self,
+        rec: &NotificationRecord,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        retry_conflicts("claim notification", || {
+            self.claim_once(rec, now_ms, stale_before_ms)
+        })
+        .await
     }
 
     async fn mark_sent(&self, event_id: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {

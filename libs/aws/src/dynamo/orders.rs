@@ -1,5 +1,6 @@
 //! The Orders table: conditional put of new orders, conditional status transitions, the
-//! outbox (pending event in the order's own item, indexed by the sparse `outbox` GSI).
+//! outbox (pending events in the order's own item, a list that transitions append to,
+//! indexed by the sparse `outbox` GSI).
 
 use std::collections::HashMap;
 
@@ -86,10 +87,18 @@ pub(crate) fn order_to_item(o: &Order) -> Item {
     item
 }
 
+fn outbox_events_av(ob: &Outbox) -> AttributeValue {
+    AttributeValue::L(ob.events.iter().map(|e| s(e.to_json())).collect())
+}
+
+fn first_id(ob: &Outbox) -> &str {
+    ob.first_id().map_or("", |id| id.as_str())
+}
+
 fn outbox_attrs(ob: &Outbox) -> [(String, AttributeValue); 4] {
     [
-        ("outbox_event".to_string(), s(ob.event.to_json())),
-        ("outbox_id".to_string(), s(ob.event.id.as_str())),
+        ("outbox_events".to_string(), outbox_events_av(ob)),
+        ("outbox_id".to_string(), s(first_id(ob))),
         ("outbox_pending".to_string(), s(PENDING)),
         ("outbox_since".to_string(), s(ts(ob.since))),
     ]
@@ -124,10 +133,19 @@ pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let outbox = match r.opt_s("outbox_event")? {
+    let outbox = match item.get("outbox_events") {
         None => None,
-        Some(json) => Some(Outbox {
-            event: serde_json::from_str::<Event>(json).map_err(|e| corrupt(&e))?,
+        Some(_) => Some(Outbox {
+            events: r
+                .opt_list("outbox_events")?
+                .iter()
+                .map(|v| {
+                    let json = v
+                        .as_s()
+                        .map_err(|_| r.corrupt("outbox has a non-string entry"))?;
+                    serde_json::from_str::<Event>(json).map_err(|e| corrupt(&e))
+                })
+                .collect::<Result<_, StoreError>>()?,
             since: r.time("outbox_since")?,
         }),
     };
@@ -190,12 +208,20 @@ pub(crate) fn transition_expression(
         .collect();
     let mut condition = format!("#status IN ({})", from.join(", "));
     if let Some(ob) = w.outbox {
+        // Appended to what is still pending, which keeps its first id and its age.
         for (name, value) in outbox_attrs(ob) {
             let (n, v) = (format!("#{name}"), format!(":{name}"));
-            set.push(format!("{n} = {v}"));
+            set.push(match name.as_str() {
+                "outbox_events" => {
+                    format!("{n} = list_append(if_not_exists({n}, :no_events), {v})")
+                }
+                "outbox_pending" => format!("{n} = {v}"),
+                _ => format!("{n} = if_not_exists({n}, {v})"),
+            });
             names.insert(n, name);
             values.insert(v, value);
         }
+        values.insert(":no_events".into(), AttributeValue::L(vec![]));
     }
     let mut update = format!("SET {}", set.join(", "));
     if let Some(id) = w.applied_event {
@@ -322,15 +348,18 @@ impl OrderStore for OrdersTable {
         }
     }
 
-    async fn clear_outbox(&self, id: &OrderId, event_id: &EventId) -> Result<bool, StoreError> {
+    async fn clear_outbox(&self, id: &OrderId, outbox: &Outbox) -> Result<bool, StoreError> {
+        // Only the outbox that was published: nothing appended since (same length).
+        let n = i64::try_from(outbox.events.len()).unwrap_or(i64::MAX);
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(id)))
-            .update_expression("REMOVE outbox_event, outbox_id, outbox_pending, outbox_since")
-            .condition_expression("outbox_id = :id")
-            .expression_attribute_values(":id", s(event_id.as_str()))
+            .update_expression("REMOVE outbox_events, outbox_id, outbox_pending, outbox_since")
+            .condition_expression("outbox_id = :id AND size(outbox_events) = :n")
+            .expression_attribute_values(":id", s(first_id(outbox)))
+            .expression_attribute_values(":n", super::n(n))
             .send()
             .await;
         applied(
@@ -410,10 +439,17 @@ mod tests {
             "abc".into(),
             orders_domain::ports::Clock::now(&orders_domain::ports::SystemClock),
         );
-        o.outbox = Some(Outbox {
-            event: Event::order_placed(&o, o.created_at),
-            since: o.created_at,
-        });
+        let status = Event::status_changed(
+            &o.order_id,
+            &o.customer_id,
+            OrderStatus::Pending,
+            None,
+            o.created_at,
+        );
+        o.outbox = Some(Outbox::new(
+            vec![Event::order_placed(&o, o.created_at), status],
+            o.created_at,
+        ));
         o
     }
 
@@ -449,12 +485,15 @@ mod tests {
             s("1"),
             "a new order is in the pending index"
         );
-        assert_eq!(
-            item["outbox_id"],
-            s(o.outbox.as_ref().unwrap().event.id.as_str())
-        );
-        let parsed: Event = serde_json::from_str(item["outbox_event"].as_s().unwrap()).unwrap();
-        assert_eq!(parsed, o.outbox.unwrap().event);
+        let ob = o.outbox.unwrap();
+        assert_eq!(item["outbox_id"], s(ob.events[0].id.as_str()));
+        let parsed: Vec<Event> = item["outbox_events"]
+            .as_l()
+            .unwrap()
+            .iter()
+            .map(|v| serde_json::from_str(v.as_s().unwrap()).unwrap())
+            .collect();
+        assert_eq!(parsed, ob.events, "in publishing order");
     }
 
     #[test]
@@ -499,6 +538,21 @@ mod tests {
         let (update, cond, names, values) = transition_expression(&w);
         assert!(
             update.contains("#outbox_pending = :outbox_pending"),
+            "{update}"
+        );
+        // Appended to a pending outbox, whose first id and age are kept.
+        assert!(
+            update.contains(
+                "#outbox_events = list_append(if_not_exists(#outbox_events, :no_events), :outbox_events)"
+            ),
+            "{update}"
+        );
+        assert!(
+            update.contains("#outbox_id = if_not_exists(#outbox_id, :outbox_id)"),
+            "{update}"
+        );
+        assert!(
+            update.contains("#outbox_since = if_not_exists(#outbox_since, :outbox_since)"),
             "{update}"
         );
         assert!(!update.contains("ADD"));

@@ -4,8 +4,8 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_domain::inventory::on_order_event;
 use orders_domain::ports::{Clock, EventPublisher, InventoryStore};
-use orders_domain::usecases::handle_inventory_event;
 use orders_domain::Event;
 
 /// The consumer's dependencies.
@@ -19,7 +19,7 @@ pub struct Inventory<S, P, C> {
 impl<S: InventoryStore, P: EventPublisher, C: Clock> Inventory<S, P, C> {
     pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         run_event_batch(batch, self.concurrency, |event: Event| async move {
-            handle_inventory_event(&self.store, &self.publisher, &self.clock, &event).await
+            on_order_event(&self.store, &self.publisher, &self.clock, &event).await
         })
         .await
     }

@@ -6,12 +6,12 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_domain::order_status::on_inventory_event;
 use orders_domain::ports::{Clock, EventPublisher, OrderStore};
-use orders_domain::usecases::apply_inventory_event;
 use orders_domain::Event;
 
 /// The consumer's dependencies.
-pub struct OrderStatus<O, P, C> {
+pub struct OrderStatusConsumer<O, P, C> {
     pub orders: O,
     /// The order-events topic.
     pub publisher: P,
@@ -19,10 +19,10 @@ pub struct OrderStatus<O, P, C> {
     pub concurrency: usize,
 }
 
-impl<O: OrderStore, P: EventPublisher, C: Clock> OrderStatus<O, P, C> {
+impl<O: OrderStore, P: EventPublisher, C: Clock> OrderStatusConsumer<O, P, C> {
     pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         run_event_batch(batch, self.concurrency, |event: Event| async move {
-            apply_inventory_event(&self.orders, &self.publisher, &self.clock, &event).await
+            on_inventory_event(&self.orders, &self.publisher, &self.clock, &event).await
         })
         .await
     }
@@ -40,10 +40,10 @@ mod tests {
         serde_json::from_str(&sample(name)).unwrap()
     }
 
-    type Consumer = OrderStatus<InMemoryOrders, RecordingPublisher, FixedClock>;
+    type Consumer = OrderStatusConsumer<InMemoryOrders, RecordingPublisher, FixedClock>;
 
     fn consumer() -> Consumer {
-        OrderStatus {
+        OrderStatusConsumer {
             orders: InMemoryOrders::new(),
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
@@ -55,13 +55,16 @@ mod tests {
     async fn consumer_with_sample_order() -> (Consumer, OrderId) {
         let c = consumer();
         let body = r#"{"customer_id":"cust-42","lines":[{"sku":"SKU-RED-MUG","quantity":2},{"sku":"SKU-BLUE-CAP","quantity":1}]}"#;
-        let placed = orders_domain::usecases::place_order(
+        let input = orders_domain::place::PlaceOrder {
+            client: orders_domain::ClientScope::api_key_id("sample-api-key-id"),
+            key: Some(orders_domain::IdempotencyKey::parse("sample-order-1").unwrap()),
+            request: orders_domain::validation::PlaceOrderRequest::parse(body.as_bytes()).unwrap(),
+        };
+        let placed = orders_domain::place::place_order(
             &c.orders,
             &RecordingPublisher::new(),
             &c.clock,
-            &orders_domain::ClientScope::api_key_id("sample-api-key-id"),
-            body.as_bytes(),
-            Some("sample-order-1"),
+            input,
             std::time::Duration::from_secs(11),
         )
         .await
@@ -118,7 +121,7 @@ mod tests {
                 assert_eq!(d.customer_id.as_str(), "cust-42");
                 assert_eq!(
                     d.reason.as_deref(),
-                    Some(orders_domain::usecases::ABANDONED_RESERVATION_REASON)
+                    Some(orders_domain::order_status::ABANDONED_RESERVATION_REASON)
                 );
             }
             other => panic!("{other:?}"),
@@ -141,12 +144,12 @@ mod tests {
     #[tokio::test]
     async fn late_rejection_after_cancel_is_acknowledged_and_ignored() {
         let (c, id) = consumer_with_sample_order().await;
-        orders_domain::usecases::cancel_order(
+        orders_domain::cancel::cancel_order(
             &c.orders,
             &RecordingPublisher::new(),
             &c.clock,
-            id.as_str(),
-            b"",
+            &id,
+            Default::default(),
         )
         .await
         .unwrap();

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let topic = env.required("ORDER_EVENTS_TOPIC_ARN")?;
     let concurrency = env.batch_concurrency()?;
     let clients = Clients::load().await;
-    let consumer = handler::OrderStatus {
+    let consumer = handler::OrderStatusConsumer {
         orders: OrdersTable::new(clients.dynamodb.clone(), orders),
         publisher: SnsPublisher::new(clients.sns.clone(), topic),
         clock: SystemClock,

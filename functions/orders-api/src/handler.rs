@@ -7,15 +7,14 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use aws_lambda_events::http::{HeaderValue, Method};
 use base64::Engine;
 use chrono::SecondsFormat;
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
-use orders_domain::usecases::{self, ApiError};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{ClientScope, Order, OrderStatus};
+use orders_domain::ClientScope;
 use serde_json::{json, Value};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 /// The API's dependencies.
 pub struct Api<O, S, P, C> {
@@ -24,7 +23,7 @@ pub struct Api<O, S, P, C> {
     pub publisher: P,
     pub clock: C,
     /// How long a request of this function may run: its timeout plus a margin (see
-    /// `usecases::place_order`).
+    /// `orders_domain::place::place_order`).
     pub writer_window: std::time::Duration,
 }
 
@@ -138,20 +137,12 @@ where
             Ok(b) => b,
             Err(e) => return validation_response(&e),
         };
-        let result = match route {
-            Route::Orders => self.place(&client_scope(&req), &req.headers, &body).await,
-            Route::Order(id) => usecases::get_order(&self.orders, &id)
-                .await
-                .map(|o| json_response(200, &order_view(&o))),
-            Route::Cancel(id) => {
-                usecases::cancel_order(&self.orders, &self.publisher, &self.clock, &id, &body)
-                    .await
-                    .map(|c| {
-                        json_response(if c.changed { 202 } else { 200 }, &order_view(&c.order))
-                    })
-            }
+        match route {
+            Route::Orders => self.place(client_scope(&req), &req.headers, &body).await,
+            Route::Order(id) => self.get(&id).await,
+            Route::Cancel(id) => self.cancel(&id, &body).await,
             Route::Product(sku) => {
-                return products::handle(
+                products::handle(
                     &self.products,
                     &self.clock,
                     &method,
@@ -161,77 +152,12 @@ where
                 )
                 .await
             }
-        };
-        result.unwrap_or_else(|e| api_error_response(&e))
-    }
-
-    async fn place(
-        &self,
-        client: &ClientScope,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<ApiGatewayProxyResponse, ApiError> {
-        let key = match headers.get("idempotency-key") {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ValidationError::new(
-                    ErrorCode::InvalidIdempotencyKey,
-                    "Idempotency-Key",
-                    "Idempotency-Key must be 1 to 128 printable ASCII characters",
-                )
-            })?),
-        };
-        let placed = usecases::place_order(
-            &self.orders,
-            &self.publisher,
-            &self.clock,
-            client,
-            body,
-            key,
-            self.writer_window,
-        )
-        .await?;
-        let o = &placed.order;
-        let mut resp = json_response(
-            202,
-            &json!({
-                "order_id": o.order_id,
-                "status": o.status,
-                "customer_id": o.customer_id,
-                "lines": o.lines,
-                "created_at": time(o.created_at),
-            }),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!("/orders/{}", o.order_id)) {
-            resp.headers.insert("location", v);
         }
-        if placed.replayed {
-            resp.headers
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-        }
-        Ok(resp)
     }
 }
 
 pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn order_view(o: &Order) -> Value {
-    json!({
-        "order_id": o.order_id,
-        "customer_id": o.customer_id,
-        "status": o.status,
-        "lines": o.lines,
-        "history": o.history.iter().map(|h| {
-            let mut e = json!({"status": h.status, "at": time(h.at)});
-            if let Some(r) = &h.reason { e["reason"] = json!(r); }
-            if let Some(id) = &h.event_id { e["event_id"] = json!(id); }
-            e
-        }).collect::<Vec<_>>(),
-        "created_at": time(o.created_at),
-        "updated_at": time(o.updated_at),
-    })
 }
 
 /// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
@@ -282,53 +208,6 @@ fn decode_body(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, ValidationError>
     Ok(bytes)
 }
 
-pub(crate) fn api_error_response(e: &ApiError) -> ApiGatewayProxyResponse {
-    match e {
-        ApiError::Invalid(v) => validation_response(v),
-        ApiError::OrderNotFound(_) => error_response(404, "not_found", &e.to_string(), None),
-        ApiError::IdempotencyKeyInUse => {
-            let mut resp = error_response(
-                409,
-                "idempotency_key_in_use",
-                &e.to_string(),
-                Some("Idempotency-Key"),
-            );
-            resp.headers
-                .insert("retry-after", HeaderValue::from_static("1"));
-            resp
-        }
-        ApiError::IdempotencyKeyReused => error_response(
-            409,
-            "idempotency_key_reused",
-            &e.to_string(),
-            Some("Idempotency-Key"),
-        ),
-        ApiError::NotCancellable(status) => {
-            let msg = match status {
-                OrderStatus::Rejected => {
-                    "the order was rejected; there is nothing to cancel".to_string()
-                }
-                _ => e.to_string(),
-            };
-            error_response(409, "order_not_cancellable", &msg, None)
-        }
-        ApiError::Unavailable(detail) => {
-            // Details stay in the logs; the client learns it may retry.
-            warn!(detail = %detail, "answering 503");
-            error_response(
-                503,
-                "unavailable",
-                "temporarily unavailable; retrying the same request is safe",
-                None,
-            )
-        }
-        ApiError::Internal(detail) => {
-            error!(detail = %detail, "answering 500");
-            error_response(500, "internal", "internal error", None)
-        }
-    }
-}
-
 pub(crate) fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
     let status = if v.code == ErrorCode::PayloadTooLarge {
         413
@@ -368,6 +247,7 @@ pub(crate) fn json_response(status: i64, body: &Value) -> ApiGatewayProxyRespons
     resp
 }
 
+mod orders;
 mod products;
 #[cfg(test)]
 mod tests;

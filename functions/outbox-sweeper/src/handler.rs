@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use orders_domain::expiry::{expire_pending, ExpirySummary};
+use orders_domain::outbox::{sweep_outbox, SweepSummary};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, StoreError};
-use orders_domain::usecases::{sweep_outbox, SweepSummary};
 use serde::Serialize;
 use tracing::info;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, EventId, OrderId, Sku};
-use crate::order::{Order, OrderLine, OrderStatus};
+use crate::model::{OrderLine, OrderStatus};
 
 /// The envelope version this code writes and accepts.
 pub const EVENT_VERSION: u32 = 1;
@@ -173,7 +173,11 @@ pub enum EventParseError {
 }
 
 impl Event {
-    fn new(order_id: &OrderId, occurred_at: DateTime<Utc>, payload: EventPayload) -> Self {
+    pub(crate) fn new(
+        order_id: &OrderId,
+        occurred_at: DateTime<Utc>,
+        payload: EventPayload,
+    ) -> Self {
         Event {
             id: EventId::for_order_event(order_id, payload.event_type().as_str()),
             version: EVENT_VERSION,
@@ -185,31 +189,6 @@ impl Event {
 
     pub fn event_type(&self) -> EventType {
         self.payload.event_type()
-    }
-
-    /// `OrderPlaced` for a new order; its id is derived from the order id.
-    pub fn order_placed(order: &Order, at: DateTime<Utc>) -> Self {
-        Self::new(
-            &order.order_id,
-            at,
-            EventPayload::OrderPlaced(OrderPlaced {
-                customer_id: order.customer_id.clone(),
-                lines: order.lines.clone(),
-            }),
-        )
-    }
-
-    /// `OrderCancelled` for an order that is cancelled (by its customer) or rejected (pending
-    /// timeout): either ends the order, so it happens at most once per order.
-    pub fn order_cancelled(order: &Order, reason: Option<String>, at: DateTime<Utc>) -> Self {
-        Self::new(
-            &order.order_id,
-            at,
-            EventPayload::OrderCancelled(OrderCancelled {
-                customer_id: order.customer_id.clone(),
-                reason,
-            }),
-        )
     }
 
     /// `OrderCancelled` for stock reserved for an order that does not exist (rolled back). Its
@@ -319,6 +298,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::Order;
     use chrono::TimeZone;
 
     fn order() -> Order {

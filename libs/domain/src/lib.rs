@@ -1,27 +1,43 @@
-//! The order pipeline's domain, free of AWS types: identifiers, orders and their state
-//! machine, request validation, the event contract, the reservation decision, customer
-//! notification text, the ports (traits) the adapters implement, and the use cases that
-//! the Lambda handlers call.
+//! The order pipeline's domain, free of AWS types. The model: identifiers (`ids`), orders and
+//! their state machine (`order`), request validation (`validation`), the event contract
+//! (`events`), the ports the adapters implement (`ports`). One module per flow, each with its
+//! error type and its tests beside it:
+//!
+//! | flow | module | called by |
+//! |---|---|---|
+//! | place an order | `place` | orders-api |
+//! | cancel an order | `cancel` | orders-api |
+//! | product stock | `products` | orders-api |
+//! | reserve / release stock | `inventory` (decision: `reservation`) | inventory |
+//! | apply stock decisions to orders | `order_status` | order-status |
+//! | tell the customer | `notify` | notification |
+//! | publish outboxes, repair crashes | `outbox` | all writers, outbox-sweeper |
+//! | end orders pending too long | `expiry` | outbox-sweeper |
 
+pub mod cancel;
+pub mod consumer;
 pub mod events;
 pub mod expiry;
 pub mod ids;
+pub mod inventory;
+pub mod model;
 pub mod notify;
 pub mod order;
+pub mod order_status;
 pub mod outbox;
+pub mod place;
 pub mod ports;
 pub mod products;
 pub mod reservation;
-pub mod usecases;
 pub mod validation;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]
-mod usecases_tests;
+mod test_world;
 
 pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
 pub use ids::{ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
-pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, OrderView, Outbox, Trigger};
+pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 pub use validation::{ErrorCode, ValidationError};

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+use crate::consumer::{ConsumerError, Handled};
 use crate::events::{Event, EventPayload, EventType, OrderStatusChanged};
 use crate::order::OrderStatus;
 use crate::ports::{ClaimOutcome, Clock, EventPublisher, NotificationRecord, NotificationStore};
-use crate::usecases::{ConsumerError, Handled};
 
 /// A message for the customer about one status change.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,66 +11,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::events::Event;
-use crate::ids::{CustomerId, EventId, OrderId, Sku};
-
-/// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    pub sku: Sku,
-    pub quantity: u32,
-}
-
-/// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    Pending,
-    Confirmed,
-    Rejected,
-    Cancelled,
-}
-
-impl OrderStatus {
-    /// Every status, for exhaustive tests and adapters.
-    pub const ALL: [OrderStatus; 4] = [
-        OrderStatus::Pending,
-        OrderStatus::Confirmed,
-        OrderStatus::Rejected,
-        OrderStatus::Cancelled,
-    ];
-
-    /// The stored / wire name (`PENDING`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "PENDING",
-            OrderStatus::Confirmed => "CONFIRMED",
-            OrderStatus::Rejected => "REJECTED",
-            OrderStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// The status's place in an order's life: every transition leads to a higher one (the
-    /// state machine is acyclic and never returns to `PENDING`), so it orders one order's
-    /// status changes whatever order their messages arrive in.
-    pub fn seq(self) -> u32 {
-        match self {
-            OrderStatus::Pending => 1,
-            OrderStatus::Confirmed => 2,
-            OrderStatus::Rejected | OrderStatus::Cancelled => 3,
-        }
-    }
-
-    /// No trigger moves an order out of a terminal status.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, OrderStatus::Rejected | OrderStatus::Cancelled)
-    }
-}
+use crate::events::{Event, EventPayload, OrderCancelled, OrderPlaced};
+use crate::ids::{CustomerId, EventId, OrderId};
+pub use crate::model::{OrderLine, OrderStatus};
 
 /// What can happen to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -231,31 +174,35 @@ impl Order {
             outbox: None,
         }
     }
-
-    /// The public representation (`GET /orders/{id}`).
-    pub fn view(&self) -> OrderView {
-        OrderView {
-            order_id: self.order_id.clone(),
-            customer_id: self.customer_id.clone(),
-            status: self.status,
-            lines: self.lines.clone(),
-            history: self.history.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
 }
 
-/// What the API shows of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderView {
-    pub order_id: OrderId,
-    pub customer_id: CustomerId,
-    pub status: OrderStatus,
-    pub lines: Vec<OrderLine>,
-    pub history: Vec<HistoryEntry>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// The events an order itself stands for (here, not in `events`, so that the event contract
+/// does not depend on the order model).
+impl Event {
+    /// `OrderPlaced` for a new order; its id is derived from the order id.
+    pub fn order_placed(order: &Order, at: DateTime<Utc>) -> Self {
+        Self::new(
+            &order.order_id,
+            at,
+            EventPayload::OrderPlaced(OrderPlaced {
+                customer_id: order.customer_id.clone(),
+                lines: order.lines.clone(),
+            }),
+        )
+    }
+
+    /// `OrderCancelled` for an order that is cancelled (by its customer) or rejected (pending
+    /// timeout): either ends the order, so it happens at most once per order.
+    pub fn order_cancelled(order: &Order, reason: Option<String>, at: DateTime<Utc>) -> Self {
+        Self::new(
+            &order.order_id,
+            at,
+            EventPayload::OrderCancelled(OrderCancelled {
+                customer_id: order.customer_id.clone(),
+                reason,
+            }),
+        )
+    }
 }
 
 #[cfg(test)]

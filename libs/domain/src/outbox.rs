@@ -3,11 +3,14 @@
 //! or a failed publish leaves it for a retry or the outbox sweeper, which republish the same
 //! event ids (consumers dedupe by id).
 
-use tracing::warn;
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::{info, warn};
 
 use crate::ids::OrderId;
-use crate::order::Outbox;
-use crate::ports::{EventPublisher, OrderStore, PublishError};
+use crate::order::{Order, Outbox};
+use crate::ports::{Clock, EventPublisher, OrderStore, PublishError, StoreError};
 
 /// A publish of the outbox failed after `published` of its events went out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,4 +50,75 @@ pub async fn publish_outbox<O: OrderStore, P: EventPublisher>(
         }
     }
     Ok(())
+}
+
+/// Publishes an order's pending outbox, if any, and clears it (a retried request repairing a
+/// crash, or a repeated cancel).
+pub async fn publish_pending<O: OrderStore, P: EventPublisher>(
+    orders: &O,
+    publisher: &P,
+    order: &mut Order,
+) -> Result<(), Unpublished> {
+    if let Some(outbox) = order.outbox.take() {
+        publish_outbox(orders, publisher, &order.order_id, &outbox).await?;
+        info!(order_id = %order.order_id, events = outbox.events.len(), "pending outbox republished");
+    }
+    Ok(())
+}
+
+/// What a sweep did (`{"scanned": n, "republished": n, "failed": n}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    pub scanned: usize,
+    pub republished: usize,
+    pub failed: usize,
+}
+
+/// Outbox sweeper: republish events whose publish never completed (crash between the
+/// write and the publish), older than `grace` so in-flight requests finish first.
+pub async fn sweep_outbox<O, P, C>(
+    orders: &O,
+    publisher: &P,
+    clock: &C,
+    grace: Duration,
+    limit: usize,
+) -> Result<SweepSummary, StoreError>
+where
+    O: OrderStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+    let cutoff = clock.now() - grace;
+    let ids = orders.stale_outbox(cutoff, limit).await?;
+    let mut summary = SweepSummary {
+        scanned: ids.len(),
+        ..SweepSummary::default()
+    };
+    for id in ids {
+        // The index is eventually consistent; the item decides.
+        let order = match orders.get(&id).await {
+            Ok(Some(o)) => o,
+            Ok(None) => continue,
+            Err(e) => {
+                warn!(order_id = %id, error = %e, "sweep: read failed");
+                summary.failed += 1;
+                continue;
+            }
+        };
+        let Some(outbox) = order.outbox.as_ref().filter(|o| o.since <= cutoff) else {
+            continue;
+        };
+        match publish_outbox(orders, publisher, &id, outbox).await {
+            Ok(()) => {
+                info!(order_id = %id, events = outbox.events.len(), "sweep: republished");
+                summary.republished += 1;
+            }
+            Err(e) => {
+                warn!(order_id = %id, error = %e, "sweep: publish failed");
+                summary.failed += 1;
+            }
+        }
+    }
+    Ok(summary)
 }

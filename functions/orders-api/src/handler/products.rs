@@ -5,10 +5,10 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use orders_domain::ports::{Clock, Product, ProductStore};
 use orders_domain::products::{self, etag, ProductError};
-use orders_domain::usecases::ApiError;
 use serde_json::{json, Value};
 
-use super::{api_error_response, error_response, json_response, time, validation_response};
+use super::orders::store_error;
+use super::{error_response, json_response, time, validation_response};
 
 pub(super) async fn handle<S: ProductStore, C: Clock>(
     store: &S,
@@ -60,7 +60,7 @@ fn with_etag(status: i64, p: &Product) -> ApiGatewayProxyResponse {
 fn error(e: &ProductError) -> ApiGatewayProxyResponse {
     let (status, code, field, current) = match e {
         ProductError::Invalid(v) => return validation_response(v),
-        ProductError::Store(s) => return api_error_response(&ApiError::from(s.clone())),
+        ProductError::Store(s) => return store_error(s),
         ProductError::NotFound(_) => (404, "not_found", Some("sku"), None),
         ProductError::PreconditionRequired(p) => {
             (428, "precondition_required", Some("If-Match"), Some(p))

@@ -140,9 +140,14 @@ async fn cancel_of_a_rejected_order_is_409() {
             short_skus: vec![],
         }),
     );
-    usecases::apply_inventory_event(&api.orders, &api.publisher, &api.clock, &rejected)
-        .await
-        .unwrap();
+    orders_domain::order_status::on_inventory_event(
+        &api.orders,
+        &api.publisher,
+        &api.clock,
+        &rejected,
+    )
+    .await
+    .unwrap();
     assert_error(
         &api.handle(sample("apigw-cancel-order.json")).await,
         409,
@@ -333,10 +338,17 @@ async fn path_routing_without_a_resource_template() {
     get.path_parameters.clear();
     get.path = Some(format!("/orders/{id}"));
     assert_eq!(api.handle(get.clone()).await.status_code, 200);
-    let mut cancel = get;
+    let mut cancel = get.clone();
     cancel.http_method = Method::POST;
     cancel.path = Some(format!("/orders/{id}/cancel"));
-    assert_eq!(api.handle(cancel).await.status_code, 202);
+    assert_eq!(api.handle(cancel.clone()).await.status_code, 202);
+    // Unknown and malformed ids do not exist: 404 for reads and cancels alike.
+    for bad in ["0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11", "not-an-id"] {
+        get.path = Some(format!("/orders/{bad}"));
+        assert_error(&api.handle(get.clone()).await, 404, "not_found");
+        cancel.path = Some(format!("/orders/{bad}/cancel"));
+        assert_error(&api.handle(cancel.clone()).await, 404, "not_found");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,206 @@
+//! The order routes: `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`. Each
+//! parses its request into the flow's typed input, calls the flow, and maps its result (and
+//! its error type) to HTTP here, the only place that knows the statuses.
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use orders_domain::cancel::{cancel_order, CancelError};
+use orders_domain::place::{place_order, PlaceError, PlaceOrder};
+use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore, StoreError};
+use orders_domain::validation::{CancelRequest, ErrorCode, PlaceOrderRequest, ValidationError};
+use orders_domain::{ClientScope, IdempotencyKey, Order, OrderId, OrderStatus};
+use serde_json::{json, Value};
+use tracing::{error, warn};
+
+use super::{error_response, json_response, time, validation_response, Api};
+
+type Response = ApiGatewayProxyResponse;
+
+impl<O, S, P, C> Api<O, S, P, C>
+where
+    O: OrderStore,
+    S: ProductStore,
+    P: EventPublisher,
+    C: Clock,
+{
+    pub(super) async fn place(
+        &self,
+        client: ClientScope,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        let input = match idempotency_key(headers).and_then(|key| {
+            Ok(PlaceOrder {
+                client,
+                key,
+                request: PlaceOrderRequest::parse(body)?,
+            })
+        }) {
+            Ok(input) => input,
+            Err(v) => return validation_response(&v),
+        };
+        let placed = match place_order(
+            &self.orders,
+            &self.publisher,
+            &self.clock,
+            input,
+            self.writer_window,
+        )
+        .await
+        {
+            Ok(placed) => placed,
+            Err(e) => return place_error(&e),
+        };
+        let o = &placed.order;
+        let mut resp = json_response(
+            202,
+            &json!({
+                "order_id": o.order_id,
+                "status": o.status,
+                "customer_id": o.customer_id,
+                "lines": o.lines,
+                "created_at": time(o.created_at),
+            }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("/orders/{}", o.order_id)) {
+            resp.headers.insert("location", v);
+        }
+        if placed.replayed {
+            resp.headers
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        resp
+    }
+
+    pub(super) async fn get(&self, id: &str) -> Response {
+        // An id that is not even well-formed cannot exist.
+        let Ok(id) = OrderId::parse(id) else {
+            return not_found(id);
+        };
+        match self.orders.get(&id).await {
+            Ok(Some(order)) => json_response(200, &order_view(&order)),
+            Ok(None) => not_found(id.as_str()),
+            Err(e) => store_error(&e),
+        }
+    }
+
+    pub(super) async fn cancel(&self, id: &str, body: &[u8]) -> Response {
+        let request = match CancelRequest::parse(body) {
+            Ok(r) => r,
+            Err(v) => return validation_response(&v),
+        };
+        let Ok(id) = OrderId::parse(id) else {
+            return not_found(id);
+        };
+        match cancel_order(&self.orders, &self.publisher, &self.clock, &id, request).await {
+            Ok(c) => json_response(if c.changed { 202 } else { 200 }, &order_view(&c.order)),
+            Err(e) => cancel_error(&e),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if any, parsed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ValidationError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| IdempotencyKey::parse(v).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ValidationError::new(
+                ErrorCode::InvalidIdempotencyKey,
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 128 printable ASCII characters",
+            )
+        })
+}
+
+fn order_view(o: &Order) -> Value {
+    json!({
+        "order_id": o.order_id,
+        "customer_id": o.customer_id,
+        "status": o.status,
+        "lines": o.lines,
+        "history": o.history.iter().map(|h| {
+            let mut e = json!({"status": h.status, "at": time(h.at)});
+            if let Some(r) = &h.reason { e["reason"] = json!(r); }
+            if let Some(id) = &h.event_id { e["event_id"] = json!(id); }
+            e
+        }).collect::<Vec<_>>(),
+        "created_at": time(o.created_at),
+        "updated_at": time(o.updated_at),
+    })
+}
+
+fn not_found(id: &str) -> Response {
+    let shown: String = id.chars().take(64).collect();
+    error_response(404, "not_found", &format!("order {shown} not found"), None)
+}
+
+fn place_error(e: &PlaceError) -> Response {
+    match e {
+        PlaceError::KeyInUse => {
+            let mut resp = error_response(
+                409,
+                "idempotency_key_in_use",
+                &e.to_string(),
+                Some("Idempotency-Key"),
+            );
+            resp.headers
+                .insert("retry-after", HeaderValue::from_static("1"));
+            resp
+        }
+        PlaceError::KeyReused => error_response(
+            409,
+            "idempotency_key_reused",
+            &e.to_string(),
+            Some("Idempotency-Key"),
+        ),
+        PlaceError::Unavailable(detail) => unavailable(detail),
+        PlaceError::Internal(detail) => internal(detail),
+    }
+}
+
+fn cancel_error(e: &CancelError) -> Response {
+    match e {
+        CancelError::NotFound(id) => not_found(id.as_str()),
+        CancelError::NotCancellable(status) => {
+            let msg = match status {
+                OrderStatus::Rejected => {
+                    "the order was rejected; there is nothing to cancel".to_string()
+                }
+                _ => e.to_string(),
+            };
+            error_response(409, "order_not_cancellable", &msg, None)
+        }
+        CancelError::Unavailable(detail) => unavailable(detail),
+        CancelError::Internal(detail) => internal(detail),
+    }
+}
+
+/// A store failure: `503` when retrying may help, `500` for a corrupt record.
+pub(super) fn store_error(e: &StoreError) -> Response {
+    match e {
+        StoreError::Corrupt { .. } => internal(&e.to_string()),
+        StoreError::Backend(_) | StoreError::Retry(_) => unavailable(&e.to_string()),
+    }
+}
+
+fn unavailable(detail: &str) -> Response {
+    // Details stay in the logs; the client learns it may retry.
+    warn!(detail = %detail, "answering 503");
+    error_response(
+        503,
+        "unavailable",
+        "temporarily unavailable; retrying the same request is safe",
+        None,
+    )
+}
+
+fn internal(detail: &str) -> Response {
+    error!(detail = %detail, "answering 500");
+    error_response(500, "internal", "internal error", None)
+}

@@ -1,0 +1,91 @@
+//! Cancelling orders over the in-memory ports.
+
+use super::*;
+use crate::events::{EventPayload, EventType};
+use crate::order::OrderStatus;
+use crate::order_status::on_inventory_event;
+use crate::test_world::*;
+
+#[tokio::test]
+async fn cancel_pending_then_repeat_is_harmless() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.clone();
+    let c = w.cancel(&id, Some("oops")).await.unwrap();
+    assert!(c.changed);
+    assert_eq!(c.order.status, OrderStatus::Cancelled);
+    assert_eq!(
+        c.order.history.last().unwrap().reason.as_deref(),
+        Some("oops")
+    );
+    let again = w.cancel(&id, None).await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(
+        w.publisher.types(),
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ]
+    );
+    let events = w.publisher.events();
+    match &events[2].payload {
+        EventPayload::OrderCancelled(d) => assert_eq!(d.reason.as_deref(), Some("oops")),
+        other => panic!("{other:?}"),
+    }
+    match &events[3].payload {
+        EventPayload::OrderStatusChanged(d) => {
+            assert_eq!((d.status, d.seq), (OrderStatus::Cancelled, 3));
+            assert_eq!(d.reason.as_deref(), Some("oops"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cancel_rejected_is_refused_and_unknown_is_not_found() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let rejected = inventory_event(&placed.order.order_id, false);
+    on_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
+        .await
+        .unwrap();
+    let id = placed.order.order_id.clone();
+    let e = w.cancel(&id, None).await.unwrap_err();
+    assert!(
+        matches!(e, CancelError::NotCancellable(OrderStatus::Rejected)),
+        "{e:?}"
+    );
+    let unknown = crate::ids::OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap();
+    let e = w.cancel(&unknown, None).await.unwrap_err();
+    assert!(matches!(e, CancelError::NotFound(_)));
+}
+
+#[tokio::test]
+async fn cancel_publish_failure_keeps_the_outbox_and_the_retry_publishes() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.clone();
+    w.publisher.fail_next(1);
+    let e = w.cancel(&id, None).await.unwrap_err();
+    assert!(matches!(e, CancelError::Unavailable(_)));
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(stored.status, OrderStatus::Cancelled);
+    assert!(stored.outbox.is_some());
+    let again = w.cancel(&id, None).await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(
+        w.publisher.types(),
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderCancelled,
+            EventType::OrderStatusChanged
+        ]
+    );
+    assert_eq!(
+        w.orders.snapshot(&placed.order.order_id).unwrap().outbox,
+        None
+    );
+}

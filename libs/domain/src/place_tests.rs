@@ -1,0 +1,218 @@
+//! Placing orders over the in-memory ports.
+
+use std::time::Duration;
+
+use super::*;
+use crate::events::{Event, EventPayload, EventType};
+use crate::ids::{EventId, IdempotencyKey, OrderId};
+use crate::order::{OrderStatus, Outbox};
+use crate::outbox::{sweep_outbox, SweepSummary};
+use crate::ports::OrderStore;
+use crate::test_world::*;
+
+#[tokio::test]
+async fn place_stores_pending_publishes_and_clears_outbox() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(placed.order.status, OrderStatus::Pending);
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(stored.outbox, None, "outbox cleared after publish");
+    assert_eq!(stored.history.len(), 1);
+    let events = w.publisher.events();
+    assert_eq!(events.len(), 2, "OrderPlaced, then the customer's news");
+    assert_eq!(events[0].event_type(), EventType::OrderPlaced);
+    assert!(
+        matches!(&events[1].payload, EventPayload::OrderStatusChanged(c) if c.status == OrderStatus::Pending && c.seq == 1)
+    );
+    assert_eq!(events[0].order_id, placed.order.order_id);
+    assert_eq!(
+        events[0].id,
+        EventId::for_order_event(&placed.order.order_id, "OrderPlaced")
+    );
+}
+
+#[tokio::test]
+async fn idempotency_key_same_body_same_order_no_second_event() {
+    let w = world();
+    let first = w.place(BODY, Some("key-1")).await.unwrap();
+    let reordered = br#"{"lines":[{"sku":"SKU-2","quantity":1},{"sku":"SKU-1","quantity":2}],"customer_id":"cust-1"}"#;
+    let second = w.place(reordered, Some("key-1")).await.unwrap();
+    assert!(second.replayed);
+    assert_eq!(first.order.order_id, second.order.order_id);
+    assert_eq!(
+        first.order.order_id,
+        OrderId::for_idempotency_key(&client(), &IdempotencyKey::parse("key-1").unwrap())
+    );
+    assert_eq!(w.orders.len(), 1);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged],
+        "no second OrderPlaced"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_key_with_different_body_conflicts() {
+    let w = world();
+    w.place(BODY, Some("key-1")).await.unwrap();
+    let other = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":3}]}"#;
+    let e = w.place(other, Some("key-1")).await.unwrap_err();
+    assert!(matches!(e, PlaceError::KeyReused), "{e:?}");
+    assert_eq!(
+        w.publisher.events().len(),
+        2,
+        "the first request's two events"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_insert_answer_is_the_requests_own_write_not_a_500() {
+    let w = world();
+    w.orders.lose_insert_answers(1);
+    let placed = w.place(BODY, None).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(w.orders.len(), 1, "one order, no duplicate");
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert!(stored.outbox.is_none(), "published and cleared");
+}
+
+#[tokio::test]
+async fn publish_failure_rolls_back_and_answers_unavailable() {
+    let w = world();
+    w.publisher.fail_next(1);
+    let e = w.place(BODY, Some("key-1")).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Unavailable(_)), "{e:?}");
+    assert!(w.orders.is_empty(), "order deleted by the compensation");
+    // The client's retry with the same key succeeds and publishes once.
+    let placed = w.place(BODY, Some("key-1")).await.unwrap();
+    assert!(!placed.replayed);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged],
+        "no status event for the rolled-back order, one for the order that stands"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_sweeper() {
+    let w = world();
+    w.publisher.fail_nth(2);
+    let placed = w.place(BODY, None).await.unwrap();
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(
+        stored.status,
+        OrderStatus::Pending,
+        "OrderPlaced is out: kept"
+    );
+    assert_eq!(stored.outbox.map(|b| b.events.len()), Some(2));
+    w.clock.advance(chrono::Duration::seconds(61));
+    let s = sweep_outbox(
+        &w.orders,
+        &w.publisher,
+        &w.clock,
+        Duration::from_secs(60),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.republished, s.failed), (1, 0));
+    assert_eq!(
+        w.publisher.types(),
+        [
+            EventType::OrderPlaced,
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged
+        ],
+        "the republish repeats OrderPlaced under its id"
+    );
+}
+
+/// Crash after the write, before the publish: the order sits with a pending outbox.
+async fn crashed_placement(w: &World, key: &str) -> OrderId {
+    let k = IdempotencyKey::parse(key).unwrap();
+    let req = crate::validation::PlaceOrderRequest::parse(BODY).unwrap();
+    let hash = req.canonical_hash();
+    let now = crate::ports::Clock::now(&w.clock);
+    let mut order = crate::order::Order::new_pending(
+        OrderId::for_idempotency_key(&client(), &k),
+        req.customer_id,
+        req.lines,
+        hash,
+        now,
+    );
+    let status = Event::status_changed(
+        &order.order_id,
+        &order.customer_id,
+        OrderStatus::Pending,
+        None,
+        now,
+    );
+    order.outbox = Some(Outbox::new(
+        vec![Event::order_placed(&order, now), status],
+        now,
+    ));
+    w.orders.insert_new(&order).await.unwrap();
+    order.order_id
+}
+
+#[tokio::test]
+async fn retried_request_republishes_a_crashed_placement() {
+    let w = world();
+    let id = crashed_placement(&w, "key-crash").await;
+    // While the writing request may still run (and may still roll its order back), a retry
+    // neither publishes nor acknowledges the order.
+    w.clock.advance(chrono::Duration::seconds(10));
+    let e = w.place(BODY, Some("key-crash")).await.unwrap_err();
+    assert!(matches!(e, PlaceError::KeyInUse), "{e:?}");
+    assert!(w.publisher.events().is_empty());
+    // Once its time is up, the retry finishes the crashed request's work.
+    w.clock.advance(chrono::Duration::seconds(2));
+    let placed = w.place(BODY, Some("key-crash")).await.unwrap();
+    assert!(placed.replayed);
+    assert_eq!(placed.order.order_id, id);
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
+    assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
+    // And a further retry publishes nothing more.
+    w.place(BODY, Some("key-crash")).await.unwrap();
+    assert_eq!(w.publisher.events().len(), 2);
+}
+
+#[tokio::test]
+async fn sweeper_republishes_only_after_the_grace_period() {
+    let w = world();
+    let id = crashed_placement(&w, "key-sweep").await;
+    let grace = Duration::from_secs(60);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!(s, SweepSummary::default(), "too fresh");
+    w.clock.advance(chrono::Duration::seconds(61));
+    w.publisher.fail_next(1);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 0, 1));
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 1, 0));
+    let published = w.publisher.events();
+    assert_eq!(published.len(), 2);
+    assert_eq!(
+        published[0].id,
+        EventId::for_order_event(&id, "OrderPlaced")
+    );
+    assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!(s.scanned, 0);
+}

@@ -2,32 +2,35 @@
 //! or release stock and publish the outcome to inventory-events; failed records are
 //! reported back individually.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_aws::consumer::EventConsumer;
+use orders_domain::consumer::{ConsumerError, Handled};
 use orders_domain::inventory::on_order_event;
 use orders_domain::ports::{Clock, EventPublisher, InventoryStore};
 use orders_domain::Event;
+use tokio::time::Instant;
 
 /// The consumer's dependencies.
 pub struct Inventory<S, P, C> {
     pub store: S,
     pub publisher: P,
     pub clock: C,
-    pub concurrency: usize,
 }
 
-impl<S: InventoryStore, P: EventPublisher, C: Clock> Inventory<S, P, C> {
-    pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        run_event_batch(batch, self.concurrency, |event: Event| async move {
-            on_order_event(&self.store, &self.publisher, &self.clock, &event).await
-        })
-        .await
+impl<S: InventoryStore, P: EventPublisher, C: Clock> EventConsumer for Inventory<S, P, C> {
+    type Output = Handled;
+    type Error = ConsumerError;
+
+    async fn on_event(&self, event: Event, _deadline: Instant) -> Result<Handled, ConsumerError> {
+        on_order_event(&self.store, &self.publisher, &self.clock, &event).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+    use orders_aws::consumer::handle_batch;
+    use orders_aws::sqs::BatchError;
     use orders_domain::ports::ProductStore;
     use orders_domain::reservation::ReservationStatus;
     use orders_domain::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
@@ -42,7 +45,14 @@ mod tests {
             store: InMemoryInventory::new(),
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
-            concurrency: 4,
+        }
+    }
+
+    impl Inventory<InMemoryInventory, RecordingPublisher, FixedClock> {
+        /// One batch, as the skeleton runs it, with time to spare.
+        async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+            let later = Instant::now() + std::time::Duration::from_secs(10);
+            handle_batch(self, batch, 4, later).await
         }
     }
 

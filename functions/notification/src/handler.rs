@@ -1,9 +1,9 @@
 //! Notification consumer: one customer message per event id, published to the
 //! customer-notifications topic as a `CustomerNotified` event.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orders_aws::consumer::EventConsumer;
 use orders_aws::deadline::BoundedPublisher;
-use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_domain::consumer::{ConsumerError, Handled};
 use orders_domain::notify::notify_customer;
 use orders_domain::ports::{Clock, EventPublisher, NotificationStore};
 use orders_domain::Event;
@@ -15,7 +15,6 @@ pub struct Notifier<S, P, C> {
     pub store: S,
     pub publisher: P,
     pub clock: C,
-    pub concurrency: usize,
     /// How long a claim blocks other workers: the function's timeout plus a margin.
     pub claim_ttl: Duration,
 }
@@ -23,27 +22,25 @@ pub struct Notifier<S, P, C> {
 /// Time kept, before the invocation's deadline, to release a claim whose publish failed.
 pub const RELEASE_MARGIN: Duration = Duration::from_millis(500);
 
-impl<S: NotificationStore, P: EventPublisher, C: Clock> Notifier<S, P, C> {
-    /// Handles a batch that must be done by `deadline`: publishes give up `RELEASE_MARGIN`
-    /// before it, so a failing one still releases its claim (the redelivery then sends at once
-    /// instead of waiting for the claim to expire).
-    pub async fn handle(
-        &self,
-        batch: SqsEvent,
-        deadline: Instant,
-    ) -> Result<SqsBatchResponse, BatchError> {
-        let publisher = BoundedPublisher::new(&self.publisher, deadline - RELEASE_MARGIN);
-        let publisher = &publisher;
-        run_event_batch(batch, self.concurrency, |event: Event| async move {
-            notify_customer(&self.store, publisher, &self.clock, &event, self.claim_ttl).await
-        })
-        .await
+impl<S: NotificationStore, P: EventPublisher, C: Clock> EventConsumer for Notifier<S, P, C> {
+    type Output = Handled;
+    type Error = ConsumerError;
+
+    /// Publishes give up `RELEASE_MARGIN` before the deadline, so a failing one still releases
+    /// its claim (the redelivery then sends at once instead of waiting for the claim to expire).
+    async fn on_event(&self, event: Event, deadline: Instant) -> Result<Handled, ConsumerError> {
+        let until = deadline.checked_sub(RELEASE_MARGIN).unwrap_or(deadline);
+        let publisher = BoundedPublisher::new(&self.publisher, until);
+        notify_customer(&self.store, &publisher, &self.clock, &event, self.claim_ttl).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+    use orders_aws::consumer::handle_batch;
+    use orders_aws::sqs::BatchError;
     use orders_domain::testing::{FixedClock, InMemoryNotifications, RecordingPublisher};
     use orders_domain::{EventPayload, EventType};
 
@@ -56,12 +53,22 @@ mod tests {
         orders_domain::testing::lambda_sample(name)
     }
 
+    impl<P: EventPublisher> Notifier<InMemoryNotifications, P, FixedClock> {
+        /// One batch, as the skeleton runs it, due by `deadline`.
+        async fn handle(
+            &self,
+            batch: SqsEvent,
+            deadline: Instant,
+        ) -> Result<SqsBatchResponse, BatchError> {
+            handle_batch(self, batch, 4, deadline).await
+        }
+    }
+
     fn notifier() -> Notifier<InMemoryNotifications, RecordingPublisher, FixedClock> {
         Notifier {
             store: InMemoryNotifications::new(),
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
-            concurrency: 4,
             claim_ttl: Duration::from_secs(11),
         }
     }
@@ -144,7 +151,6 @@ mod tests {
             store: InMemoryNotifications::new(),
             publisher: Hung,
             clock: FixedClock::default_time(),
-            concurrency: 4,
             claim_ttl: Duration::from_secs(11),
         };
         let start = Instant::now();

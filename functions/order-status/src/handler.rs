@@ -4,11 +4,12 @@
 //! are acknowledged without change. A reservation for an order that does not exist is
 //! answered with `OrderCancelled` on order-events, so inventory releases the stock.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use orders_aws::sqs::{run_event_batch, BatchError};
+use orders_aws::consumer::EventConsumer;
+use orders_domain::consumer::{ConsumerError, Handled};
 use orders_domain::order_status::on_inventory_event;
 use orders_domain::ports::{Clock, EventPublisher, OrderStore};
 use orders_domain::Event;
+use tokio::time::Instant;
 
 /// The consumer's dependencies.
 pub struct OrderStatusConsumer<O, P, C> {
@@ -16,21 +17,23 @@ pub struct OrderStatusConsumer<O, P, C> {
     /// The order-events topic.
     pub publisher: P,
     pub clock: C,
-    pub concurrency: usize,
 }
 
-impl<O: OrderStore, P: EventPublisher, C: Clock> OrderStatusConsumer<O, P, C> {
-    pub async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        run_event_batch(batch, self.concurrency, |event: Event| async move {
-            on_inventory_event(&self.orders, &self.publisher, &self.clock, &event).await
-        })
-        .await
+impl<O: OrderStore, P: EventPublisher, C: Clock> EventConsumer for OrderStatusConsumer<O, P, C> {
+    type Output = Handled;
+    type Error = ConsumerError;
+
+    async fn on_event(&self, event: Event, _deadline: Instant) -> Result<Handled, ConsumerError> {
+        on_inventory_event(&self.orders, &self.publisher, &self.clock, &event).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+    use orders_aws::consumer::handle_batch;
+    use orders_aws::sqs::BatchError;
     use orders_domain::testing::{FixedClock, InMemoryOrders, RecordingPublisher};
     use orders_domain::{OrderId, OrderStatus as Status};
 
@@ -42,12 +45,19 @@ mod tests {
 
     type Consumer = OrderStatusConsumer<InMemoryOrders, RecordingPublisher, FixedClock>;
 
+    impl Consumer {
+        /// One batch, as the skeleton runs it, with time to spare.
+        async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+            let later = Instant::now() + std::time::Duration::from_secs(10);
+            handle_batch(self, batch, 4, later).await
+        }
+    }
+
     fn consumer() -> Consumer {
         OrderStatusConsumer {
             orders: InMemoryOrders::new(),
             publisher: RecordingPublisher::new(),
             clock: FixedClock::default_time(),
-            concurrency: 4,
         }
     }
 

@@ -36,6 +36,20 @@ pub enum SweepError {
     Failed(Report),
 }
 
+impl From<SweepError> for lambda_runtime::Diagnostic {
+    /// A stable `errorType` for dashboards and alarms (the default is a Rust type name).
+    fn from(e: SweepError) -> Self {
+        let error_type = match e {
+            SweepError::Store(_) => "SweepError.Store",
+            SweepError::Failed(_) => "SweepError.Failed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// The sweeper's dependencies.
 pub struct Sweeper<O, P, C> {
     pub orders: O,
@@ -158,6 +172,8 @@ mod tests {
             })
         ));
         assert!(err.to_string().contains("1 of 1 stale outboxes"), "{err}");
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "SweepError.Failed");
         let report = s.handle(serde_json::json!({})).await.unwrap();
         assert_eq!((report.outbox.scanned, report.outbox.republished), (1, 1));
     }

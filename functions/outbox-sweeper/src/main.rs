@@ -33,7 +33,7 @@ async fn main() -> Result<(), Error> {
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            sweeper.handle(event.payload).await.map_err(Error::from)
+            sweeper.handle(event.payload).await
         },
     ))
     .await

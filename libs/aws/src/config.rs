@@ -28,8 +28,11 @@ impl std::fmt::Debug for ConfigError {
 /// map in tests).
 pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
 
+/// The process environment's reader.
+pub type ProcessEnv = Env<fn(&str) -> Option<String>>;
+
 /// The process environment.
-pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
+pub fn process_env() -> ProcessEnv {
     Env(|name: &str| std::env::var(name).ok())
 }
 

@@ -5,6 +5,7 @@
 //! Every function crate builds these once per cold start and hands them to its handler.
 
 pub mod config;
+pub mod consumer;
 pub mod deadline;
 pub mod dynamo;
 pub mod retry;

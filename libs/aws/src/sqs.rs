@@ -4,18 +4,26 @@
 //! bad message never fails or delays its batch-mates. A message that keeps failing (an
 //! unparseable body included) is retried by SQS and moved to the queue's DLQ after
 //! `maxReceiveCount` receives. A record whose handler panics fails alone, like any other
-//! failing record.
+//! failing record. Near the invocation's deadline no record is started any more: the ones
+//! left are reported as failures (SQS redelivers them) instead of being cut off by the timeout,
+//! which would fail the whole batch, done records included.
 
 use std::any::Any;
 use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
 use orders_domain::Event;
-use tracing::{error, field, info, info_span, Instrument, Span};
+use tokio::time::Instant;
+use tracing::{error, field, info, info_span, warn, Instrument, Span};
+
+/// No record starts later than this before the invocation's deadline: time for a short
+/// record to finish and for the response to reach Lambda.
+pub const START_MARGIN: Duration = Duration::from_millis(500);
 
 /// The batch cannot be answered record by record.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +34,26 @@ pub enum BatchError {
     MissingMessageId(usize),
 }
 
+impl From<BatchError> for lambda_runtime::Diagnostic {
+    /// A stable `errorType` (the default is the Rust type name of a boxed error).
+    fn from(e: BatchError) -> Self {
+        let error_type = match e {
+            BatchError::MissingMessageId(_) => "BatchError.MissingMessageId",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// Runs `process` over every record, at most `concurrency` at a time, and returns the
-/// partial batch response.
+/// partial batch response. Records not started by `deadline - START_MARGIN` are reported as
+/// failures without being processed.
 pub async fn run_batch<F, Fut, T, E>(
     event: SqsEvent,
     concurrency: usize,
+    deadline: Instant,
     process: F,
 ) -> Result<SqsBatchResponse, BatchError>
 where
@@ -40,6 +63,7 @@ where
     E: Display,
 {
     let total = event.records.len();
+    let last_start = deadline.checked_sub(START_MARGIN).unwrap_or(deadline);
     let outcomes: Vec<(Option<String>, bool)> = stream::iter(event.records)
         .map(|record| {
             let message_id = record.message_id.clone();
@@ -48,17 +72,25 @@ where
                 message_id = message_id.as_deref().unwrap_or("-"),
                 order_id = field::Empty
             );
+            // Called as a slot frees, so this is the record's start.
+            let late = Instant::now() >= last_start;
             // Created inside the span so synchronous work in `process` (parsing) logs with
             // the message id and can record the order id on it.
             // A panic (while the future is built or polled) fails only this record: its
             // batch-mates are still processed and reported, instead of the whole invocation
             // erroring and SQS redelivering the batch.
-            let fut = catch_unwind(AssertUnwindSafe(|| span.in_scope(|| process(record))))
-                .map(|f| AssertUnwindSafe(f).catch_unwind());
+            let fut = (!late).then(|| {
+                catch_unwind(AssertUnwindSafe(|| span.in_scope(|| process(record))))
+                    .map(|f| AssertUnwindSafe(f).catch_unwind())
+            });
             async move {
                 let result = match fut {
-                    Ok(f) => f.await,
-                    Err(panic) => Err(panic),
+                    Some(Ok(f)) => f.await,
+                    Some(Err(panic)) => Err(panic),
+                    None => {
+                        warn!("not started: too close to the invocation's deadline; SQS will redeliver it");
+                        return (message_id, false);
+                    }
                 };
                 let ok = match result {
                     Ok(Ok(outcome)) => {
@@ -129,6 +161,7 @@ pub enum RecordError<E> {
 pub async fn run_event_batch<F, Fut, T, E>(
     event: SqsEvent,
     concurrency: usize,
+    deadline: Instant,
     handle: F,
 ) -> Result<SqsBatchResponse, BatchError>
 where
@@ -137,7 +170,7 @@ where
     T: Debug,
     E: Display,
 {
-    run_batch(event, concurrency, |record: SqsMessage| {
+    run_batch(event, concurrency, deadline, |record: SqsMessage| {
         let parsed = parse_record(&record);
         let fut = parsed.map(&handle);
         async move {
@@ -162,7 +195,6 @@ fn parse_record<E>(record: &SqsMessage) -> Result<Event, RecordError<E>> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     fn record(id: Option<&str>, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -182,6 +214,11 @@ mod tests {
         ids
     }
 
+    /// A deadline far enough away not to matter.
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
     fn batch(records: Vec<SqsMessage>) -> SqsEvent {
         let mut e = SqsEvent::default();
         e.records = records;
@@ -196,7 +233,7 @@ mod tests {
             record(Some("m3"), "ok"),
             record(Some("m4"), "fail"),
         ]);
-        let resp = run_batch(ev, 2, |r: SqsMessage| async move {
+        let resp = run_batch(ev, 2, later(), |r: SqsMessage| async move {
             if r.body.as_deref() == Some("fail") {
                 Err("boom")
             } else {
@@ -217,7 +254,7 @@ mod tests {
             record(Some("m4"), "ok"),
         ]);
         let done = AtomicUsize::new(0);
-        let resp = run_batch(ev, 2, |r: SqsMessage| {
+        let resp = run_batch(ev, 2, later(), |r: SqsMessage| {
             let body = r.body.unwrap_or_default();
             assert_ne!(body, "panic-built", "a bug while building the future");
             let done = &done;
@@ -242,7 +279,7 @@ mod tests {
                 .map(|i| record(Some(&format!("m{i}")), "x"))
                 .collect(),
         );
-        let resp = run_batch(ev, 3, |_r| {
+        let resp = run_batch(ev, 3, later(), |_r| {
             let running = &running;
             let peak = &peak;
             async move {
@@ -269,7 +306,7 @@ mod tests {
             record(Some("b"), "x"),
             record(Some("c"), "x"),
         ]);
-        let resp = run_batch(ev, 2, |r: SqsMessage| {
+        let resp = run_batch(ev, 2, later(), |r: SqsMessage| {
             let done = &done;
             async move {
                 if r.body.as_deref() == Some("slow") {
@@ -290,13 +327,15 @@ mod tests {
     #[tokio::test]
     async fn a_failed_record_without_id_fails_the_invocation() {
         let ev = batch(vec![record(None, "x"), record(Some("m2"), "x")]);
-        let r = run_batch(ev, 2, |_r| async { Err::<(), _>("boom") }).await;
+        let r = run_batch(ev, 2, later(), |_r| async { Err::<(), _>("boom") }).await;
         assert!(matches!(r, Err(BatchError::MissingMessageId(1))));
         // ... but a successful one without id is fine.
         let ev = batch(vec![record(None, "x")]);
-        assert!(run_batch(ev, 2, |_r| async { Ok::<_, String>(()) })
-            .await
-            .is_ok());
+        assert!(
+            run_batch(ev, 2, later(), |_r| async { Ok::<_, String>(()) })
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -313,7 +352,7 @@ mod tests {
             ),
         ]);
         let seen = AtomicUsize::new(0);
-        let resp = run_event_batch(ev, 4, |e: Event| {
+        let resp = run_event_batch(ev, 4, later(), |e: Event| {
             let seen = &seen;
             async move {
                 assert_eq!(e.order_id.as_str(), "0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11");
@@ -325,5 +364,41 @@ mod tests {
         .unwrap();
         assert_eq!(failed_ids(&resp), ["poison", "wrong-version"]);
         assert_eq!(seen.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_not_started_near_the_deadline_fail_unprocessed() {
+        // One slot, 400 ms records, the deadline at 1.5 s: the last start is at 1.0 s. m1
+        // starts at 0, m2 at 0.4 s, m3 at 0.8 s; m4 (1.2 s) and m5 are not started.
+        let started = std::sync::Mutex::new(Vec::new());
+        let ev = batch(
+            (1..=5)
+                .map(|i| record(Some(&format!("m{i}")), "x"))
+                .collect(),
+        );
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        let resp = run_batch(ev, 1, deadline, |r: SqsMessage| {
+            started.lock().unwrap().push(r.message_id.unwrap());
+            async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(*started.lock().unwrap(), ["m1", "m2", "m3"]);
+        assert_eq!(failed_ids(&resp), ["m4", "m5"]);
+        assert!(Instant::now() <= deadline, "answered before the deadline");
+    }
+
+    #[test]
+    fn batch_errors_have_a_stable_lambda_error_type() {
+        let d = lambda_runtime::Diagnostic::from(BatchError::MissingMessageId(2));
+        assert_eq!(d.error_type, "BatchError.MissingMessageId");
+        assert!(
+            d.error_message.contains("2 failed record"),
+            "{}",
+            d.error_message
+        );
     }
 }

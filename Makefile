@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench dlq redrive logs clean test test-rust lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench dlq redrive logs api-watch clean test test-rust lint-template e2e deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ redrive: ## move a consumer's DLQ messages back to its queue: make redrive QUEUE
 
 logs: ## follow a function's CloudWatch logs: make logs FN=inventory
 	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow
+
+api-watch: ## the API function served as plain HTTP on :9000, rebuilt on save, against what make up deployed
+	@scripts/api-watch.sh
 
 test: ## every test: fmt, clippy, unit, LocalStack extension, adapters, template lint, end-to-end
 	@scripts/test-all.sh

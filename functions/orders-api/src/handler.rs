@@ -1,15 +1,15 @@
-//! API Gateway REST (proxy integration) handler: routes, decodes the request, calls the
-//! domain use case, encodes the JSON response. Generic over the ports, so it is unit-tested
-//! with the in-memory stores.
+//! The API's HTTP handler on `lambda_http`: an `http::Request` in (API Gateway REST, a
+//! function URL, or `cargo lambda watch` serving plain HTTP), routes, parses the request into
+//! the flow's typed input, calls the flow, encodes the JSON response. Generic over the ports,
+//! so it is unit-tested with the in-memory stores.
 //!
 //! Routes: `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`,
-//! `GET|PUT /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
+//! `GET|PUT|PATCH /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderValue, Method};
-use base64::Engine;
 use chrono::SecondsFormat;
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
 use orders_domain::ClientScope;
@@ -47,18 +47,27 @@ impl Route {
 }
 
 /// Routes on the resource template (`/orders/{id}`) with its path parameters when API
-/// Gateway gives one of ours, else on the concrete path (a `{proxy+}` resource, tests).
-fn route(req: &ApiGatewayProxyRequest) -> Option<Route> {
-    let param = |name: &str| req.path_parameters.get(name).cloned();
-    match req.resource.as_deref() {
-        Some("/orders") => return Some(Route::Orders),
-        Some("/orders/{id}") => return param("id").map(Route::Order),
-        Some("/orders/{id}/cancel") => return param("id").map(Route::Cancel),
-        Some("/products/{sku}") => return param("sku").map(Route::Product),
-        _ => {}
+/// Gateway REST gives one of ours, else on the path (a `{proxy+}` resource, a function URL,
+/// `cargo lambda watch`). The path is API Gateway's, without the stage.
+fn route(req: &Request) -> Option<Route> {
+    if let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() {
+        let param = |name: &str| {
+            req.path_parameters_ref()
+                .and_then(|p| p.first(name))
+                .map(str::to_string)
+        };
+        let templated = match ctx.resource_path.as_deref() {
+            Some("/orders") => Some(Route::Orders),
+            Some("/orders/{id}") => param("id").map(Route::Order),
+            Some("/orders/{id}/cancel") => param("id").map(Route::Cancel),
+            Some("/products/{sku}") => param("sku").map(Route::Product),
+            _ => None,
+        };
+        if templated.is_some() {
+            return templated;
+        }
     }
-    let path = req.path.as_deref()?;
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let segments: Vec<&str> = req.raw_http_path().trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["orders"] => Some(Route::Orders),
         ["orders", id] if !id.is_empty() => Some(Route::Order((*id).to_string())),
@@ -79,11 +88,7 @@ where
     /// a JSON `503` the client may retry, instead of the function timing out into API
     /// Gateway's bare `502`/`504`. Work cut short is safe to repeat: an order written but not
     /// published stays in the outbox, and its `Idempotency-Key` retry or the sweeper finishes it.
-    pub async fn handle_within(
-        &self,
-        req: ApiGatewayProxyRequest,
-        budget: std::time::Duration,
-    ) -> ApiGatewayProxyResponse {
+    pub async fn handle_within(&self, req: Request, budget: std::time::Duration) -> Response<Body> {
         match tokio::time::timeout(budget, self.handle(req)).await {
             Ok(resp) => resp,
             Err(_) => {
@@ -97,7 +102,7 @@ where
                     "the request ran out of time; retrying the same request is safe",
                     None,
                 );
-                resp.headers
+                resp.headers_mut()
                     .insert("retry-after", HeaderValue::from_static("1"));
                 resp
             }
@@ -105,8 +110,8 @@ where
     }
 
     /// Handles one request; never fails: every outcome is an HTTP response.
-    pub async fn handle(&self, req: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
-        let method = req.http_method.clone();
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let method = req.method().clone();
         let Some(route) = route(&req) else {
             return error_response(404, "not_found", "no such route", None);
         };
@@ -124,33 +129,30 @@ where
                 None,
             );
             if let Ok(v) = HeaderValue::from_str(&allow) {
-                resp.headers.insert("allow", v);
+                resp.headers_mut().insert("allow", v);
             }
             return resp;
         }
         // API Gateway validates the key's value (usage plan); a request without one can
         // only come from a misconfigured method or a direct invoke.
-        if !req.headers.contains_key("x-api-key") {
+        if !req.headers().contains_key("x-api-key") {
             return error_response(403, "forbidden", "the x-api-key header is required", None);
         }
-        let body = match decode_body(&req) {
-            Ok(b) => b,
-            Err(e) => return validation_response(&e),
-        };
+        let body: &[u8] = req.body();
+        if body.len() > MAX_BODY_BYTES {
+            return validation_response(&ValidationError::new(
+                ErrorCode::PayloadTooLarge,
+                "body",
+                format!("the body is limited to {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        let headers = req.headers();
         match route {
-            Route::Orders => self.place(client_scope(&req), &req.headers, &body).await,
+            Route::Orders => self.place(client_scope(&req), headers, body).await,
             Route::Order(id) => self.get(&id).await,
-            Route::Cancel(id) => self.cancel(&id, &body).await,
+            Route::Cancel(id) => self.cancel(&id, body).await,
             Route::Product(sku) => {
-                products::handle(
-                    &self.products,
-                    &self.clock,
-                    &method,
-                    &req.headers,
-                    &sku,
-                    &body,
-                )
-                .await
+                products::handle(&self.products, &self.clock, &method, headers, &sku, body).await
             }
         }
     }
@@ -161,13 +163,17 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
-/// emulator leaves the id empty) a hash of the key itself. `handle` has checked that the
-/// `x-api-key` header is there.
-fn client_scope(req: &ApiGatewayProxyRequest) -> ClientScope {
-    match req.request_context.identity.api_key_id.as_deref() {
+/// emulator or a function URL gives no id) a hash of the key itself. `handle` has checked
+/// that the `x-api-key` header is there.
+fn client_scope(req: &Request) -> ClientScope {
+    let id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.api_key_id.as_deref(),
+        _ => None,
+    };
+    match id {
         Some(id) if !id.is_empty() => ClientScope::api_key_id(id),
         _ => ClientScope::api_key_value(
-            req.headers
+            req.headers()
                 .get("x-api-key")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default(),
@@ -175,40 +181,7 @@ fn client_scope(req: &ApiGatewayProxyRequest) -> ClientScope {
     }
 }
 
-/// The raw body bytes: base64-decoded when API Gateway says so, size-limited either way.
-fn decode_body(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, ValidationError> {
-    let raw = req.body.as_deref().unwrap_or("");
-    let too_large = || {
-        ValidationError::new(
-            ErrorCode::PayloadTooLarge,
-            "body",
-            format!("the body is limited to {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    // Base64 is 4/3 of the payload; reject early before allocating for a huge body.
-    if raw.len() > MAX_BODY_BYTES * 4 / 3 + 4 {
-        return Err(too_large());
-    }
-    let bytes = if req.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .map_err(|_| {
-                ValidationError::new(
-                    ErrorCode::InvalidBody,
-                    "body",
-                    "the body is not valid base64",
-                )
-            })?
-    } else {
-        raw.as_bytes().to_vec()
-    };
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-pub(crate) fn validation_response(v: &ValidationError) -> ApiGatewayProxyResponse {
+pub(crate) fn validation_response(v: &ValidationError) -> Response<Body> {
     let status = if v.code == ErrorCode::PayloadTooLarge {
         413
     } else {
@@ -226,11 +199,11 @@ pub(crate) fn validation_response(v: &ValidationError) -> ApiGatewayProxyRespons
 }
 
 pub(crate) fn error_response(
-    status: i64,
+    status: u16,
     code: &str,
     message: &str,
     field: Option<&str>,
-) -> ApiGatewayProxyResponse {
+) -> Response<Body> {
     let mut body = json!({"error": code, "message": message});
     if let Some(f) = field {
         body["field"] = json!(f);
@@ -238,12 +211,11 @@ pub(crate) fn error_response(
     json_response(status, &body)
 }
 
-pub(crate) fn json_response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
-    let mut resp = ApiGatewayProxyResponse::default();
-    resp.status_code = status;
-    resp.headers
+pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
-    resp.body = Some(Body::Text(body.to_string()));
     resp
 }
 

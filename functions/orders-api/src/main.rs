@@ -1,4 +1,5 @@
-//! `orders-api` Lambda: API Gateway REST proxy for orders and products.
+//! `orders-api` Lambda: the HTTP API for orders and products, on `lambda_http` (API Gateway
+//! REST when deployed; `cargo lambda watch` serves the same handler as plain HTTP).
 //!
 //! Env: `ORDERS_TABLE`, `PRODUCTS_TABLE`, `ORDER_EVENTS_TOPIC_ARN` (required),
 //! `FUNCTION_TIMEOUT_SECONDS` (this function's timeout: how long a request may still roll its
@@ -6,8 +7,7 @@
 
 mod handler;
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_http::{service_fn, Error, Request, RequestExt};
 use orders_aws::config::process_env;
 use orders_aws::deadline::time_left;
 use orders_aws::{Clients, OrdersTable, ProductsTable, SnsPublisher};
@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// Margin on time comparisons between function instances (their clocks differ slightly).
 const CLOCK_MARGIN: Duration = Duration::from_secs(1);
+
+/// 2020-01-01T00:00:00Z in epoch milliseconds: any real invocation deadline is later.
+const EPOCH_MS_2020: u64 = 1_577_836_800_000;
 
 /// Time kept back from the invocation's deadline to encode and return the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(300);
@@ -38,11 +41,17 @@ async fn main() -> Result<(), Error> {
         writer_window: Duration::from_secs(timeout) + CLOCK_MARGIN,
     };
     let api = &api;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
-            let budget = time_left(event.context.deadline).saturating_sub(ANSWER_MARGIN);
-            Ok::<_, Error>(api.handle_within(event.payload, budget).await)
-        },
-    ))
+    let request_limit = Duration::from_secs(timeout).saturating_sub(ANSWER_MARGIN);
+    lambda_http::run(service_fn(move |req: Request| async move {
+        // Lambda gives the deadline in epoch ms; `cargo lambda watch` gives its timeout
+        // instead (600000), so anything that is not an epoch time gets the function's own.
+        let budget = match req.lambda_context_ref().map_or(0, |c| c.deadline) {
+            deadline if deadline > EPOCH_MS_2020 => {
+                time_left(deadline).saturating_sub(ANSWER_MARGIN)
+            }
+            _ => request_limit,
+        };
+        Ok::<_, Error>(api.handle_within(req, budget).await)
+    }))
     .await
 }

@@ -2,8 +2,8 @@
 //! parses its request into the flow's typed input, calls the flow, and maps its result (and
 //! its error type) to HTTP here, the only place that knows the statuses.
 
-use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use lambda_http::http::{HeaderMap, HeaderValue};
+use lambda_http::{Body, Response as HttpResponse};
 use orders_domain::cancel::{cancel_order, CancelError};
 use orders_domain::place::{place_order, PlaceError, PlaceOrder};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore, StoreError};
@@ -14,7 +14,7 @@ use tracing::{error, warn};
 
 use super::{error_response, json_response, time, validation_response, Api};
 
-type Response = ApiGatewayProxyResponse;
+type Response = HttpResponse<Body>;
 
 impl<O, S, P, C> Api<O, S, P, C>
 where
@@ -63,10 +63,10 @@ where
             }),
         );
         if let Ok(v) = HeaderValue::from_str(&format!("/orders/{}", o.order_id)) {
-            resp.headers.insert("location", v);
+            resp.headers_mut().insert("location", v);
         }
         if placed.replayed {
-            resp.headers
+            resp.headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
         }
         resp
@@ -149,7 +149,7 @@ fn place_error(e: &PlaceError) -> Response {
                 &e.to_string(),
                 Some("Idempotency-Key"),
             );
-            resp.headers
+            resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
             resp
         }

@@ -1,8 +1,8 @@
 //! The product routes: `GET` (with an `ETag`), `PUT` (create, or set under `If-Match`) and
 //! `PATCH` (relative adjustment) of `/products/{sku}`.
 
-use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use lambda_http::http::{HeaderMap, HeaderValue, Method};
+use lambda_http::{Body, Response};
 use orders_domain::ports::{Clock, Product, ProductStore};
 use orders_domain::products::{self, etag, ProductError};
 use serde_json::{json, Value};
@@ -17,7 +17,7 @@ pub(super) async fn handle<S: ProductStore, C: Clock>(
     headers: &HeaderMap,
     sku: &str,
     body: &[u8],
-) -> ApiGatewayProxyResponse {
+) -> Response<Body> {
     let result = match *method {
         Method::PUT => {
             let if_match = match headers.get("if-match").map(HeaderValue::to_str) {
@@ -49,15 +49,15 @@ fn view(p: &Product) -> Value {
     })
 }
 
-fn with_etag(status: i64, p: &Product) -> ApiGatewayProxyResponse {
+fn with_etag(status: u16, p: &Product) -> Response<Body> {
     let mut resp = json_response(status, &view(p));
     if let Ok(v) = HeaderValue::from_str(&etag(p.version)) {
-        resp.headers.insert("etag", v);
+        resp.headers_mut().insert("etag", v);
     }
     resp
 }
 
-fn error(e: &ProductError) -> ApiGatewayProxyResponse {
+fn error(e: &ProductError) -> Response<Body> {
     let (status, code, field, current) = match e {
         ProductError::Invalid(v) => return validation_response(v),
         ProductError::Store(s) => return store_error(s),
@@ -71,7 +71,7 @@ fn error(e: &ProductError) -> ApiGatewayProxyResponse {
     let mut resp = error_response(status, code, &e.to_string(), field);
     if let Some(p) = current {
         if let Ok(v) = HeaderValue::from_str(&etag(p.version)) {
-            resp.headers.insert("etag", v);
+            resp.headers_mut().insert("etag", v);
         }
     }
     resp

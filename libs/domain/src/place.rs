@@ -140,7 +140,13 @@ where
             if existing.request_hash != order.request_hash {
                 return Err(PlaceError::KeyReused);
             }
-            if let Some(outbox) = &existing.outbox {
+            // Only a PENDING order can still be rolled back by its writer; once it moved on
+            // (confirmed meanwhile, its news still in the outbox) the retry may answer for it.
+            if let Some(outbox) = existing
+                .outbox
+                .as_ref()
+                .filter(|_| existing.status == OrderStatus::Pending)
+            {
                 let age = (now - outbox.since).to_std().unwrap_or_default();
                 if age < writer_window {
                     return Err(PlaceError::KeyInUse);

@@ -161,6 +161,45 @@ async fn crashed_placement(w: &World, key: &str) -> OrderId {
 }
 
 #[tokio::test]
+async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pending() {
+    // The first request's OrderPlaced went out and the order was confirmed before the request
+    // cleared its outbox: order-status appended CONFIRMED behind PENDING. No writer can roll
+    // a CONFIRMED order back, so a retry with the key gets the order, not "in use".
+    let w = world();
+    let id = crashed_placement(&w, "key-moved-on").await;
+    let reserved = inventory_event(&id, true);
+    w.publisher.fail_next(1);
+    let r =
+        crate::order_status::on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved).await;
+    assert!(r.is_err(), "its publish failed: the outbox stays");
+    assert_eq!(
+        w.orders
+            .snapshot(&id)
+            .unwrap()
+            .outbox
+            .map(|b| b.events.len()),
+        Some(3),
+        "placement's two events and CONFIRMED"
+    );
+    let placed = w.place(BODY, Some("key-moved-on")).await.unwrap();
+    assert!(placed.replayed);
+    assert_eq!(placed.order.status, OrderStatus::Confirmed);
+    assert_eq!(
+        w.orders.snapshot(&id).unwrap().outbox,
+        None,
+        "republished and cleared"
+    );
+    assert_eq!(
+        w.publisher.types(),
+        [
+            EventType::OrderPlaced,
+            EventType::OrderStatusChanged,
+            EventType::OrderStatusChanged
+        ]
+    );
+}
+
+#[tokio::test]
 async fn retried_request_republishes_a_crashed_placement() {
     let w = world();
     let id = crashed_placement(&w, "key-crash").await;

@@ -6,7 +6,7 @@ use tracing::info;
 
 use crate::events::Event;
 use crate::ids::OrderId;
-use crate::order::{transition, HistoryEntry, Order, OrderStatus, Outbox, Transition, Trigger};
+use crate::order::{transition, Order, OrderStatus, Outbox, Transition, Trigger};
 use crate::outbox::{publish_outbox, publish_pending};
 use crate::ports::{
     Clock, EventPublisher, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
@@ -83,20 +83,8 @@ where
         let reason = request.reason.clone();
         let event = Event::order_cancelled(&order, reason.clone(), now);
         let status = Event::status_changed(id, &order.customer_id, to, reason.clone(), now);
-        let outbox = Outbox::new(vec![event.clone(), status], now);
-        let write = TransitionWrite {
-            order_id: id,
-            trigger: Trigger::Cancel,
-            entry: HistoryEntry {
-                status: to,
-                at: now,
-                reason,
-                event_id: Some(event.id.clone()),
-            },
-            applied_event: None,
-            outbox: Some(&outbox),
-            at: now,
-        };
+        let outbox = Outbox::new(vec![event, status], now);
+        let write = TransitionWrite::announced(id, Trigger::Cancel, reason, &outbox, now);
         let TransitionOutcome::Applied(mut updated) = orders.transition(write).await? else {
             continue;
         };

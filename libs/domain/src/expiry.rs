@@ -11,7 +11,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::events::Event;
-use crate::order::{HistoryEntry, Outbox, Trigger};
+use crate::order::{Outbox, Trigger};
 use crate::outbox::publish_outbox;
 use crate::ports::{
     Clock, EventPublisher, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
@@ -73,19 +73,7 @@ where
             now,
         );
         let outbox = Outbox::new(vec![event.clone(), status], now);
-        let write = TransitionWrite {
-            order_id: &id,
-            trigger: Trigger::TimedOut,
-            entry: HistoryEntry {
-                status: Trigger::TimedOut.target(),
-                at: now,
-                reason,
-                event_id: Some(event.id.clone()),
-            },
-            applied_event: None,
-            outbox: Some(&outbox),
-            at: now,
-        };
+        let write = TransitionWrite::announced(&id, Trigger::TimedOut, reason, &outbox, now);
         let pending = match orders.transition(write).await {
             // Decided meanwhile (confirmed, rejected, cancelled): not ours to end.
             Ok(TransitionOutcome::NotApplied) => continue,

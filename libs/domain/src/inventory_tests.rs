@@ -7,11 +7,18 @@ use crate::reservation::ReservationStatus;
 use crate::test_world::*;
 use crate::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
 
+/// An empty inventory, a publisher, a fixed clock.
+fn setup() -> (InMemoryInventory, RecordingPublisher, FixedClock) {
+    (
+        InMemoryInventory::new(),
+        RecordingPublisher::new(),
+        FixedClock::default_time(),
+    )
+}
+
 #[tokio::test]
 async fn inventory_reserves_atomically_and_redelivery_changes_nothing() {
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     stock(&inv, "A", 5).await;
     stock(&inv, "B", 1).await;
     let id = OrderId::random();
@@ -41,9 +48,7 @@ async fn inventory_reserves_atomically_and_redelivery_changes_nothing() {
 
 #[tokio::test]
 async fn inventory_rejects_naming_short_skus_and_takes_nothing() {
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     stock(&inv, "A", 5).await;
     stock(&inv, "B", 1).await;
     let id = OrderId::random();
@@ -66,9 +71,7 @@ async fn inventory_rejects_naming_short_skus_and_takes_nothing() {
 #[tokio::test]
 async fn last_units_go_to_exactly_one_of_many_orders() {
     // Real concurrency against DynamoDB is covered by the orders-aws LocalStack tests.
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     stock(&inv, "LAST", 3).await;
     for _ in 0..10 {
         let e = placed_event(&OrderId::random(), &[("LAST", 3)]);
@@ -95,9 +98,7 @@ async fn last_units_go_to_exactly_one_of_many_orders() {
 
 #[tokio::test]
 async fn cancellation_releases_exactly_once() {
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     stock(&inv, "A", 5).await;
     let id = OrderId::random();
     on_order_event(&inv, &p, &c, &placed_event(&id, &[("A", 2)]))
@@ -133,9 +134,7 @@ async fn cancellation_releases_exactly_once() {
 
 #[tokio::test]
 async fn cancellation_before_reservation_blocks_the_late_order_placed() {
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     stock(&inv, "A", 5).await;
     let id = OrderId::random();
     let r = on_order_event(&inv, &p, &c, &cancelled_event(&id))
@@ -156,9 +155,7 @@ async fn cancellation_before_reservation_blocks_the_late_order_placed() {
 
 #[tokio::test]
 async fn inventory_skips_events_it_does_not_handle_and_fails_on_publish_errors() {
-    let inv = InMemoryInventory::new();
-    let p = RecordingPublisher::new();
-    let c = FixedClock::default_time();
+    let (inv, p, c) = setup();
     let id = OrderId::random();
     let r = on_order_event(&inv, &p, &c, &inventory_event(&id, true))
         .await

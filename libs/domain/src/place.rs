@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use tracing::{info, warn};
 
 use crate::events::Event;
@@ -88,15 +90,8 @@ where
     };
     let now = clock.now();
     let mut order = Order::new_pending(order_id, request.customer_id, request.lines, hash, now);
-    let event = Event::order_placed(&order, now);
-    let status = Event::status_changed(
-        &order.order_id,
-        &order.customer_id,
-        OrderStatus::Pending,
-        None,
-        now,
-    );
-    let outbox = Outbox::new(vec![event.clone(), status], now);
+    let outbox = placement_outbox(&order, now);
+    let event = outbox.events[0].clone();
     order.outbox = Some(outbox.clone());
 
     let mut outcome = orders.insert_new(&order).await?;
@@ -166,6 +161,19 @@ where
             order.order_id
         ))),
     }
+}
+
+/// What a new order publishes: `OrderPlaced` (for inventory), then the customer's news.
+pub(crate) fn placement_outbox(order: &Order, now: DateTime<Utc>) -> Outbox {
+    let placed = Event::order_placed(order, now);
+    let status = Event::status_changed(
+        &order.order_id,
+        &order.customer_id,
+        OrderStatus::Pending,
+        None,
+        now,
+    );
+    Outbox::new(vec![placed, status], now)
 }
 
 /// Publish failed: delete the order unless something published it meanwhile. Whether SNS

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::events::{Event, EventPayload, EventType};
+use crate::events::{EventPayload, EventType};
 use crate::ids::{EventId, IdempotencyKey, OrderId};
-use crate::order::{OrderStatus, Outbox};
+use crate::order::OrderStatus;
 use crate::outbox::{sweep_outbox, SweepSummary};
 use crate::ports::OrderStore;
 use crate::test_world::*;
@@ -145,17 +145,7 @@ async fn crashed_placement(w: &World, key: &str) -> OrderId {
         hash,
         now,
     );
-    let status = Event::status_changed(
-        &order.order_id,
-        &order.customer_id,
-        OrderStatus::Pending,
-        None,
-        now,
-    );
-    order.outbox = Some(Outbox::new(
-        vec![Event::order_placed(&order, now), status],
-        now,
-    ));
+    order.outbox = Some(placement_outbox(&order, now));
     w.orders.insert_new(&order).await.unwrap();
     order.order_id
 }

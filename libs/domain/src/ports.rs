@@ -79,6 +79,32 @@ pub struct TransitionWrite<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl<'a> TransitionWrite<'a> {
+    /// A transition decided here (a cancel, a timeout), announced by `outbox`: the history
+    /// entry names the outbox's first event.
+    pub fn announced(
+        order_id: &'a OrderId,
+        trigger: Trigger,
+        reason: Option<String>,
+        outbox: &'a Outbox,
+        at: DateTime<Utc>,
+    ) -> Self {
+        TransitionWrite {
+            order_id,
+            trigger,
+            entry: HistoryEntry {
+                status: trigger.target(),
+                at,
+                reason,
+                event_id: outbox.first_id().cloned(),
+            },
+            applied_event: None,
+            outbox: Some(outbox),
+            at,
+        }
+    }
+}
+
 /// Result of [`OrderStore::transition`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransitionOutcome {

@@ -5,7 +5,9 @@
 
 mod inventory;
 mod notifications;
+mod order_item;
 mod orders;
+mod products;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -20,9 +22,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use orders_domain::ports::StoreError;
 use orders_domain::{OrderLine, Sku};
 
-pub use inventory::{InventoryTables, ProductsTable};
+pub use inventory::InventoryTables;
 pub use notifications::NotificationsTable;
 pub use orders::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
+pub use products::ProductsTable;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

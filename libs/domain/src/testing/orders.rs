@@ -1,0 +1,177 @@
+//! The Orders table in memory.
+
+use std::future::{ready, Future};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::lock;
+use crate::ids::{EventId, OrderId};
+use crate::order::{Order, Outbox};
+use crate::ports::{InsertOutcome, OrderStore, StoreError, TransitionOutcome, TransitionWrite};
+use std::collections::HashMap;
+
+/// At most `limit` ids, oldest first (what a sparse index query on a time range key gives).
+fn oldest_first(mut due: Vec<(DateTime<Utc>, OrderId)>, limit: usize) -> Vec<OrderId> {
+    due.sort();
+    due.into_iter().take(limit).map(|(_, id)| id).collect()
+}
+
+/// The Orders table in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryOrders {
+    orders: Mutex<HashMap<OrderId, Order>>,
+    lose_insert_answers: AtomicUsize,
+}
+
+impl InMemoryOrders {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` inserts take effect but answer "exists", as a lost response followed by
+    /// the SDK's retry meeting its own condition does.
+    pub fn lose_insert_answers(&self, n: usize) {
+        self.lose_insert_answers.store(n, Ordering::SeqCst);
+    }
+
+    /// Direct read for assertions.
+    pub fn snapshot(&self, id: &OrderId) -> Option<Order> {
+        lock(&self.orders).get(id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.orders).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl OrderStore for InMemoryOrders {
+    fn insert_new(
+        &self,
+        order: &Order,
+    ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let out = if map.contains_key(&order.order_id) {
+            InsertOutcome::AlreadyExists
+        } else {
+            map.insert(order.order_id.clone(), order.clone());
+            let lost = self
+                .lose_insert_answers
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if lost {
+                InsertOutcome::AlreadyExists
+            } else {
+                InsertOutcome::Inserted
+            }
+        };
+        ready(Ok(out))
+    }
+
+    fn get(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+        ready(Ok(lock(&self.orders).get(id).cloned()))
+    }
+
+    fn transition(
+        &self,
+        w: TransitionWrite<'_>,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let out = match map.get_mut(w.order_id) {
+            Some(o)
+                if w.trigger.allowed_from().contains(&o.status)
+                    && w.applied_event
+                        .is_none_or(|id| !o.applied_events.contains(id)) =>
+            {
+                o.status = w.trigger.target();
+                o.history.push(w.entry);
+                o.updated_at = w.at;
+                if let Some(id) = w.applied_event {
+                    o.applied_events.push(id.clone());
+                }
+                if let Some(new) = w.outbox {
+                    match &mut o.outbox {
+                        Some(pending) => pending.events.extend(new.events.iter().cloned()),
+                        None => o.outbox = Some(new.clone()),
+                    }
+                }
+                TransitionOutcome::Applied(Box::new(o.clone()))
+            }
+            _ => TransitionOutcome::NotApplied,
+        };
+        ready(Ok(out))
+    }
+
+    fn clear_outbox(
+        &self,
+        id: &OrderId,
+        outbox: &Outbox,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let same =
+            |b: &Outbox| b.first_id() == outbox.first_id() && b.events.len() == outbox.events.len();
+        let cleared = match map.get_mut(id) {
+            Some(o) if o.outbox.as_ref().is_some_and(same) => {
+                o.outbox = None;
+                true
+            }
+            _ => false,
+        };
+        ready(Ok(cleared))
+    }
+
+    fn delete_unpublished(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let deletable = map.get(id).is_some_and(|o| {
+            o.status == crate::order::OrderStatus::Pending
+                && o.outbox
+                    .as_ref()
+                    .is_some_and(|b| b.first_id() == Some(event_id))
+        });
+        if deletable {
+            map.remove(id);
+        }
+        ready(Ok(deletable))
+    }
+
+    fn stale_pending(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
+        let due = lock(&self.orders)
+            .values()
+            .filter(|o| {
+                o.status == crate::order::OrderStatus::Pending && o.created_at <= older_than
+            })
+            .map(|o| (o.created_at, o.order_id.clone()))
+            .collect();
+        ready(Ok(oldest_first(due, limit)))
+    }
+
+    fn stale_outbox(
+        &self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send {
+        let due = lock(&self.orders)
+            .values()
+            .filter_map(|o| {
+                o.outbox
+                    .as_ref()
+                    .filter(|b| b.since <= older_than)
+                    .map(|b| (b.since, o.order_id.clone()))
+            })
+            .collect();
+        ready(Ok(oldest_first(due, limit)))
+    }
+}

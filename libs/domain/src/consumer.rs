@@ -31,14 +31,3 @@ impl From<Unpublished> for ConsumerError {
         ConsumerError::Publish(u.into())
     }
 }
-
-impl ConsumerError {
-    /// A stable name for logs and metrics (`store`, `publish`, `in_progress`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ConsumerError::Store(_) => "store",
-            ConsumerError::Publish(_) => "publish",
-            ConsumerError::InProgress(_) => "in_progress",
-        }
-    }
-}

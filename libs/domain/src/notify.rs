@@ -207,13 +207,18 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(11);
 
-    #[tokio::test]
-    async fn an_older_message_arriving_after_a_newer_one_is_never_sent() {
-        let (store, publisher, clock) = (
+    /// An empty Notifications table, a publisher, a fixed clock.
+    fn world() -> (InMemoryNotifications, RecordingPublisher, FixedClock) {
+        (
             InMemoryNotifications::new(),
             RecordingPublisher::new(),
             FixedClock::default_time(),
-        );
+        )
+    }
+
+    #[tokio::test]
+    async fn an_older_message_arriving_after_a_newer_one_is_never_sent() {
+        let (store, publisher, clock) = world();
         let cancelled = change(OrderStatus::Cancelled, Some("changed mind"));
         let placed = change(OrderStatus::Pending, None);
         let done = notify_customer(&store, &publisher, &clock, &cancelled, TTL).await;
@@ -236,11 +241,7 @@ mod tests {
 
     #[tokio::test]
     async fn messages_in_order_are_all_sent_once() {
-        let (store, publisher, clock) = (
-            InMemoryNotifications::new(),
-            RecordingPublisher::new(),
-            FixedClock::default_time(),
-        );
+        let (store, publisher, clock) = world();
         let events = [
             change(OrderStatus::Pending, None),
             change(OrderStatus::Confirmed, None),
@@ -258,11 +259,7 @@ mod tests {
     async fn a_failed_publish_keeps_the_mark_so_the_older_message_stays_unsent() {
         // The newer message failed to go out and will be redelivered: the older one must
         // not slip in before it.
-        let (store, publisher, clock) = (
-            InMemoryNotifications::new(),
-            RecordingPublisher::new(),
-            FixedClock::default_time(),
-        );
+        let (store, publisher, clock) = world();
         let confirmed = change(OrderStatus::Confirmed, None);
         publisher.fail_next(1);
         let failed = notify_customer(&store, &publisher, &clock, &confirmed, TTL).await;
@@ -279,11 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn once_per_event_id() {
-        let (s, p, c) = (
-            InMemoryNotifications::new(),
-            RecordingPublisher::new(),
-            FixedClock::default_time(),
-        );
+        let (s, p, c) = world();
         let e = change(OrderStatus::Pending, None);
         assert_eq!(
             notify_customer(&s, &p, &c, &e, TTL).await.unwrap(),
@@ -311,11 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_publish_failure_releases_the_claim_for_a_prompt_retry() {
-        let (s, p, c) = (
-            InMemoryNotifications::new(),
-            RecordingPublisher::new(),
-            FixedClock::default_time(),
-        );
+        let (s, p, c) = world();
         let e = change(OrderStatus::Pending, None);
         p.fail_next(1);
         assert!(matches!(
@@ -329,11 +318,7 @@ mod tests {
 
     #[tokio::test]
     async fn claimed_elsewhere_is_retried_until_the_claim_goes_stale() {
-        let (s, p, c) = (
-            InMemoryNotifications::new(),
-            RecordingPublisher::new(),
-            FixedClock::default_time(),
-        );
+        let (s, p, c) = world();
         let e = change(OrderStatus::Pending, None);
         // Another worker claimed it and died before publishing.
         let now_ms = c.now().timestamp_millis();

@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench dlq redrive logs api-watch clean test test-rust lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ test-rust: ## fmt check, clippy -D warnings, unit tests (no LocalStack needed)
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo test --locked --workspace
+
+lint-python: tools ## ruff (lint, format check) and mypy over the project's Python (pyproject.toml)
+	@TOOLS_BIN=$(TOOLS_BIN) scripts/lint-python.sh
 
 lint-template: tools ## cfn-lint infra/template.yaml (zero errors and warnings)
 	$(TOOLS_BIN)/cfn-lint infra/template.yaml

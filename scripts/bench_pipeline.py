@@ -20,12 +20,14 @@ from orders_client import Stack, wait_for
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def row(name: str, ms: list[float]) -> str:
-    return (f"| {name} | {len(ms)} | {pct(ms, 50):.1f} | {pct(ms, 90):.1f} | {pct(ms, 99):.1f} | "
-            f"{max(ms):.1f} | {statistics.fmean(ms):.1f} |")
+    return (
+        f"| {name} | {len(ms)} | {pct(ms, 50):.1f} | {pct(ms, 90):.1f} | {pct(ms, 99):.1f} | "
+        f"{max(ms):.1f} | {statistics.fmean(ms):.1f} |"
+    )
 
 
 def main() -> int:
@@ -62,8 +64,13 @@ def main() -> int:
         r = stack.place(f"bench-{i}", [(sku, 1)])
         t1 = time.perf_counter()
         assert r.status == 202, r.text
-        wait_for(lambda: stack.order(r.body["order_id"])["status"], lambda s: s == "CONFIRMED", 120,
-                 "confirmation", interval=0.02)
+        wait_for(
+            lambda: stack.order(r.body["order_id"])["status"],
+            lambda s: s == "CONFIRMED",
+            120,
+            "confirmation",
+            interval=0.02,
+        )
         return (t1 - t0) * 1000, (time.perf_counter() - t0) * 1000
 
     started = time.perf_counter()

@@ -18,8 +18,14 @@ import boto3
 
 POLL = 0.5
 UNRECOVERABLE = 3
-UNUSABLE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
-            "DELETE_FAILED", "REVIEW_IN_PROGRESS"}
+UNUSABLE = {
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "DELETE_FAILED",
+    "REVIEW_IN_PROGRESS",
+}
 
 
 def main() -> int:
@@ -65,7 +71,10 @@ def stack_status(cfn, stack: str) -> str | None:
 def deploy(cfn, stack: str, body: str, params: list, status: str | None, timeout: float) -> str:
     name = f"deploy-{int(time.time() * 1000)}"
     cfn.create_change_set(
-        StackName=stack, ChangeSetName=name, TemplateBody=body, Parameters=params,
+        StackName=stack,
+        ChangeSetName=name,
+        TemplateBody=body,
+        Parameters=params,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         ChangeSetType="UPDATE" if status else "CREATE",
     )

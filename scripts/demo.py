@@ -36,15 +36,19 @@ def main() -> int:
             print(f"    {time.monotonic() - started:5.1f}s  {o['status']}")
         return o
 
-    order = wait_for(progress, lambda o: o["status"] in {"CONFIRMED", "REJECTED", "CANCELLED"}, 90,
-                     f"order {order_id} to settle")
+    order = wait_for(
+        progress, lambda o: o["status"] in {"CONFIRMED", "REJECTED", "CANCELLED"}, 90, f"order {order_id} to settle"
+    )
     print(f"==> order {order_id} is {order['status']} after {time.monotonic() - started:.1f}s")
     print("    " + json.dumps(order))
     # The customer hears the final status (and "received" before it, unless it came later).
     final = {"CONFIRMED": "order_confirmed", "REJECTED": "order_rejected"}.get(order["status"], "order_cancelled")
-    notes = wait_for(lambda: stack.notifications_for(order_id),
-                     lambda n: any(x.get("kind") == final and x.get("state") == "SENT" for x in n), 60,
-                     f"the {final} notification")
+    notes = wait_for(
+        lambda: stack.notifications_for(order_id),
+        lambda n: any(x.get("kind") == final and x.get("state") == "SENT" for x in n),
+        60,
+        f"the {final} notification",
+    )
     print("==> notifications")
     for n in sorted(notes, key=lambda n: int(n.get("seq", 0))):
         print(f"    [{n.get('kind')}] {n.get('subject')}: {n.get('message')}")

@@ -19,8 +19,9 @@ import re
 import sys
 from urllib.parse import unquote
 
-import boto3
 import requests
+
+import local_aws
 
 
 def pattern(p: str, ignore_case: bool) -> re.Pattern:
@@ -36,13 +37,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stack", default=os.environ.get("STACK_NAME", "orders-pipeline"))
     args = ap.parse_args()
-    endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    )
-    cfn = session.client("cloudformation", endpoint_url=endpoint)
-    iam = session.client("iam", endpoint_url=endpoint)
-    lam = session.client("lambda", endpoint_url=endpoint)
+    endpoint = local_aws.ENDPOINT
+    cfn, iam, lam = (local_aws.client(s) for s in ("cloudformation", "iam", "lambda"))
 
     functions = [
         r["PhysicalResourceId"]

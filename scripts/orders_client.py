@@ -9,22 +9,24 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-import boto3
 import requests
 
-T = TypeVar("T")
+import local_aws
 
-STACK_FILE = os.environ.get("STACK_FILE", os.path.join(os.path.dirname(__file__), "..", ".build", "stack.json"))
+T = TypeVar("T")
 
 
 class Timeout(AssertionError):
     pass
 
 
-def wait_for(probe: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: str, interval: float = 0.25) -> T:
+def wait_for[T](
+    probe: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: str, interval: float = 0.25
+) -> T:
     """Polls `probe` until `ok(result)` or the deadline; returns the last result or raises Timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -46,7 +48,7 @@ class Response:
 
 
 class Stack:
-    def __init__(self, path: str = STACK_FILE):
+    def __init__(self, path: str | os.PathLike[str] = local_aws.STACK_FILE):
         with open(path) as f:
             info = json.load(f)
         self.info = info
@@ -54,9 +56,7 @@ class Stack:
         self.api_url: str = info["api_url"]
         self.api_key: str = info["api_key"]
         self.endpoint: str = info["endpoint"]
-        self._session = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-        )
+        self._session = local_aws.session()
         self._http = requests.Session()
 
     def client(self, service: str):
@@ -65,12 +65,23 @@ class Stack:
     def resource(self, service: str):
         return self._session.resource(service, endpoint_url=self.endpoint)
 
+    def queue_depth(self, output_key: str) -> tuple[int, int]:
+        return local_aws.queue_depth(self.client("sqs"), self.outputs[output_key])
+
     def table(self, output_key: str):
         return self.resource("dynamodb").Table(self.outputs[output_key])
 
     # ------------------------------------------------------------------ API
-    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
-             headers: dict[str, str] | None = None, api_key: bool = True) -> Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key: bool = True,
+    ) -> Response:
         hdrs = {"content-type": "application/json"}
         if api_key:
             hdrs["x-api-key"] = self.api_key
@@ -112,8 +123,12 @@ class Stack:
         return r.body
 
     def wait_status(self, order_id: str, statuses: set[str], timeout: float = 60) -> dict:
-        return wait_for(lambda: self.order(order_id), lambda o: o["status"] in statuses, timeout,
-                        f"order {order_id} to reach {sorted(statuses)}")
+        return wait_for(
+            lambda: self.order(order_id),
+            lambda o: o["status"] in statuses,
+            timeout,
+            f"order {order_id} to reach {sorted(statuses)}",
+        )
 
     # ------------------------------------------------------------------ state, read as an operator
     def notifications_for(self, order_id: str) -> list[dict]:

@@ -11,6 +11,7 @@ they are events that never arrived there.
 import argparse
 import sys
 
+from local_aws import queue_depth
 from orders_client import Stack, wait_for
 
 CONSUMERS = {
@@ -25,10 +26,7 @@ def arn(sqs, url: str) -> str:
 
 
 def depth(sqs, url: str) -> int:
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return sum(queue_depth(sqs, url))
 
 
 def main() -> int:
@@ -58,13 +56,15 @@ def main() -> int:
         tasks.append(source)
     # Wait for the tasks, not for empty DLQs: a message that still fails comes back to them.
     for source in tasks:
-        def task():
+
+        def task(source: str = source) -> dict:
             # Most recent first; AWS shows the handle only while the task runs.
             results = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
             return results[0] if results else {"Status": "RUNNING"}
 
-        done = wait_for(task, lambda t: t["Status"] in ("COMPLETED", "FAILED", "CANCELLED"), args.wait,
-                        f"the move task of {source}")
+        done = wait_for(
+            task, lambda t: t["Status"] in ("COMPLETED", "FAILED", "CANCELLED"), args.wait, f"the move task of {source}"
+        )
         if done["Status"] != "COMPLETED":
             print(f"move task {done['Status']}: {done.get('FailureReason', '')}", file=sys.stderr)
             return 1
@@ -72,6 +72,7 @@ def main() -> int:
     if not tasks:
         print("nothing to redrive")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,21 +9,18 @@ import json
 import os
 import sys
 
-import boto3
+import local_aws
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stack", default=os.environ.get("STACK_NAME", "orders-pipeline"))
-    parser.add_argument("--out", default=".build/stack.json")
+    parser.add_argument("--out", default=str(local_aws.STACK_FILE))
     args = parser.parse_args()
 
-    endpoint = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    )
-    cfn = session.client("cloudformation", endpoint_url=endpoint)
-    apigw = session.client("apigateway", endpoint_url=endpoint)
+    endpoint = local_aws.ENDPOINT
+    cfn = local_aws.client("cloudformation")
+    apigw = local_aws.client("apigateway")
 
     stack = cfn.describe_stacks(StackName=args.stack)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -57,6 +57,7 @@ summary() {
 
 run tools make -s tools
 run fmt cargo fmt --all -- --check
+run python-lint scripts/lint-python.sh
 run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 run unit cargo test --locked --workspace
 run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml

@@ -10,6 +10,7 @@ whose policy a test chooses. Fault rules and the conflict window are global to t
 tests scope their rules to their own function or resources and restore what they change.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -33,11 +34,14 @@ TOOLS_PYTHON = ROOT / ".venv" / "tools" / "bin" / "python"
 # AWS managed policies (LocalStack ships their documents; the extension evaluates them)
 SQS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-LAMBDA_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-})
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 
 def poll(fn, timeout, interval=0.1, what="condition"):
@@ -77,9 +81,7 @@ def localstack_up():
 @pytest.fixture(scope="session")
 def aws():
     cfg = Config(retries={"max_attempts": 1}, read_timeout=120)
-    session = boto3.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    )
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
     return lambda service: session.client(service, endpoint_url=ENDPOINT, config=cfg)
 
 
@@ -159,8 +161,18 @@ def make_function(aws, lambda_role):
     lam = aws("lambda")
     created = []
 
-    def make(zip_bytes, *, prefix="fn", env=None, timeout=10, memory=128, runtime="provided.al2023",
-             wait=True, role=None, **extra):
+    def make(
+        zip_bytes,
+        *,
+        prefix="fn",
+        env=None,
+        timeout=10,
+        memory=128,
+        runtime="provided.al2023",
+        wait=True,
+        role=None,
+        **extra,
+    ):
         name = unique(prefix)
         lam.create_function(
             FunctionName=name,
@@ -184,10 +196,8 @@ def make_function(aws, lambda_role):
 
     yield make
     for name in created:
-        try:
+        with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             lam.delete_function(FunctionName=name)
-        except lam.exceptions.ResourceNotFoundException:
-            pass
 
 
 def invoke(lam, name, event=None, **kw):
@@ -216,7 +226,8 @@ def denials(role=None, **match):
     r = hostmode("GET", "iam/denials")
     assert r.status_code == 200, r.text
     return [
-        d for d in r.json()["denials"]
+        d
+        for d in r.json()["denials"]
         if (role is None or d["role"] == role) and all(d.get(k) == v for k, v in match.items())
     ]
 
@@ -282,8 +293,9 @@ class Probe:
     def set_policy(self, *statements):
         """Replace the role's inline policy (no statements: remove it)."""
         if statements:
-            self.iam.put_role_policy(RoleName=self.role_name, PolicyName="inline",
-                                     PolicyDocument=json.dumps(policy(*statements)))
+            self.iam.put_role_policy(
+                RoleName=self.role_name, PolicyName="inline", PolicyDocument=json.dumps(policy(*statements))
+            )
         elif "inline" in self.iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]:
             self.iam.delete_role_policy(RoleName=self.role_name, PolicyName="inline")
 
@@ -320,24 +332,32 @@ def make_table(aws):
         extra = {}
         if index:
             attrs.append({"AttributeName": "gk", "AttributeType": "S"})
-            extra["GlobalSecondaryIndexes"] = [{
-                "IndexName": index,
-                "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }]
-        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attrs,
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], **extra)
+            extra["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index,
+                    "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ]
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=attrs,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            **extra,
+        )
         created.append(name)
-        poll(lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
-             timeout=10, what=f"table {name} ACTIVE")
+        poll(
+            lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
+            timeout=10,
+            what=f"table {name} ACTIVE",
+        )
         return name
 
     yield make
     for name in created:
-        try:
+        with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
             ddb.delete_table(TableName=name)
-        except ddb.exceptions.ResourceNotFoundException:
-            pass
 
 
 def table_arn(name):

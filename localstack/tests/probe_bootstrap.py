@@ -21,14 +21,15 @@ import os
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-API = "http://%s/2018-06-01/runtime" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+API = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2018-06-01/runtime"
 SESSION = boto3.Session()  # credentials and region from the environment
-CLIENTS = {}
+CLIENTS: dict[tuple[str, int], Any] = {}
 
 
 def client(service, max_attempts):
@@ -49,7 +50,7 @@ def client(service, max_attempts):
 
 def handle(event):
     if "Records" in event:
-        print("probe records: %s" % json.dumps([r.get("body") for r in event["Records"]]), flush=True)
+        print("probe records: {}".format(json.dumps([r.get("body") for r in event["Records"]])), flush=True)
         return {}
     t0 = time.perf_counter()
     try:
@@ -75,8 +76,15 @@ def handle(event):
             "elapsed": time.perf_counter() - t0,
         }
     except Exception as e:  # parameter validation, connection errors: not an AWS answer
-        return {"ok": False, "code": type(e).__name__, "status": None, "message": str(e),
-                "reasons": None, "attempts": None, "elapsed": time.perf_counter() - t0}
+        return {
+            "ok": False,
+            "code": type(e).__name__,
+            "status": None,
+            "message": str(e),
+            "reasons": None,
+            "attempts": None,
+            "elapsed": time.perf_counter() - t0,
+        }
 
 
 def main():
@@ -85,9 +93,7 @@ def main():
             request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
             event = json.loads(r.read() or b"{}")
         body = json.dumps(handle(event), default=str).encode()
-        req = urllib.request.Request(
-            "%s/invocation/%s/response" % (API, request_id), data=body, method="POST"
-        )
+        req = urllib.request.Request(f"{API}/invocation/{request_id}/response", data=body, method="POST")
         urllib.request.urlopen(req).read()
 
 

@@ -24,8 +24,12 @@ def put(table, k):
 
 
 def add(table, k, condition=None):
-    body = {"TableName": table, "Key": key(k), "UpdateExpression": "ADD n :one",
-            "ExpressionAttributeValues": {":one": {"N": "1"}}}
+    body = {
+        "TableName": table,
+        "Key": key(k),
+        "UpdateExpression": "ADD n :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
     if condition:
         body["ConditionExpression"] = condition
     return {"Update": body}
@@ -48,7 +52,7 @@ def conflicts():
 def start_ongoing(ddb, table, keys):
     """Send a TransactWriteItems on `keys` from a thread; return once it is ongoing (a
     TransactGetItems on its first item is cancelled), with a handle to wait for its answer."""
-    outcome = {}
+    outcome: dict[str, object] = {}
 
     def run():
         t0 = time.monotonic()
@@ -62,8 +66,12 @@ def start_ongoing(ddb, table, keys):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     probe = {"TransactItems": [{"Get": {"TableName": table, "Key": key(keys[0])}}]}
-    seen = poll(lambda: error(lambda: ddb.transact_get_items(**probe)), timeout=LONG_MS / 1000,
-                interval=0.02, what="the first transaction to be ongoing")
+    seen = poll(
+        lambda: error(lambda: ddb.transact_get_items(**probe)),
+        timeout=LONG_MS / 1000,
+        interval=0.02,
+        what="the first transaction to be ongoing",
+    )
     assert seen == ("TransactionCanceledException", ["TransactionConflict"]), seen
 
     def wait():
@@ -87,7 +95,9 @@ def test_writes_meeting_an_ongoing_transaction_conflict(ddb, make_table, content
 
     second = [put(table, "free"), add(table, "y")]
     assert error(lambda: ddb.transact_write_items(TransactItems=second)) == (
-        "TransactionCanceledException", ["None", "TransactionConflict"])
+        "TransactionCanceledException",
+        ["None", "TransactionConflict"],
+    )
     for single in (
         lambda: ddb.update_item(**add(table, "x")["Update"]),
         lambda: ddb.put_item(TableName=table, Item=key("y")),
@@ -157,7 +167,8 @@ def test_concurrent_transactions_conflict_and_lose_no_update(aws, make_table, co
     table = make_table()
     contention_window(20)  # the default
     aws("dynamodb").put_item(TableName=table, Item={"pk": {"S": "counter"}, "n": {"N": "0"}})
-    succeeded, conflicted = [], []
+    succeeded: list[str] = []
+    conflicted: list[str] = []
     clients = [aws("dynamodb") for _ in range(20)]  # made here: boto3 sessions are not thread-safe
     deadline = time.monotonic() + 30
     round_no = 0
@@ -182,7 +193,11 @@ def test_concurrent_transactions_conflict_and_lose_no_update(aws, make_table, co
     ddb = aws("dynamodb")
     counter = ddb.get_item(TableName=table, Key=key("counter"), ConsistentRead=True)["Item"]["n"]
     assert int(counter["N"]) == len(succeeded)
-    orders = ddb.scan(TableName=table, FilterExpression="begins_with(pk, :o)",
-                      ExpressionAttributeValues={":o": {"S": "order-"}}, ConsistentRead=True)["Items"]
+    orders = ddb.scan(
+        TableName=table,
+        FilterExpression="begins_with(pk, :o)",
+        ExpressionAttributeValues={":o": {"S": "order-"}},
+        ConsistentRead=True,
+    )["Items"]
     assert sorted(i["pk"]["S"] for i in orders) == sorted(succeeded)
     assert conflicts()["TransactWriteItems"] == len(conflicted)

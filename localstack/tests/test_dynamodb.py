@@ -1,6 +1,7 @@
 """The dynamodb:moto provider: the DynamoDB API the project's functions use, and CloudFormation
 tables."""
 
+import contextlib
 import json
 
 import pytest
@@ -55,8 +56,11 @@ def test_conditional_write_and_update(aws, table):
         ConditionExpression="#s = :old AND n >= :q AND NOT contains(applied, :id)",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
-            ":new": {"S": "CONFIRMED"}, ":old": {"S": "PENDING"}, ":q": {"N": "2"},
-            ":ids": {"SS": ["e1"]}, ":id": {"S": "e1"},
+            ":new": {"S": "CONFIRMED"},
+            ":old": {"S": "PENDING"},
+            ":q": {"N": "2"},
+            ":ids": {"SS": ["e1"]},
+            ":id": {"S": "e1"},
         },
         ReturnValues="ALL_NEW",
     )["Attributes"]
@@ -70,8 +74,7 @@ def test_conditional_write_and_update(aws, table):
             UpdateExpression="SET #s = :new",
             ConditionExpression="#s = :old AND NOT contains(applied, :id)",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":new": {"S": "REJECTED"}, ":old": {"S": "PENDING"},
-                                       ":id": {"S": "e1"}},
+            ExpressionAttributeValues={":new": {"S": "REJECTED"}, ":old": {"S": "PENDING"}, ":id": {"S": "e1"}},
         )
     got = ddb.get_item(TableName=table, Key={"pk": {"S": "order-1"}}, ConsistentRead=True)
     assert got["Item"]["status"] == {"S": "CONFIRMED"}
@@ -82,8 +85,11 @@ def test_query_gsi_and_batch_write(aws, table):
     ddb.batch_write_item(
         RequestItems={
             table: [
-                {"PutRequest": {"Item": {"pk": {"S": f"o{i}"}, "pending": {"S": "1"},
-                                         "since": {"S": f"2026-11-26T12:00:0{i}Z"}}}}
+                {
+                    "PutRequest": {
+                        "Item": {"pk": {"S": f"o{i}"}, "pending": {"S": "1"}, "since": {"S": f"2026-11-26T12:00:0{i}Z"}}
+                    }
+                }
                 for i in range(5)
             ]
             + [{"PutRequest": {"Item": {"pk": {"S": "done"}}}}]  # not in the sparse index
@@ -105,12 +111,22 @@ def test_cancelled_transaction_reports_reasons_and_writes_nothing(aws, table):
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as exc:
         ddb.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": table, "Item": {"pk": {"S": "reservation-1"}},
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Update": {"TableName": table, "Key": {"pk": {"S": "sku-1"}},
-                            "UpdateExpression": "SET available = available - :q",
-                            "ConditionExpression": "available >= :q",
-                            "ExpressionAttributeValues": {":q": {"N": "2"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "reservation-1"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "sku-1"}},
+                        "UpdateExpression": "SET available = available - :q",
+                        "ConditionExpression": "available >= :q",
+                        "ExpressionAttributeValues": {":q": {"N": "2"}},
+                    }
+                },
             ]
         )
     reasons = exc.value.response["CancellationReasons"]
@@ -122,12 +138,22 @@ def test_cancelled_transaction_reports_reasons_and_writes_nothing(aws, table):
     # and a transaction that fits goes through as a whole
     ddb.transact_write_items(
         TransactItems=[
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "reservation-1"}},
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {"TableName": table, "Key": {"pk": {"S": "sku-1"}},
-                        "UpdateExpression": "SET available = available - :q",
-                        "ConditionExpression": "available >= :q",
-                        "ExpressionAttributeValues": {":q": {"N": "1"}}}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {"pk": {"S": "reservation-1"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "sku-1"}},
+                    "UpdateExpression": "SET available = available - :q",
+                    "ConditionExpression": "available >= :q",
+                    "ExpressionAttributeValues": {":q": {"N": "1"}},
+                }
+            },
         ]
     )
     sku = ddb.get_item(TableName=table, Key={"pk": {"S": "sku-1"}})["Item"]
@@ -163,9 +189,13 @@ def test_cloudformation_table(aws):
     cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
     try:
         desc = poll(
-            lambda: (s := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"]
-            not in ("CREATE_IN_PROGRESS",) and s,
-            timeout=60, interval=0.3, what="stack creation",
+            lambda: (
+                (s := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"] not in ("CREATE_IN_PROGRESS",)
+                and s
+            ),
+            timeout=60,
+            interval=0.3,
+            what="stack creation",
         )
         assert desc["StackStatus"] == "CREATE_COMPLETE", desc.get("StackStatusReason")
         name = desc["Outputs"][0]["OutputValue"]
@@ -176,9 +206,16 @@ def test_cloudformation_table(aws):
     finally:
         cfn.delete_stack(StackName=stack)
         poll(
-            lambda: not [s for s in cfn.list_stacks()["StackSummaries"]
-                         if s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"],
-            timeout=60, interval=0.3, what="stack deletion",
+            lambda: (
+                not [
+                    s
+                    for s in cfn.list_stacks()["StackSummaries"]
+                    if s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"
+                ]
+            ),
+            timeout=60,
+            interval=0.3,
+            what="stack deletion",
         )
 
 
@@ -192,16 +229,25 @@ def test_cancelled_transaction_puts_back_the_items_it_changed_and_only_those(aws
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as exc:
         ddb.transact_write_items(
             TransactItems=[
-                {"Update": {"TableName": table, "Key": {"pk": {"S": "a"}},
-                            "UpdateExpression": "SET n = :two REMOVE tag",
-                            "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "a"}},
+                        "UpdateExpression": "SET n = :two REMOVE tag",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
                 {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "n": {"N": "0"}}}},
-                {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "missing"}},
-                                    "ConditionExpression": "attribute_exists(pk)"}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "missing"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
             ]
         )
-    assert [r["Code"] for r in exc.value.response["CancellationReasons"]] == [
-        "None", "None", "ConditionalCheckFailed"]
+    assert [r["Code"] for r in exc.value.response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
     a = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]
     assert a == {"pk": {"S": "a"}, "n": {"N": "1"}, "tag": {"SS": ["x"]}}
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
@@ -211,14 +257,22 @@ def test_cancelled_transaction_puts_back_the_items_it_changed_and_only_those(aws
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
         ddb.transact_write_items(
             TransactItems=[
-                {"Update": {"TableName": table, "Key": {"pk": {"S": "ob"}},
-                            "UpdateExpression": "REMOVE pending"}},
-                {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "missing"}},
-                                    "ConditionExpression": "attribute_exists(pk)"}},
+                {"Update": {"TableName": table, "Key": {"pk": {"S": "ob"}}, "UpdateExpression": "REMOVE pending"}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "missing"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
             ]
         )
-    found = ddb.query(TableName=table, IndexName="outbox", KeyConditionExpression="pending = :p",
-                      ExpressionAttributeValues={":p": {"S": "1"}})["Items"]
+    found = ddb.query(
+        TableName=table,
+        IndexName="outbox",
+        KeyConditionExpression="pending = :p",
+        ExpressionAttributeValues={":p": {"S": "1"}},
+    )["Items"]
     assert [i["pk"]["S"] for i in found] == ["ob"]
 
 
@@ -233,10 +287,14 @@ def test_concurrent_transactions_lose_no_update(aws, table):
     ddb.put_item(TableName=table, Item={"pk": {"S": "gate"}, "open": {"BOOL": False}})
     # A larger table makes moto's per-transaction backup slower, the window wider.
     for chunk in range(0, 400, 25):
-        ddb.batch_write_item(RequestItems={table: [
-            {"PutRequest": {"Item": {"pk": {"S": f"filler-{i}"}, "pad": {"S": "x" * 200}}}}
-            for i in range(chunk, chunk + 25)
-        ]})
+        ddb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"filler-{i}"}, "pad": {"S": "x" * 200}}}}
+                    for i in range(chunk, chunk + 25)
+                ]
+            }
+        )
 
     def increment(_):
         ddb.update_item(
@@ -247,7 +305,7 @@ def test_concurrent_transactions_lose_no_update(aws, table):
         )
 
     def failing_transaction(_):
-        try:
+        with contextlib.suppress(ddb.exceptions.TransactionCanceledException):
             ddb.transact_write_items(
                 TransactItems=[
                     {
@@ -267,8 +325,6 @@ def test_concurrent_transactions_lose_no_update(aws, table):
                     },
                 ]
             )
-        except ddb.exceptions.TransactionCanceledException:
-            pass
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         jobs = [pool.submit(increment, i) for i in range(150)]

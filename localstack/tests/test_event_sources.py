@@ -10,9 +10,7 @@ from conftest import ENDPOINT, REGION, poll, unique
 def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_function, hello_zip):
     sqs, lam = aws("sqs"), aws("lambda")
     dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName=unique("q"),
         Attributes={
@@ -20,9 +18,7 @@ def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_fun
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
         },
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     mapping = None
     try:
         # the three are queued before the mapping exists, so the first poll gets them as one batch
@@ -46,8 +42,11 @@ def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_fun
 
         def dlq_bodies():
             msgs = sqs.receive_message(
-                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                VisibilityTimeout=0, AttributeNames=["All"],
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
             ).get("Messages", [])
             return msgs
 
@@ -73,7 +72,8 @@ def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_fun
         logs = aws("logs")
         events = poll(
             lambda: logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"],
-            timeout=10, what="function logs",
+            timeout=10,
+            what="function logs",
         )
         assert any("sqs batch of 3 with 1 failures" in e["message"] for e in events)
     finally:
@@ -91,9 +91,7 @@ def test_api_gateway_rest_proxy_integration(aws, make_function, hello_zip):
     try:
         root = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
         res = apigw.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
-        apigw.put_method(
-            restApiId=api_id, resourceId=res["id"], httpMethod="ANY", authorizationType="NONE"
-        )
+        apigw.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="ANY", authorizationType="NONE")
         apigw.put_integration(
             restApiId=api_id,
             resourceId=res["id"],

@@ -171,11 +171,24 @@ def test_environment_variables(aws, make_function, hello_zip):
     lam = aws("lambda")
     name = make_function(hello_zip, prefix="env", memory=256, env={"GREETING": "hi"})
     names = [
-        "GREETING", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "_HANDLER", "LAMBDA_TASK_ROOT",
-        "AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL", "TZ", "PATH", "GATEWAY_LISTEN",
+        "GREETING",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_ENDPOINT_URL",
+        "TZ",
+        "PATH",
+        "GATEWAY_LISTEN",
     ]
     _, body, _ = invoke(lam, name, {"env": names})
     env = body["env"]
@@ -229,8 +242,7 @@ def test_json_log_format_platform_records(aws, make_function, hello_zip):
     import base64
 
     r, _, _ = invoke(lam, name, {}, LogType="Tail")
-    lines = [json.loads(x) for x in base64.b64decode(r["LogResult"]).decode().splitlines()
-             if x.startswith("{")]
+    lines = [json.loads(x) for x in base64.b64decode(r["LogResult"]).decode().splitlines() if x.startswith("{")]
     kinds = [x["type"] for x in lines if "type" in x]
     assert kinds[0] == "platform.start" and kinds[-1] == "platform.report"
     assert lines[-1]["record"]["status"] == "success"

@@ -52,9 +52,13 @@ def shape(out):
 
 
 def test_dynamodb_error_shapes(probe, table, faults):
-    for error, status in [("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400),
-                          ("RequestLimitExceeded", 400), ("InternalServerError", 500),
-                          ("ServiceUnavailable", 503)]:
+    for error, status in [
+        ("ThrottlingException", 400),
+        ("ProvisionedThroughputExceededException", 400),
+        ("RequestLimitExceeded", 400),
+        ("InternalServerError", 500),
+        ("ServiceUnavailable", 503),
+    ]:
         faults(f"dynamodb:GetItem:{error}:1:function={probe.name}")
         out = get(probe, table)
         assert not out["ok"] and shape(out) == (error, status), out
@@ -69,12 +73,21 @@ def test_transaction_conflict_shapes(probe, table, faults):
     assert shape(out) == ("TransactionCanceledException", 400), out
     assert [r["Code"] for r in out["reasons"]] == ["TransactionConflict", "None"]
     assert "TransactionConflict" in out["message"]
-    out = probe.call("dynamodb", "update_item", {
-        "TableName": table, "Key": KEY, "UpdateExpression": "SET n = :n",
-        "ExpressionAttributeValues": {":n": {"N": "1"}}})
+    out = probe.call(
+        "dynamodb",
+        "update_item",
+        {
+            "TableName": table,
+            "Key": KEY,
+            "UpdateExpression": "SET n = :n",
+            "ExpressionAttributeValues": {":n": {"N": "1"}},
+        },
+    )
     assert shape(out) == ("TransactionConflictException", 400), out
-    assert shape(probe.call("dynamodb", "put_item", {"TableName": table, "Item": KEY}))[0] == \
-        "TransactionConflictException"
+    assert (
+        shape(probe.call("dynamodb", "put_item", {"TableName": table, "Item": KEY}))[0]
+        == "TransactionConflictException"
+    )
 
 
 def test_sns_and_sqs_error_shapes(aws, probe, faults):
@@ -102,8 +115,9 @@ def test_every_n_is_deterministic(probe, table, faults):
     [rule] = rules()
     assert (rule["matched"], rule["faulted"], rule["every"]) == (9, 3, 3)
     log = hostmode("GET", "faults/log").json()["faults"]
-    assert [(e["function"], e["operation"], e["error"]) for e in log] == \
-        [(probe.name, "GetItem", "ThrottlingException")] * 3
+    assert [(e["function"], e["operation"], e["error"]) for e in log] == [
+        (probe.name, "GetItem", "ThrottlingException")
+    ] * 3
 
 
 def test_rate_zero_and_one(probe, table, faults):
@@ -130,8 +144,10 @@ def test_resource_filter(aws, probe, make_table, faults):
     a, b = make_table(), make_table()
     topic_a, topic_b = (aws("sns").create_topic(Name=unique("topic"))["TopicArn"] for _ in "ab")
     try:
-        faults(f"dynamodb:*:ThrottlingException:1:resource={a}:function={probe.name},"
-               f"sns:Publish:Throttled:1:resource={topic_a.rsplit(':', 1)[1]}:function={probe.name}")
+        faults(
+            f"dynamodb:*:ThrottlingException:1:resource={a}:function={probe.name},"
+            f"sns:Publish:Throttled:1:resource={topic_a.rsplit(':', 1)[1]}:function={probe.name}"
+        )
         assert shape(get(probe, a))[0] == "ThrottlingException"
         assert get(probe, b)["ok"]
         put_a = {"Put": {"TableName": a, "Item": KEY}}
@@ -187,18 +203,23 @@ def test_sdk_retries_are_counted(probe, table, faults):
     assert hostmode("GET", "faults/log").json()["faults"][0]["attempt"] == 1
 
 
-@pytest.mark.parametrize("bad, says", [
-    ("dynamodb:GetItem:NoSuchError:1", "unknown error 'NoSuchError'"),
-    ("dynamodb:GetItem:ThrottlingException:1.5", "rate 1.5 is not within [0, 1]"),
-    ("dynamodb:GetItem:ThrottlingException:often", "rate 'often' is not a number"),
-    ("dynamodb:GetItem:ThrottlingException:1:resource=arn:aws:dynamodb:us-east-1:000000000000:table/t",
-     "resource takes a name, not an ARN"),
-    ("dynamodb:GetItem:ThrottlingException:1:colour=red", "unknown option 'colour=red'"),
-    ("sns:Publish:ThrottlingException:1", "sns has no error 'ThrottlingException'"),
-    ("dynamodb:GetItem:none:1", "needs a latency option"),
-    ("dynamodb:GetItem:ThrottlingException:1:every=0", "every=0 must be a whole number >= 1"),
-    ("lambda:Invoke:ThrottlingException:1", "service 'lambda'"),
-])
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ("dynamodb:GetItem:NoSuchError:1", "unknown error 'NoSuchError'"),
+        ("dynamodb:GetItem:ThrottlingException:1.5", "rate 1.5 is not within [0, 1]"),
+        ("dynamodb:GetItem:ThrottlingException:often", "rate 'often' is not a number"),
+        (
+            "dynamodb:GetItem:ThrottlingException:1:resource=arn:aws:dynamodb:us-east-1:000000000000:table/t",
+            "resource takes a name, not an ARN",
+        ),
+        ("dynamodb:GetItem:ThrottlingException:1:colour=red", "unknown option 'colour=red'"),
+        ("sns:Publish:ThrottlingException:1", "sns has no error 'ThrottlingException'"),
+        ("dynamodb:GetItem:none:1", "needs a latency option"),
+        ("dynamodb:GetItem:ThrottlingException:1:every=0", "every=0 must be a whole number >= 1"),
+        ("lambda:Invoke:ThrottlingException:1", "service 'lambda'"),
+    ],
+)
 def test_bad_rules_are_rejected_and_leave_the_old_rules(faults, bad, says):
     good = "dynamodb:GetItem:ThrottlingException:0.5:function=nobody"
     faults(good)
@@ -224,8 +245,10 @@ def test_long_term_keys_are_never_faulted(aws, probe, table, faults):
     ddb, sns, sqs = aws("dynamodb"), aws("sns"), aws("sqs")
     topic, queue = unique("topic"), unique("q")
     # rate 1 on everything these resources see (scoped to them: this LocalStack may be shared)
-    faults(f"dynamodb:*:ThrottlingException:1:resource={table},sns:*:Throttled:1:resource={topic},"
-           f"sqs:*:RequestThrottled:1:resource={queue}")
+    faults(
+        f"dynamodb:*:ThrottlingException:1:resource={table},sns:*:Throttled:1:resource={topic},"
+        f"sqs:*:RequestThrottled:1:resource={queue}"
+    )
     ddb.put_item(TableName=table, Item=KEY)
     assert ddb.get_item(TableName=table, Key=KEY)["Item"] == KEY
     topic_arn = sns.create_topic(Name=topic)["TopicArn"]
@@ -250,8 +273,9 @@ def test_event_source_mapping_calls_are_never_faulted(aws, make_probe, faults):
         sqs.send_message(QueueUrl=url, MessageBody="through")
 
         def drained():
-            a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            a = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
             return all(v == "0" for v in a.values())
 
         poll(drained, timeout=30, interval=0.3, what="the mapping to consume the message")

@@ -11,7 +11,16 @@ import boto3
 import pytest
 
 from conftest import (
-    ACCOUNT, ENDPOINT, REGION, allow, deny, denials, hostmode, poll, table_arn, unique,
+    ACCOUNT,
+    ENDPOINT,
+    REGION,
+    allow,
+    denials,
+    deny,
+    hostmode,
+    poll,
+    table_arn,
+    unique,
 )
 
 KEY = {"pk": {"S": "k1"}}
@@ -83,8 +92,14 @@ def test_denied_without_grant_allowed_with_it(service, make_probe, make_table, t
     logged = denials(probe.role_name)
     assert len(logged) == 1, logged
     assert {k: v for k, v in logged[0].items() if k != "time"} == {
-        "role": probe.role_name, "principal": session, "service": service, "operation": operation,
-        "action": action, "resource": resource, "reason": "implicit", "caller": "function",
+        "role": probe.role_name,
+        "principal": session,
+        "service": service,
+        "operation": operation,
+        "action": action,
+        "resource": resource,
+        "reason": "implicit",
+        "caller": "function",
     }
 
     probe.set_policy(allow(action, resource))
@@ -101,10 +116,13 @@ def test_resource_scoping_table_and_index(make_probe, make_table):
     assert_denied(out)
     assert f"dynamodb:GetItem on resource: {table_arn(b)} " in out["message"]
 
-    query = {"TableName": a, "KeyConditionExpression": "pk = :k",
-             "ExpressionAttributeValues": {":k": {"S": "k1"}}}
-    on_index = {"TableName": a, "IndexName": "by-gk", "KeyConditionExpression": "gk = :g",
-                "ExpressionAttributeValues": {":g": {"S": "x"}}}
+    query = {"TableName": a, "KeyConditionExpression": "pk = :k", "ExpressionAttributeValues": {":k": {"S": "k1"}}}
+    on_index = {
+        "TableName": a,
+        "IndexName": "by-gk",
+        "KeyConditionExpression": "gk = :g",
+        "ExpressionAttributeValues": {":g": {"S": "x"}},
+    }
     assert probe.call("dynamodb", "query", query)["ok"]
     out = probe.call("dynamodb", "query", on_index)
     assert_denied(out)
@@ -206,10 +224,21 @@ def test_transact_write_items_authorized_per_item(aws, make_probe, make_table):
     probe = make_probe(writes, allow("dynamodb:ConditionCheckItem", table_arn(a)))
     items = [
         {"Put": {"TableName": a, "Item": {"pk": {"S": "order"}}}},
-        {"Update": {"TableName": b, "Key": {"pk": {"S": "stock"}}, "UpdateExpression": "SET n = :n",
-                    "ExpressionAttributeValues": {":n": {"N": "1"}}}},
-        {"ConditionCheck": {"TableName": b, "Key": {"pk": {"S": "gate"}},
-                            "ConditionExpression": "attribute_not_exists(pk)"}},
+        {
+            "Update": {
+                "TableName": b,
+                "Key": {"pk": {"S": "stock"}},
+                "UpdateExpression": "SET n = :n",
+                "ExpressionAttributeValues": {":n": {"N": "1"}},
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": b,
+                "Key": {"pk": {"S": "gate"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
     ]
     out = probe.call("dynamodb", "transact_write_items", {"TransactItems": items})
     assert_denied(out)
@@ -234,7 +263,9 @@ def test_a_mapping_whose_role_cannot_poll_is_refused_at_creation(aws, make_probe
         lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=probe.name, BatchSize=1)
     err = e.value.response
     assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidParameterValueException", 400)
-    assert err["Error"]["Message"] == "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    assert err["Error"]["Message"] == (
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    )
     assert not lam.list_event_source_mappings(FunctionName=probe.name)["EventSourceMappings"]
 
 
@@ -247,8 +278,12 @@ def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
         # the grant is taken away after creation (AWS checks it at creation, and on every poll)
         probe.set_policy(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage"], arn))
         sqs.send_message(QueueUrl=url, MessageBody="guarded")
-        seen = poll(lambda: denials(probe.role_name, action="sqs:ReceiveMessage"), timeout=30,
-                    interval=0.2, what="the mapping's ReceiveMessage to be denied")
+        seen = poll(
+            lambda: denials(probe.role_name, action="sqs:ReceiveMessage"),
+            timeout=30,
+            interval=0.2,
+            what="the mapping's ReceiveMessage to be denied",
+        )
         assert seen[0]["caller"] == "event-source-mapping" and seen[0]["resource"] == arn, seen
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"  # never received
@@ -265,8 +300,9 @@ def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
         poll(consumed, timeout=60, interval=0.5, what="the function to receive the message")
 
         def drained():
-            a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            a = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
             return all(v == "0" for v in a.values())
 
         poll(drained, timeout=15, what="the message to be deleted")
@@ -285,8 +321,11 @@ def test_long_term_keys_are_never_checked_role_sessions_always_are(aws, make_pro
     # the same role assumed from here: its session's calls are checked like the function's
     creds = aws("sts").assume_role(RoleArn=probe.role_arn, RoleSessionName="from-test")["Credentials"]
     session_ddb = boto3.client(
-        "dynamodb", endpoint_url=ENDPOINT, region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        "dynamodb",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     )
     with pytest.raises(session_ddb.exceptions.ClientError) as e:

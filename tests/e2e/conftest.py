@@ -5,8 +5,6 @@ without touching the consumers' own queues."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 import uuid
 from contextlib import contextmanager
@@ -14,9 +12,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-
-from orders_client import Stack, wait_for  # noqa: E402
+from local_aws import STACK_FILE
+from orders_client import Stack, wait_for
 
 
 # Each test uses its own SKUs and customers, so tests can run in any order.
@@ -30,10 +27,9 @@ def new_customer() -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    path = os.environ.get("STACK_FILE", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "stack.json"))
-    if not os.path.exists(path):
-        pytest.fail(f"{path} is missing: deploy the stack first (make deploy)")
-    return Stack(path)
+    if not STACK_FILE.exists():
+        pytest.fail(f"{STACK_FILE} is missing: deploy the stack first (make deploy)")
+    return Stack(STACK_FILE)
 
 
 class Tap:
@@ -51,8 +47,11 @@ class Tap:
         self.subscriptions = []
         for key in self.TOPICS:
             sub = self.sns.subscribe(
-                TopicArn=stack.outputs[key], Protocol="sqs", Endpoint=arn,
-                Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True,
+                TopicArn=stack.outputs[key],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
             )
             self.subscriptions.append(sub["SubscriptionArn"])
         self.messages: list[dict] = []
@@ -76,9 +75,11 @@ class Tap:
     def events(self, order_id: str | None = None, type_: str | None = None) -> list[dict]:
         with self._lock:
             msgs = list(self.messages)
-        return [m for m in msgs
-                if (order_id is None or m.get("order_id") == order_id)
-                and (type_ is None or m.get("type") == type_)]
+        return [
+            m
+            for m in msgs
+            if (order_id is None or m.get("order_id") == order_id) and (type_ is None or m.get("type") == type_)
+        ]
 
     def wait_event(self, order_id: str, type_: str, timeout: float = 60) -> list[dict]:
         return wait_for(lambda: self.events(order_id, type_), bool, timeout, f"{type_} for order {order_id}")
@@ -117,21 +118,32 @@ def inventory_paused(stack: Stack):
 
 def status_changed(order_id: str, status: str, seq: int, customer_id: str | None = None) -> dict:
     """An `OrderStatusChanged` event as a producer would write it (for direct deliveries)."""
-    return {"id": str(uuid.uuid4()), "type": "OrderStatusChanged", "version": 1,
-            "occurred_at": "2026-11-26T12:00:00Z", "order_id": order_id,
-            "data": {"customer_id": customer_id or new_customer(), "status": status, "seq": seq}}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "OrderStatusChanged",
+        "version": 1,
+        "occurred_at": "2026-11-26T12:00:00Z",
+        "order_id": order_id,
+        "data": {"customer_id": customer_id or new_customer(), "status": status, "seq": seq},
+    }
 
 
-LIFE = {"PENDING": "order_placed", "CONFIRMED": "order_confirmed", "REJECTED": "order_rejected",
-        "CANCELLED": "order_cancelled"}
+LIFE = {
+    "PENDING": "order_placed",
+    "CONFIRMED": "order_confirmed",
+    "REJECTED": "order_rejected",
+    "CANCELLED": "order_cancelled",
+}
 
 
 def wait_told(stack: Stack, order_id: str, last: str, life: list[str], timeout: float = 60) -> list[str]:
     """Waits until the customer was told `last` (a kind: `order_confirmed`, ...) and returns the
     kinds told, in the order's life. A message older than one already sent is never sent, so an
     earlier kind may be missing, but none is told twice, none outside `life`, and `last` is last."""
+
     def sent():
         return [r for r in stack.notifications_for(order_id) if r.get("state") == "SENT"]
+
     recs = wait_for(sent, lambda rs: last in {r["kind"] for r in rs}, timeout, f"{last!r} told for {order_id}")
     kinds = [r["kind"] for r in sorted(recs, key=lambda r: int(r["seq"]))]
     assert len(kinds) == len(set(kinds)), kinds
@@ -178,14 +190,6 @@ def faults(stack: Stack):
         f.remove(rules)
 
 
-def queue_depth(stack: Stack, url: str) -> tuple[int, int]:
-    attrs = stack.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
 def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
     """Waits until a consumer queue holds no message, visible or in flight."""
-    url = stack.outputs[output_key]
-    wait_for(lambda: queue_depth(stack, url), lambda d: d == (0, 0), timeout, f"{output_key} to drain")
+    wait_for(lambda: stack.queue_depth(output_key), lambda d: d == (0, 0), timeout, f"{output_key} to drain")

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from boto3.dynamodb.conditions import Attr
+
 from conftest import new_customer, new_sku, wait_drained, wait_told
 from orders_client import wait_for
 

@@ -17,6 +17,7 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
     sku = new_sku()
     stack.set_stock(sku, 100)
     with inventory_paused(stack):
+
         def place_and_cancel(i: int) -> str:
             r = stack.place(new_customer(), [(sku, 1 + i % 3)])
             assert r.status == 202, r.text
@@ -34,8 +35,9 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
     # reservations, and the notification queue is empty: nothing more can be told.
     for queue in ("InventoryQueueUrl", "OrderStatusQueueUrl", "NotificationQueueUrl"):
         wait_drained(stack, queue)
-    wait_for(lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (100, 0), 60,
-             "all stock released")
+    wait_for(
+        lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (100, 0), 60, "all stock released"
+    )
     # The race this is about: inventory reserved for orders already cancelled. (Under fault
     # rules a delayed OrderPlaced may meet its cancel's tombstone instead; not all must.)
     assert any(tap.events(o, "InventoryReserved") for o in ids), "no reservation to ignore"
@@ -62,13 +64,15 @@ def test_a_received_message_delayed_past_cancelled_is_never_sent(stack, tap):
             order_id = r.body["order_id"]
 
             def held():
-                msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                           VisibilityTimeout=60).get("Messages", [])
+                msgs = sqs.receive_message(
+                    QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
+                ).get("Messages", [])
                 mine = [m for m in msgs if order_id in m["Body"]]
                 for m in msgs:  # others go back at once
                     if m not in mine:
-                        sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"],
-                                                      VisibilityTimeout=0)
+                        sqs.change_message_visibility(
+                            QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                        )
                 return mine
 
             received = wait_for(held, bool, 30, "the 'received' message in the notification queue")[0]
@@ -77,8 +81,11 @@ def test_a_received_message_delayed_past_cancelled_is_never_sent(stack, tap):
         assert c.status == 202, c.text
         assert wait_told(stack, order_id, "order_cancelled", ["order_cancelled"]) == ["order_cancelled"]
         # Now the held message arrives, the way a late redelivery would.
-        sqs.send_message(QueueUrl=queue, MessageBody=received["Body"],
-                         MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}})
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=received["Body"],
+            MessageAttributes={"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}},
+        )
         wait_drained(stack, "NotificationQueueUrl")
     assert '"status":"PENDING"' in received["Body"], received["Body"]
     assert [n["kind"] for n in stack.notifications_for(order_id)] == ["order_cancelled"]

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+import local_aws
 from orders_client import wait_for
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -18,10 +19,15 @@ PACKAGED = os.path.join(ROOT, ".build", "packaged.yaml")
 
 
 def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "cfn_deploy.py"), "--stack", stack_name,
-           "--template", PACKAGED] + [f"{k}={v}" for k, v in params.items()]
+    env = local_aws.cli_env(endpoint)
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "cfn_deploy.py"),
+        "--stack",
+        stack_name,
+        "--template",
+        PACKAGED,
+    ] + [f"{k}={v}" for k, v in params.items()]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -36,8 +42,9 @@ def test_stack_updates_and_deletes(stack):
 
     deploy(name, {**params, "LogLevel": "info"}, stack.endpoint)
     try:
-        outputs = {o["OutputKey"]: o["OutputValue"]
-                   for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+        outputs = {
+            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]
+        }
         fn = outputs["InventoryFunctionName"]
         assert lam.get_function_configuration(FunctionName=fn)["Environment"]["Variables"]["RUST_LOG"] == "info"
 
@@ -53,8 +60,10 @@ def test_stack_updates_and_deletes(stack):
         except cfn.exceptions.ClientError:
             return "GONE"
 
-    assert wait_for(status, lambda s: s in ("DELETE_COMPLETE", "GONE", "DELETE_FAILED"), 120,
-                    "stack deletion") != "DELETE_FAILED"
+    assert (
+        wait_for(status, lambda s: s in ("DELETE_COMPLETE", "GONE", "DELETE_FAILED"), 120, "stack deletion")
+        != "DELETE_FAILED"
+    )
     with pytest.raises(ddb.exceptions.ResourceNotFoundException):
         ddb.describe_table(TableName=outputs["OrdersTableName"])
     with pytest.raises(lam.exceptions.ResourceNotFoundException):

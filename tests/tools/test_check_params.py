@@ -9,8 +9,11 @@ TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
 
 
 def check(*overrides):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check_params.py"), TEMPLATE, *overrides],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "check_params.py"), TEMPLATE, *overrides],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_template_defaults_are_consistent():
@@ -19,8 +22,12 @@ def test_the_template_defaults_are_consistent():
 
 
 def test_the_local_deploy_parameters_are_consistent():
-    r = check("ConsumerTimeoutSeconds=2", "QueueVisibilityTimeoutSeconds=12", "OutboxGraceSeconds=30",
-              "PendingTimeoutSeconds=300")
+    r = check(
+        "ConsumerTimeoutSeconds=2",
+        "QueueVisibilityTimeoutSeconds=12",
+        "OutboxGraceSeconds=30",
+        "PendingTimeoutSeconds=300",
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -49,10 +56,16 @@ def test_unknown_and_malformed_overrides_are_named():
 
 
 def test_both_deploy_scripts_refuse_a_bad_combination_before_deploying():
-    env = dict(os.environ, QUEUE_VISIBILITY_TIMEOUT="5", ARTIFACT_BUCKET="unused",
-               PARAMETERS="QueueVisibilityTimeoutSeconds=5", LOCALSTACK_ENDPOINT="http://127.0.0.1:9")
+    env = dict(
+        os.environ,
+        QUEUE_VISIBILITY_TIMEOUT="5",
+        ARTIFACT_BUCKET="unused",
+        PARAMETERS="QueueVisibilityTimeoutSeconds=5",
+        LOCALSTACK_ENDPOINT="http://127.0.0.1:9",
+    )
     for script in ("deploy-local.sh", "deploy-aws.sh"):
-        r = subprocess.run([os.path.join(ROOT, "scripts", script)], capture_output=True, text=True, env=env,
-                           cwd=ROOT, timeout=60)
+        r = subprocess.run(
+            [os.path.join(ROOT, "scripts", script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+        )
         assert r.returncode == 2, (script, r.stdout, r.stderr)
         assert "QueueVisibilityTimeoutSeconds (5) must be at least 6 x ConsumerTimeoutSeconds" in r.stderr, script

@@ -81,7 +81,7 @@ class Contention:
                 return None, self.window_s
             elif operation == "TransactGetItems":
                 keys = [
-                    scope + (it["Get"]["TableName"], key_of(it["Get"]["TableName"], it["Get"]["Key"], False))
+                    (*scope, it["Get"]["TableName"], key_of(it["Get"]["TableName"], it["Get"]["Key"], False))
                     for it in params.get("TransactItems", [])
                 ]
                 hit = {i for i, k in enumerate(keys) if self._held(k, now)}
@@ -91,7 +91,7 @@ class Contention:
             elif operation in _SINGLE_WRITES:
                 table = params.get("TableName", "")
                 full = operation == "PutItem"
-                key = scope + (table, key_of(table, params.get("Item" if full else "Key", {}), full))
+                key = (*scope, table, key_of(table, params.get("Item" if full else "Key", {}), full))
                 if self._held(key, now):
                     self.conflicts["single-item write"] += 1
                     from localstack.aws.api import CommonServiceException
@@ -109,9 +109,9 @@ class Contention:
         for kind, body in item.items():
             table = body["TableName"]
             if kind == "Put":
-                return scope + (table, key_of(table, body["Item"], True))
-            return scope + (table, key_of(table, body["Key"], False))
-        return scope + ("", "")
+                return (*scope, table, key_of(table, body["Item"], True))
+            return (*scope, table, key_of(table, body["Key"], False))
+        return (*scope, "", "")
 
     def _held(self, key, now) -> bool:
         until = self._holds.get(key)

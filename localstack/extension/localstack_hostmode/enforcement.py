@@ -238,7 +238,7 @@ class ControlApi:
             if window < 0:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            return _json({"error": "bad_request", "message": "expected {\"window_ms\": <number >= 0>}"}, 400)
+            return _json({"error": "bad_request", "message": 'expected {"window_ms": <number >= 0>}'}, 400)
         CONTENTION.set_window(window)
         return _json(CONTENTION.snapshot())
 

@@ -21,6 +21,7 @@ records as in AWS; lines the function writes are shipped as they are (text or JS
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -32,7 +33,7 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from localstack import config
@@ -63,7 +64,7 @@ DROP_ENV = ("LOCALSTACK_RUNTIME_ENDPOINT", "LOCALSTACK_RUNTIME_ID", "LOCALSTACK_
 
 
 def _iso_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _error_json(error_type: str, message: str) -> bytes:
@@ -137,10 +138,8 @@ class OutputCapture:
         with self._lock:
             self._read_available()
             self._eof = True
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
 
 
 class HostModeRuntimeExecutor(RuntimeExecutor):
@@ -193,8 +192,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         arch = (cfg.architectures or ["x86_64"])[0]
         if arch != HOST_ARCH:
             LOG.warning(
-                "hostmode: %s is declared %s but runs directly on this %s host; "
-                "its bootstrap must be a host binary",
+                "hostmode: %s is declared %s but runs directly on this %s host; its bootstrap must be a host binary",
                 function_version.qualified_arn,
                 arch,
                 HOST_ARCH,
@@ -270,6 +268,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 raise RuntimeError("execution environment is stopped")
             session = Session()
             self._session = session
+            assert self._server is not None, "started with the environment"
             self._server.session = session
             self._init_ms = None
             self._init_reported = False
@@ -305,7 +304,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 os.close(r)
                 os.close(w)
                 self._spawn_error = _error_json(
-                    "Runtime.InvalidEntrypoint", f"fork/exec {bootstrap}: {e.strerror.lower()}"
+                    "Runtime.InvalidEntrypoint", f"fork/exec {bootstrap}: {(e.strerror or str(e)).lower()}"
                 )
                 session.exited = True
                 return
@@ -351,6 +350,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
     def _wait_init(self, deadline: float) -> str:
         """Wait for the init phase to end. Returns "ready", "init_error", "exited" or "timeout"."""
         s = self._session
+        assert s is not None, "called after _spawn"
         with s.cond:
             while True:
                 if s.init_error is not None:
@@ -376,9 +376,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 name = signal.Signals(-rc).name[3:].lower()
             except ValueError:
                 name = str(-rc)
-            name = {"kill": "killed", "term": "terminated", "segv": "segmentation fault"}.get(
-                name, name
-            )
+            name = {"kill": "killed", "term": "terminated", "segv": "segmentation fault"}.get(name, name)
             return f"Runtime exited with error: signal: {name}"
         return f"Runtime exited with error: exit status {rc}"
 
@@ -405,11 +403,13 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         if state != "ready":
             if state == "timeout":
                 return self._timed_out(request_id, timeout_s, t_start)
+            body: bytes | None
             if state == "spawn_error":
                 body, etype = self._spawn_error, "Runtime.InvalidEntrypoint"
                 self._spawn_error = None  # the next invoke tries again
             elif state == "init_error":
                 s = self._session
+                assert s is not None, "init_error comes from the session"
                 body = s.init_error
                 etype = s.init_error_type or _error_type_of(body) or "Runtime.Unknown"
             else:  # exited during init
@@ -425,7 +425,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 is_error=True,
                 logs=self._frame(
                     request_id,
-                    logs + _error_log_line(body, etype),
+                    logs + _error_log_line(body or b"", etype),
                     duration,
                     None,
                     status="error",
@@ -434,6 +434,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
             )
 
         session = self._session
+        assert session is not None, "ready implies a session"
         inv = Invocation(
             request_id=request_id,
             payload=(payload.get("payload") or "").encode(),
@@ -486,9 +487,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 request_id,
                 _error_json(etype, message),
                 is_error=True,
-                logs=self._frame(
-                    request_id, logs, duration, init_ms, mem=mem, status="error", error_type=etype
-                ),
+                logs=self._frame(request_id, logs, duration, init_ms, mem=mem, status="error", error_type=etype),
             )
         return self._timed_out(request_id, timeout_s, t_start, init_ms)
 
@@ -555,6 +554,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         used = mem or 0
         billed = max(1, math.ceil(duration_ms))
         if self._env.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+
             def rec(kind, record):
                 return json.dumps({"time": _iso_now(), "type": kind, "record": record}) + "\n"
 
@@ -575,21 +575,21 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 + rec("platform.runtimeDone", {"requestId": request_id, "status": status})
                 + rec("platform.report", report)
             )
-        report = (
+        line = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
             f"Billed Duration: {billed} ms\tMemory Size: {memory} MB\tMax Memory Used: {used} MB\t"
         )
         if init_ms is not None:
-            report += f"Init Duration: {init_ms:.2f} ms\t"
+            line += f"Init Duration: {init_ms:.2f} ms\t"
         if status != "success":
-            report += f"Status: {status}\t"
+            line += f"Status: {status}\t"
             if error_type:
-                report += f"Error Type: {error_type}\t"
+                line += f"Error Type: {error_type}\t"
         return (
             f"START RequestId: {request_id} Version: {version}\n"
             + body
             + f"END RequestId: {request_id}\n"
-            + report
+            + line
             + "\n"
         )
 

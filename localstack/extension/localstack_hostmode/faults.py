@@ -11,8 +11,8 @@ A rule is ``service:operation:error:rate[:option...]``; ``RULES`` is a comma-sep
   before the call runs, then the error if any), ``every=N`` (deterministic: the Nth, 2Nth, ...
   matching call faults, ignoring ``rate``; an SDK's retries of a call, marked
   ``amz-sdk-request: attempt=N``, are attempts of that call, not new calls, so a faulted call
-  succeeds on its retry however the calls of concurrent clients interleave), ``applied`` (the call takes effect, then the error is
-  returned: a lost response).
+  succeeds on its retry however the calls of concurrent clients interleave), ``applied`` (the
+  call takes effect, then the error is returned: a lost response).
 
 Only calls signed with a function's own credentials are candidates (the executor registers
 them, :mod:`callers`); the event source mapping's calls, LocalStack's internal calls and
@@ -166,8 +166,7 @@ def parse_rule(text: str) -> Rule:
             rule.applied = True
         else:
             raise RuleError(
-                f"rule '{text}': unknown option '{opt}' "
-                "(resource=NAME, function=NAME, latency=800ms, every=N, applied)"
+                f"rule '{text}': unknown option '{opt}' (resource=NAME, function=NAME, latency=800ms, every=N, applied)"
             )
     if error == "none" and not rule.latency_s:
         raise RuleError(f"rule '{text}': error 'none' needs a latency option")
@@ -271,9 +270,7 @@ class FaultEngine:
         with self._lock:
             return list(self._log)
 
-    def decide(
-        self, service: str, operation: str, params: dict, function: str, attempt: int
-    ) -> Fault | None:
+    def decide(self, service: str, operation: str, params: dict, function: str, attempt: int) -> Fault | None:
         """The fault for this call, if a rule fires (the first matching rule that fires wins);
         every matching rule counts the call."""
         rules = self._rules

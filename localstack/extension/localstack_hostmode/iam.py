@@ -170,10 +170,7 @@ def evaluate(policies: list[dict], action: str, resource: str) -> Decision:
                 return Decision(DENIED_EXPLICIT, action, resource, note)
             if effect == "Allow":
                 if "Condition" in st:
-                    notes.append(
-                        "an Allow with a Condition was not applied: conditions are not "
-                        "evaluated locally"
-                    )
+                    notes.append("an Allow with a Condition was not applied: conditions are not evaluated locally")
                     continue
                 allowed = True
     return Decision(ALLOWED if allowed else DENIED_IMPLICIT, action, resource, "; ".join(notes))
@@ -253,9 +250,7 @@ def _dynamodb(operation: str, params: dict, region: str, account: str):
                     out.append(("dynamodb:" + action, arn(item[kind]["TableName"])))
         return _unique(out)
     if operation == "TransactGetItems":
-        return _unique(
-            [("dynamodb:GetItem", arn(i["Get"]["TableName"])) for i in params.get("TransactItems", [])]
-        )
+        return _unique([("dynamodb:GetItem", arn(i["Get"]["TableName"])) for i in params.get("TransactItems", [])])
     if operation in ("BatchGetItem", "BatchWriteItem"):
         return [("dynamodb:" + operation, arn(t)) for t in params.get("RequestItems", {})]
     if "TableName" in params:
@@ -290,11 +285,7 @@ class DenialLog:
             "reason": d.result,
             # internal calls with a role session: the SQS poller of an event source mapping, or
             # the Lambda service itself (e.g. shipping the function's logs)
-            "caller": (
-                ("event-source-mapping" if service == "sqs" else "lambda-service")
-                if internal
-                else "function"
-            ),
+            "caller": (("event-source-mapping" if service == "sqs" else "lambda-service") if internal else "function"),
         }
         with self._lock:
             self._items.append(entry)

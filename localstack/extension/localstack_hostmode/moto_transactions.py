@@ -52,7 +52,7 @@ def _touched(backend: Any, transact_items: list[dict]) -> list[tuple[Any, Any, A
             else:
                 key = op["Key"]
             hash_key, range_key = backend.get_keys_value(table, key)
-        except Exception:  # noqa: BLE001 - moto reports the malformed item itself
+        except Exception:
             continue
         out.append((table, hash_key, range_key))
     return out
@@ -70,7 +70,7 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
 
 def install() -> None:
     """Patches moto's ``DynamoDBBackend.transact_write_items`` (idempotent)."""
-    import moto.dynamodb.models as models
+    from moto.dynamodb import models
 
     backend_cls = models.DynamoDBBackend
     if getattr(backend_cls.transact_write_items, "_item_backup", False):

@@ -15,6 +15,7 @@ the group also ends whatever the bootstrap forked. Every live process is:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -89,10 +90,8 @@ class ProcessRegistry:
             self._procs.pop(pid, None)
         path = self._pidfile(pid)
         if path:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            except FileNotFoundError:
-                pass
 
     def live(self) -> list[int]:
         with self._lock:

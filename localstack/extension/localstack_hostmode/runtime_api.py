@@ -18,6 +18,7 @@ process; the server routes every request to the current session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -106,9 +107,7 @@ class RuntimeApiServer:
         self._stopped = threading.Event()
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
-        self._thread = threading.Thread(
-            target=self._accept_loop, name=f"lambda-runtime-api-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._accept_loop, name=f"lambda-runtime-api-{self.port}", daemon=True)
 
     @property
     def address(self) -> str:
@@ -121,18 +120,14 @@ class RuntimeApiServer:
         self._stopped.set()
         if self.session:
             self.session.close()
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()
         with self._conns_lock:
             conns = list(self._conns)
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     # -- connection handling -------------------------------------------------------------
 
@@ -145,9 +140,7 @@ class RuntimeApiServer:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._conns_lock:
                 self._conns.add(conn)
-            threading.Thread(
-                target=self._serve_conn, args=(conn,), name="lambda-runtime-api-conn", daemon=True
-            ).start()
+            threading.Thread(target=self._serve_conn, args=(conn,), name="lambda-runtime-api-conn", daemon=True).start()
 
     def _serve_conn(self, conn: socket.socket) -> None:
         rfile = conn.makefile("rb", buffering=65536)
@@ -233,8 +226,10 @@ class RuntimeApiServer:
     def _dispatch(self, method: str, path: str, headers: dict, body: bytes):
         session = self.session
         if session is None or not path.startswith(API_PREFIX + "/"):
-            return 404, {"Content-Type": "application/json"}, _json(
-                {"errorMessage": "not found", "errorType": "NotFound"}
+            return (
+                404,
+                {"Content-Type": "application/json"},
+                _json({"errorMessage": "not found", "errorType": "NotFound"}),
             )
         rest = path[len(API_PREFIX) + 1 :]
 
@@ -248,11 +243,15 @@ class RuntimeApiServer:
                 return _method_not_allowed()
             with session.cond:
                 if session.ready:
-                    return 403, {"Content-Type": "application/json"}, _json(
-                        {
-                            "errorMessage": "init/error is only valid during initialisation",
-                            "errorType": "InvalidStateTransition",
-                        }
+                    return (
+                        403,
+                        {"Content-Type": "application/json"},
+                        _json(
+                            {
+                                "errorMessage": "init/error is only valid during initialisation",
+                                "errorType": "InvalidStateTransition",
+                            }
+                        ),
                     )
                 session.init_error = body or b"{}"
                 session.init_error_type = headers.get("lambda-runtime-function-error-type")
@@ -266,8 +265,10 @@ class RuntimeApiServer:
                     return _method_not_allowed()
                 return self._answer(session, parts[1], parts[2], headers, body)
 
-        return 404, {"Content-Type": "application/json"}, _json(
-            {"errorMessage": f"unknown path {path}", "errorType": "NotFound"}
+        return (
+            404,
+            {"Content-Type": "application/json"},
+            _json({"errorMessage": f"unknown path {path}", "errorType": "NotFound"}),
         )
 
     @staticmethod
@@ -301,8 +302,10 @@ class RuntimeApiServer:
         with session.cond:
             inv = session.current
             if inv is None or inv.request_id != request_id or inv.outcome is not None:
-                return 400, {"Content-Type": "application/json"}, _json(
-                    {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+                return (
+                    400,
+                    {"Content-Type": "application/json"},
+                    _json({"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}),
                 )
             if kind == "response" and len(body) > MAX_RESPONSE_BYTES:
                 inv.outcome = "error"
@@ -316,11 +319,15 @@ class RuntimeApiServer:
                 )
                 session.current = None
                 session.cond.notify_all()
-                return 413, {"Content-Type": "application/json"}, _json(
-                    {
-                        "errorMessage": "Exceeded maximum allowed payload size",
-                        "errorType": "RequestEntityTooLarge",
-                    }
+                return (
+                    413,
+                    {"Content-Type": "application/json"},
+                    _json(
+                        {
+                            "errorMessage": "Exceeded maximum allowed payload size",
+                            "errorType": "RequestEntityTooLarge",
+                        }
+                    ),
                 )
             inv.outcome = kind
             inv.body = body
@@ -332,6 +339,8 @@ class RuntimeApiServer:
 
 
 def _method_not_allowed():
-    return 405, {"Content-Type": "application/json"}, _json(
-        {"errorMessage": "method not allowed", "errorType": "MethodNotAllowed"}
+    return (
+        405,
+        {"Content-Type": "application/json"},
+        _json({"errorMessage": "method not allowed", "errorType": "MethodNotAllowed"}),
     )

@@ -7,13 +7,12 @@ network. This subclass passes the host through. Everything else (TLS multiplexin
 port, thread pool) is the stock server.
 """
 
-from rolo.gateway import Gateway
-from rolo.serving.twisted import TwistedGateway
-from twisted.internet import endpoints, reactor, ssl
-
 from localstack import config
 from localstack.aws.serving.twisted import TLSMultiplexerFactory
 from localstack.runtime.server.twisted import TwistedRuntimeServer
+from rolo.gateway import Gateway
+from rolo.serving.twisted import TwistedGateway
+from twisted.internet import endpoints, reactor, ssl
 
 
 class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
@@ -34,11 +33,7 @@ class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
 
         for host_and_port in listen:
             if config.is_ipv6_address(host_and_port.host):
-                endpoint = endpoints.TCP6ServerEndpoint(
-                    reactor, host_and_port.port, interface=host_and_port.host
-                )
+                endpoint = endpoints.TCP6ServerEndpoint(reactor, host_and_port.port, interface=host_and_port.host)
             else:
-                endpoint = endpoints.TCP4ServerEndpoint(
-                    reactor, host_and_port.port, interface=host_and_port.host
-                )
+                endpoint = endpoints.TCP4ServerEndpoint(reactor, host_and_port.port, interface=host_and_port.host)
             endpoint.listen(protocol_factory)

@@ -1,0 +1,48 @@
+"""The one place that knows how to reach the local stack: LocalStack's endpoint, the credentials
+it accepts, the stack file `make deploy` writes, and queue depth as an operator reads it.
+
+LocalStack accepts any key; `test` maps to its default account 000000000000. Nothing here is a
+secret, and nothing here is used against AWS (scripts that run there take the caller's own
+credentials from the environment)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
+REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# Written by scripts/deploy-local.sh (stack outputs, API URL and key).
+STACK_FILE = Path(os.environ.get("STACK_FILE", ROOT / ".build" / "stack.json"))
+
+
+def session() -> boto3.session.Session:
+    return boto3.session.Session(**CREDENTIALS, region_name=REGION)
+
+
+def client(service: str, endpoint: str = ENDPOINT) -> Any:
+    return session().client(service, endpoint_url=endpoint)
+
+
+def cli_env(endpoint: str = ENDPOINT) -> dict[str, str]:
+    """The environment for a child process (AWS CLI, boto3 script) aimed at LocalStack."""
+    return dict(
+        os.environ,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+        AWS_DEFAULT_REGION=REGION,
+    )
+
+
+def queue_depth(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue: SQS's approximate counts."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])

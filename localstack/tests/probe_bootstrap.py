@@ -40,10 +40,7 @@ def client(service, max_attempts):
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
             # botocore's "max_attempts" counts retries after the first attempt;
             # "total_max_attempts" counts attempts: 1 = no retry
-            config=Config(
-                retries={"mode": "standard", "total_max_attempts": max_attempts},
-                read_timeout=30,
-            ),
+            config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, read_timeout=30),
         )
     return CLIENTS[key]
 

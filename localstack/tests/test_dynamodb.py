@@ -9,6 +9,24 @@ import pytest
 from conftest import poll, unique
 
 
+def reserve(table: str, quantity: int) -> list[dict]:
+    """A reservation's transaction: the reservation item, once, and the stock taken from sku-1."""
+    return [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "reservation-1"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": table, "Key": {"pk": {"S": "sku-1"}},
+                    "UpdateExpression": "SET available = available - :q", "ConditionExpression": "available >= :q",
+                    "ExpressionAttributeValues": {":q": {"N": str(quantity)}}}},
+    ]  # fmt: skip
+
+
+def exists(table: str, pk: str) -> dict:
+    """A condition check that fails when the item `pk` is missing."""
+    return {
+        "ConditionCheck": {"TableName": table, "Key": {"pk": {"S": pk}}, "ConditionExpression": "attribute_exists(pk)"}
+    }
+
+
 @pytest.fixture
 def table(aws):
     ddb = aws("dynamodb")
@@ -34,9 +52,7 @@ def table(aws):
         ],
     )
     poll(
-        lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE",
-        timeout=10,
-        what="table ACTIVE",
+        lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE", timeout=10, what="table ACTIVE"
     )
     yield name
     ddb.delete_table(TableName=name)
@@ -109,26 +125,7 @@ def test_cancelled_transaction_reports_reasons_and_writes_nothing(aws, table):
     ddb = aws("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "sku-1"}, "available": {"N": "1"}})
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as exc:
-        ddb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": {"pk": {"S": "reservation-1"}},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": "sku-1"}},
-                        "UpdateExpression": "SET available = available - :q",
-                        "ConditionExpression": "available >= :q",
-                        "ExpressionAttributeValues": {":q": {"N": "2"}},
-                    }
-                },
-            ]
-        )
+        ddb.transact_write_items(TransactItems=reserve(table, 2))
     reasons = exc.value.response["CancellationReasons"]
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     # nothing of the transaction was applied
@@ -136,26 +133,7 @@ def test_cancelled_transaction_reports_reasons_and_writes_nothing(aws, table):
     sku = ddb.get_item(TableName=table, Key={"pk": {"S": "sku-1"}})["Item"]
     assert sku["available"] == {"N": "1"}
     # and a transaction that fits goes through as a whole
-    ddb.transact_write_items(
-        TransactItems=[
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": {"pk": {"S": "reservation-1"}},
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": {"pk": {"S": "sku-1"}},
-                    "UpdateExpression": "SET available = available - :q",
-                    "ConditionExpression": "available >= :q",
-                    "ExpressionAttributeValues": {":q": {"N": "1"}},
-                }
-            },
-        ]
-    )
+    ddb.transact_write_items(TransactItems=reserve(table, 1))
     sku = ddb.get_item(TableName=table, Key={"pk": {"S": "sku-1"}})["Item"]
     assert sku["available"] == {"N": "0"}
 
@@ -238,13 +216,7 @@ def test_cancelled_transaction_puts_back_the_items_it_changed_and_only_those(aws
                     }
                 },
                 {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "n": {"N": "0"}}}},
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": "missing"}},
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
+                exists(table, "missing"),
             ]
         )
     assert [r["Code"] for r in exc.value.response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
@@ -258,13 +230,7 @@ def test_cancelled_transaction_puts_back_the_items_it_changed_and_only_those(aws
         ddb.transact_write_items(
             TransactItems=[
                 {"Update": {"TableName": table, "Key": {"pk": {"S": "ob"}}, "UpdateExpression": "REMOVE pending"}},
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": {"pk": {"S": "missing"}},
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
+                exists(table, "missing"),
             ]
         )
     found = ddb.query(
@@ -317,12 +283,7 @@ def test_concurrent_transactions_lose_no_update(aws, table):
                             "ExpressionAttributeValues": {":t": {"BOOL": True}},
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": table,
-                            "Item": {"pk": {"S": "never"}},
-                        }
-                    },
+                    {"Put": {"TableName": table, "Item": {"pk": {"S": "never"}}}},
                 ]
             )
 

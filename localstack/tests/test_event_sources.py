@@ -34,19 +34,12 @@ def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_fun
         ids = {e["Id"]: e["MessageId"] for e in sent["Successful"]}
         name = make_function(hello_zip, prefix="sqs")
         mapping = lam.create_event_source_mapping(
-            EventSourceArn=queue_arn,
-            FunctionName=name,
-            BatchSize=10,
-            FunctionResponseTypes=["ReportBatchItemFailures"],
+            EventSourceArn=queue_arn, FunctionName=name, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
         )["UUID"]
 
         def dlq_bodies():
             msgs = sqs.receive_message(
-                QueueUrl=dlq_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=1,
-                VisibilityTimeout=0,
-                AttributeNames=["All"],
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0, AttributeNames=["All"]
             ).get("Messages", [])
             return msgs
 
@@ -64,8 +57,7 @@ def test_sqs_partial_batch_failure_only_failed_message_reaches_dlq(aws, make_fun
 
         poll(drained, timeout=10, what="the source queue to drain")
         dlq_count = sqs.get_queue_attributes(
-            QueueUrl=dlq_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         assert sum(int(v) for v in dlq_count.values()) == 1, dlq_count
         # and the function really processed the batch (its log says so)

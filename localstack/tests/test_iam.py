@@ -10,18 +10,7 @@ import json
 import boto3
 import pytest
 
-from conftest import (
-    ACCOUNT,
-    ENDPOINT,
-    REGION,
-    allow,
-    denials,
-    deny,
-    hostmode,
-    poll,
-    table_arn,
-    unique,
-)
+from conftest import ACCOUNT, ENDPOINT, REGION, allow, denials, deny, hostmode, poll, table_arn, unique
 
 KEY = {"pk": {"S": "k1"}}
 

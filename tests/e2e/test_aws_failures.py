@@ -15,7 +15,20 @@ import uuid
 from boto3.dynamodb.conditions import Attr
 
 from conftest import new_customer, new_sku, wait_drained, wait_told
-from orders_client import wait_for
+from orders_client import Response, wait_for
+
+
+def order_under(stack, faults, rule: str, quantity: int = 1, key: str | None = None) -> tuple[str, str, Response]:
+    """A new SKU with 5 in stock, then `rule` added, then one order of a new customer for
+    `quantity` units placed: (sku, customer, the API's answer)."""
+    sku, customer = new_sku(), new_customer()
+    stack.set_stock(sku, 5)
+    faults.add(rule)
+    return sku, customer, stack.place(customer, [(sku, quantity)], idempotency_key=key)
+
+
+def rule_on(stack, rule: str, function_output: str) -> str:
+    return f"{rule}:function={stack.outputs[function_output]}"
 
 
 def orders_of(stack, customer: str) -> list[dict]:
@@ -23,12 +36,9 @@ def orders_of(stack, customer: str) -> list[dict]:
 
 
 def test_a_publish_that_keeps_failing_stores_no_order_and_answers_503(stack, tap, faults):
-    sku, customer, key = new_sku(), new_customer(), f"key-{uuid.uuid4().hex}"
-    stack.set_stock(sku, 5)
-    rule = f"sns:Publish:InternalError:1:function={stack.outputs['OrdersApiFunctionName']}"
-    faults.add(rule)
-
-    r = stack.place(customer, [(sku, 2)], idempotency_key=key)
+    key = f"key-{uuid.uuid4().hex}"
+    rule = rule_on(stack, "sns:Publish:InternalError:1", "OrdersApiFunctionName")
+    sku, customer, r = order_under(stack, faults, rule, quantity=2, key=key)
     assert r.status == 503, r.text
     assert r.body["error"] == "unavailable"
     assert faults.rule(rule)["retried"] >= 2, "the SDK retried the 500 before giving up"
@@ -44,12 +54,8 @@ def test_a_publish_that_keeps_failing_stores_no_order_and_answers_503(stack, tap
 
 
 def test_a_notification_whose_publish_fails_is_sent_on_redelivery(stack, tap, faults):
-    sku, customer = new_sku(), new_customer()
-    stack.set_stock(sku, 5)
-    rule = f"sns:Publish:InternalError:1:function={stack.outputs['NotificationFunctionName']}"
-    faults.add(rule)
-
-    r = stack.place(customer, [(sku, 1)])
+    rule = rule_on(stack, "sns:Publish:InternalError:1", "NotificationFunctionName")
+    _, _, r = order_under(stack, faults, rule)
     assert r.status == 202, r.text
     order_id = r.body["order_id"]
     stack.wait_status(order_id, {"CONFIRMED"})
@@ -81,12 +87,8 @@ def test_a_notification_whose_publish_fails_is_sent_on_redelivery(stack, tap, fa
 def test_a_throttled_publish_is_retried_by_the_sdk(stack, faults):
     # SNS throttles with 429 `Throttled`, which the Rust SDK does not retry on its own
     # (libs/aws/src/retry.rs). every=1: the first attempt of every publish fails, its retry not.
-    sku, customer = new_sku(), new_customer()
-    stack.set_stock(sku, 5)
-    rule = f"sns:Publish:Throttled:1:every=1:function={stack.outputs['OrdersApiFunctionName']}"
-    faults.add(rule)
-
-    r = stack.place(customer, [(sku, 1)])
+    rule = rule_on(stack, "sns:Publish:Throttled:1:every=1", "OrdersApiFunctionName")
+    _, _, r = order_under(stack, faults, rule)
     assert r.status == 202, r.text
     counts = faults.rule(rule)
     # Two publishes (OrderPlaced, OrderStatusChanged): each throttled once, each retried.
@@ -96,12 +98,8 @@ def test_a_throttled_publish_is_retried_by_the_sdk(stack, faults):
 def test_a_write_whose_answer_was_lost_is_not_a_500_nor_a_second_order(stack, tap, faults):
     # The PutItem commits, then its answer is an error (`applied`); the SDK retries the 500 and
     # its retry meets the attribute_not_exists condition of its own write.
-    sku, customer = new_sku(), new_customer()
-    stack.set_stock(sku, 5)
-    rule = f"dynamodb:PutItem:InternalServerError:1:every=1:applied:function={stack.outputs['OrdersApiFunctionName']}"
-    faults.add(rule)
-
-    r = stack.place(customer, [(sku, 1)])  # no Idempotency-Key: a random order id
+    rule = rule_on(stack, "dynamodb:PutItem:InternalServerError:1:every=1:applied", "OrdersApiFunctionName")
+    _, customer, r = order_under(stack, faults, rule)  # no Idempotency-Key: a random order id
     assert r.status == 202, r.text
     assert faults.rule(rule)["faulted"] == 1
     order_id = r.body["order_id"]

@@ -279,74 +279,28 @@ def test_no_oversell_under_concurrent_orders(stack):
 
 
 # 8 -------------------------------------------------------------------------------------------
+# fmt: off
 BAD_REQUESTS = [
     # name, method, path, raw body, expected status, expected field (None: no field)
     ("malformed json", "POST", "/orders", '{"customer_id": "c1", "lines": [', 400, "body"),
     ("not an object", "POST", "/orders", "[1, 2]", 400, "body"),
-    (
-        "wrong type",
-        "POST",
-        "/orders",
-        '{"customer_id": 7, "lines": [{"sku": "A-1", "quantity": 1}]}',
-        400,
-        "customer_id",
-    ),
+    ("wrong type", "POST", "/orders", '{"customer_id": 7, "lines": [{"sku": "A-1", "quantity": 1}]}', 400, "customer_id"),
     ("missing customer", "POST", "/orders", '{"lines": [{"sku": "A-1", "quantity": 1}]}', 400, "customer_id"),
     ("missing lines", "POST", "/orders", '{"customer_id": "CUST"}', 400, "lines"),
     ("no lines", "POST", "/orders", '{"customer_id": "CUST", "lines": []}', 400, "lines"),
-    (
-        "quantity 0",
-        "POST",
-        "/orders",
-        '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 0}]}',
-        400,
-        "lines[0].quantity",
-    ),
-    (
-        "negative quantity",
-        "POST",
-        "/orders",
-        '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": -3}]}',
-        400,
-        "lines[0].quantity",
-    ),
-    (
-        "huge quantity",
-        "POST",
-        "/orders",
-        '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1000000000000}]}',
-        400,
-        "lines[0].quantity",
-    ),
-    (
-        "bad sku",
-        "POST",
-        "/orders",
-        '{"customer_id": "CUST", "lines": [{"sku": "no spaces!", "quantity": 1}]}',
-        400,
-        "lines[0].sku",
-    ),
-    (
-        "too many lines",
-        "POST",
-        "/orders",
-        json.dumps({"customer_id": "CUST", "lines": [{"sku": f"A-{i}", "quantity": 1} for i in range(51)]}),
-        400,
-        "lines",
-    ),
-    (
-        "oversize body",
-        "POST",
-        "/orders",
-        json.dumps({"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1}], "pad": "x" * 20000}),
-        413,
-        None,
-    ),
+    ("quantity 0", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 0}]}', 400, "lines[0].quantity"),
+    ("negative quantity", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": -3}]}', 400, "lines[0].quantity"),
+    ("huge quantity", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1000000000000}]}', 400, "lines[0].quantity"),
+    ("bad sku", "POST", "/orders", '{"customer_id": "CUST", "lines": [{"sku": "no spaces!", "quantity": 1}]}', 400, "lines[0].sku"),
+    ("too many lines", "POST", "/orders",
+     json.dumps({"customer_id": "CUST", "lines": [{"sku": f"A-{i}", "quantity": 1} for i in range(51)]}), 400, "lines"),
+    ("oversize body", "POST", "/orders", json.dumps({"customer_id": "CUST", "lines": [{"sku": "A-1", "quantity": 1}], "pad": "x" * 20000}), 413, None),
     ("unknown route", "GET", "/nope", None, 404, None),
     ("wrong method", "DELETE", "/orders", None, 405, None),
     ("unknown order", "GET", "/orders/does-not-exist", None, 404, None),
     ("bad stock", "PUT", "/products/A-1", '{"available": -1}', 400, "available"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("name,method,path,raw,status,field", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])

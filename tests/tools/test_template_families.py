@@ -53,9 +53,9 @@ def normalized(template: dict[str, Any], family: str) -> dict[str, Any]:
     res = template["Resources"]
     parts: dict[str, Any] = {m: res[family + m] for m in MEMBERS}
     parts["outputs"] = {o: template["Outputs"][family + o] for o in OUTPUTS}
-    parts["event"] = next(
-        e for e in res[f"{family}Function"]["Properties"]["Events"].values() if e["Type"] == "SQS"
-    )["Properties"]
+    parts["event"] = next(e for e in res[f"{family}Function"]["Properties"]["Events"].values() if e["Type"] == "SQS")[
+        "Properties"
+    ]
 
     def walk(v: Any) -> Any:
         if isinstance(v, dict):

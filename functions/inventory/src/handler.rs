@@ -30,7 +30,7 @@ mod tests {
     use super::*;
     use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
     use orders_aws::consumer::handle_batch;
-    use orders_aws::sqs::BatchError;
+    use orders_aws::sqs::{failed_ids, BatchError};
     use orders_domain::ports::ProductStore;
     use orders_domain::reservation::ReservationStatus;
     use orders_domain::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
@@ -103,12 +103,7 @@ mod tests {
     async fn poison_message_fails_alone() {
         let c = consumer();
         let resp = c.handle(sample("sqs-poison-batch.json")).await.unwrap();
-        let failed: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
+        assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
         // Its batch-mate (an OrderCancelled before any reservation) was handled.
         let order_id = OrderId::parse("8709972f-6556-8aa2-9622-b349cf1555a1").unwrap();
         assert_eq!(

@@ -40,7 +40,7 @@ mod tests {
     use super::*;
     use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
     use orders_aws::consumer::handle_batch;
-    use orders_aws::sqs::BatchError;
+    use orders_aws::sqs::{failed_ids, BatchError};
     use orders_domain::testing::{FixedClock, InMemoryNotifications, RecordingPublisher};
     use orders_domain::{EventPayload, EventType};
 
@@ -125,12 +125,7 @@ mod tests {
             .handle(batch("sqs-poison-batch.json"), later())
             .await
             .unwrap();
-        let failed: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
+        assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
         assert!(
             n.publisher.events().is_empty(),
             "the good batch-mate (OrderCancelled) is not customer news"

@@ -33,7 +33,7 @@ mod tests {
     use super::*;
     use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
     use orders_aws::consumer::handle_batch;
-    use orders_aws::sqs::BatchError;
+    use orders_aws::sqs::{failed_ids, BatchError};
     use orders_domain::testing::{FixedClock, InMemoryOrders, RecordingPublisher};
     use orders_domain::{OrderId, OrderStatus as Status};
 
@@ -179,11 +179,6 @@ mod tests {
     async fn poison_message_is_reported_by_id() {
         let (c, _) = consumer_with_sample_order().await;
         let resp = c.handle(batch("sqs-poison-batch.json")).await.unwrap();
-        let failed: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["7d1e2f3a-0000-4000-8000-000000000001"]);
+        assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
     }
 }

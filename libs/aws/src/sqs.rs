@@ -191,6 +191,17 @@ fn parse_record<E>(record: &SqsMessage) -> Result<Event, RecordError<E>> {
     Ok(event)
 }
 
+/// The message ids a batch response reports as failed, sorted (for tests and logs).
+pub fn failed_ids(resp: &SqsBatchResponse) -> Vec<String> {
+    let mut ids: Vec<String> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,17 +212,6 @@ mod tests {
         m.message_id = id.map(str::to_string);
         m.body = Some(body.to_string());
         m
-    }
-
-    /// The reported failures' message ids, sorted.
-    fn failed_ids(resp: &SqsBatchResponse) -> Vec<String> {
-        let mut ids: Vec<String> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        ids.sort();
-        ids
     }
 
     /// A deadline far enough away not to matter.

@@ -3,8 +3,15 @@
 use super::*;
 use crate::events::{EventPayload, EventType};
 use crate::order::OrderStatus;
-use crate::order_status::on_inventory_event;
 use crate::test_world::*;
+
+/// What a placed, then cancelled order published, in order.
+const PLACED_THEN_CANCELLED: [EventType; 4] = [
+    EventType::OrderPlaced,
+    EventType::OrderStatusChanged,
+    EventType::OrderCancelled,
+    EventType::OrderStatusChanged,
+];
 
 #[tokio::test]
 async fn cancel_pending_then_repeat_is_harmless() {
@@ -20,15 +27,7 @@ async fn cancel_pending_then_repeat_is_harmless() {
     );
     let again = w.cancel(&id, None).await.unwrap();
     assert!(!again.changed);
-    assert_eq!(
-        w.publisher.types(),
-        [
-            EventType::OrderPlaced,
-            EventType::OrderStatusChanged,
-            EventType::OrderCancelled,
-            EventType::OrderStatusChanged
-        ]
-    );
+    assert_eq!(w.publisher.types(), PLACED_THEN_CANCELLED);
     let events = w.publisher.events();
     match &events[2].payload {
         EventPayload::OrderCancelled(d) => assert_eq!(d.reason.as_deref(), Some("oops")),
@@ -48,9 +47,7 @@ async fn cancel_rejected_is_refused_and_unknown_is_not_found() {
     let w = world();
     let placed = w.place(BODY, None).await.unwrap();
     let rejected = inventory_event(&placed.order.order_id, false);
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
-        .await
-        .unwrap();
+    w.on_inventory(&rejected).await.unwrap();
     let id = placed.order.order_id.clone();
     let e = w.cancel(&id, None).await.unwrap_err();
     assert!(
@@ -75,15 +72,7 @@ async fn cancel_publish_failure_keeps_the_outbox_and_the_retry_publishes() {
     assert!(stored.outbox.is_some());
     let again = w.cancel(&id, None).await.unwrap();
     assert!(!again.changed);
-    assert_eq!(
-        w.publisher.types(),
-        [
-            EventType::OrderPlaced,
-            EventType::OrderStatusChanged,
-            EventType::OrderCancelled,
-            EventType::OrderStatusChanged
-        ]
-    );
+    assert_eq!(w.publisher.types(), PLACED_THEN_CANCELLED);
     assert_eq!(
         w.orders.snapshot(&placed.order.order_id).unwrap().outbox,
         None

@@ -17,9 +17,7 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     let id = placed.order.order_id.clone();
     let reserved = inventory_event(&id, true);
     assert_eq!(
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-            .await
-            .unwrap(),
+        w.on_inventory(&reserved).await.unwrap(),
         Handled::Done {
             published: Some(EventType::OrderStatusChanged)
         }
@@ -30,16 +28,12 @@ async fn order_status_confirms_once_and_never_goes_backwards() {
     );
     // Duplicate and a late contradicting event are acknowledged and change nothing.
     assert!(matches!(
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-            .await
-            .unwrap(),
+        w.on_inventory(&reserved).await.unwrap(),
         Handled::Skipped(_)
     ));
     let rejected = inventory_event(&id, false);
     assert!(matches!(
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
-            .await
-            .unwrap(),
+        w.on_inventory(&rejected).await.unwrap(),
         Handled::Skipped(_)
     ));
     let o = w.orders.snapshot(&id).unwrap();
@@ -65,9 +59,7 @@ async fn order_status_rejects_with_reason() {
     let w = world();
     let placed = w.place(BODY, None).await.unwrap();
     let rejected = inventory_event(&placed.order.order_id, false);
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &rejected)
-        .await
-        .unwrap();
+    w.on_inventory(&rejected).await.unwrap();
     let o = w.orders.snapshot(&placed.order.order_id).unwrap();
     assert_eq!(o.status, OrderStatus::Rejected);
     assert!(o.history[1].reason.as_deref().unwrap().contains("SKU-2"));
@@ -81,9 +73,7 @@ async fn late_reservation_of_a_cancelled_order_is_acknowledged_and_publishes_not
     w.cancel(&id, None).await.unwrap();
     for e in [inventory_event(&id, true), released_event(&id)] {
         assert!(matches!(
-            on_inventory_event(&w.orders, &w.publisher, &w.clock, &e)
-                .await
-                .unwrap(),
+            w.on_inventory(&e).await.unwrap(),
             Handled::Skipped(_)
         ));
     }
@@ -118,9 +108,7 @@ async fn reservation_for_a_missing_order_is_cancelled_with_a_deterministic_id() 
     // A redelivery answers again with the very same event id.
     for _ in 0..2 {
         assert_eq!(
-            on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-                .await
-                .unwrap(),
+            w.on_inventory(&reserved).await.unwrap(),
             Handled::Done {
                 published: Some(EventType::OrderCancelled)
             }
@@ -157,9 +145,7 @@ async fn rejection_or_release_for_a_missing_order_is_acknowledged_only() {
     let id = OrderId::random();
     for e in [inventory_event(&id, false), released_event(&id)] {
         assert_eq!(
-            on_inventory_event(&w.orders, &w.publisher, &w.clock, &e)
-                .await
-                .unwrap(),
+            w.on_inventory(&e).await.unwrap(),
             Handled::Skipped("order not found")
         );
     }
@@ -173,12 +159,10 @@ async fn failed_cancel_publish_fails_the_record_and_the_retry_publishes() {
     let reserved = inventory_event(&OrderId::random(), true);
     w.publisher.fail_next(1);
     assert!(matches!(
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved).await,
+        w.on_inventory(&reserved).await,
         Err(ConsumerError::Publish(_))
     ));
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-        .await
-        .unwrap();
+    w.on_inventory(&reserved).await.unwrap();
     assert_eq!(w.publisher.types(), vec![EventType::OrderCancelled]);
 }
 
@@ -209,9 +193,7 @@ async fn abandoned_reservation_after_an_ambiguous_publish_is_released_once() {
     assert_eq!(inv.product("SKU-1").unwrap().reserved, 2);
 
     for _ in 0..2 {
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-            .await
-            .unwrap();
+        w.on_inventory(&reserved).await.unwrap();
     }
     let cancels: Vec<Event> = w.publisher.events()[1..].to_vec();
     assert_eq!(cancels.len(), 2);
@@ -238,9 +220,7 @@ async fn abandoned_reservation_after_an_ambiguous_publish_is_released_once() {
     let released = inv_pub.events().last().unwrap().clone();
     assert_eq!(released.event_type(), EventType::InventoryReleased);
     assert_eq!(
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
-            .await
-            .unwrap(),
+        w.on_inventory(&released).await.unwrap(),
         Handled::Skipped("order not found")
     );
     assert_eq!(w.publisher.events().len(), 3);
@@ -272,9 +252,7 @@ async fn abandoned_placement(
         .await
         .unwrap();
     let reserved = inv_pub.events()[0].clone();
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved)
-        .await
-        .unwrap();
+    w.on_inventory(&reserved).await.unwrap();
     let cancel = w.publisher.events().last().unwrap().clone();
     Abandoned {
         placed,
@@ -314,9 +292,7 @@ async fn retry_after_an_abandoned_reservation_ends_cancelled_not_pending() {
     );
     let released = inv_pub.events().last().unwrap().clone();
     for _ in 0..2 {
-        on_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
-            .await
-            .unwrap();
+        w.on_inventory(&released).await.unwrap();
     }
     let o = w.orders.snapshot(&placed.order_id).unwrap();
     assert_eq!(o.status, OrderStatus::Cancelled);
@@ -348,9 +324,7 @@ async fn a_recreated_order_confirmed_by_an_old_reservation_ends_cancelled_when_i
         reserved_again.id, reserved.id,
         "the recorded InventoryReserved"
     );
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved_again)
-        .await
-        .unwrap();
+    w.on_inventory(&reserved_again).await.unwrap();
     let id = retried.order.order_id;
     assert_eq!(
         w.orders.snapshot(&id).unwrap().status,
@@ -363,9 +337,7 @@ async fn a_recreated_order_confirmed_by_an_old_reservation_ends_cancelled_when_i
         .unwrap();
     let released = inv_pub.events().last().unwrap().clone();
     assert_eq!(released.event_type(), EventType::InventoryReleased);
-    on_inventory_event(&w.orders, &w.publisher, &w.clock, &released)
-        .await
-        .unwrap();
+    w.on_inventory(&released).await.unwrap();
     let o = w.orders.snapshot(&id).unwrap();
     assert_eq!(
         o.status,

@@ -159,8 +159,7 @@ async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pe
     let id = crashed_placement(&w, "key-moved-on").await;
     let reserved = inventory_event(&id, true);
     w.publisher.fail_next(1);
-    let r =
-        crate::order_status::on_inventory_event(&w.orders, &w.publisher, &w.clock, &reserved).await;
+    let r = w.on_inventory(&reserved).await;
     assert!(r.is_err(), "its publish failed: the outbox stays");
     assert_eq!(
         w.orders

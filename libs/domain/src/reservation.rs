@@ -59,6 +59,25 @@ pub struct Reservation {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Reservation {
+    /// The tombstone a cancel leaves when it arrives before any reservation: a redelivered
+    /// or late `OrderPlaced` then reserves nothing.
+    pub fn cancelled_before_reserve(
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Reservation {
+            order_id: order_id.clone(),
+            customer_id: customer_id.clone(),
+            status: ReservationStatus::CancelledBeforeReserve,
+            lines: Vec::new(),
+            short_skus: Vec::new(),
+            updated_at: at,
+        }
+    }
+}
+
 /// What a reserve or release call left in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use crate::cancel::{cancel_order, CancelError, Cancelled};
+use crate::consumer::{ConsumerError, Handled};
 use crate::events::{Event, EventPayload, InventoryRejected, InventoryReleased, InventoryReserved};
 use crate::ids::{ClientScope, CustomerId, IdempotencyKey, OrderId, Sku};
 use crate::order::OrderLine;
+use crate::order_status::on_inventory_event;
 use crate::place::{place_order, PlaceError, PlaceOrder, Placed};
 use crate::ports::ProductStore;
 use crate::testing::{FixedClock, InMemoryInventory, InMemoryOrders, RecordingPublisher};
@@ -45,6 +47,11 @@ impl World {
             request: PlaceOrderRequest::parse(body).unwrap(),
         };
         place_order(&self.orders, &self.publisher, &self.clock, input, WRITER).await
+    }
+
+    /// order-status's consumer on an inventory event.
+    pub async fn on_inventory(&self, event: &Event) -> Result<Handled, ConsumerError> {
+        on_inventory_event(&self.orders, &self.publisher, &self.clock, event).await
     }
 
     pub async fn cancel(

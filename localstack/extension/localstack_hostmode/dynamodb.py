@@ -68,6 +68,5 @@ def dynamodb_moto():
 
     provider = MotoDynamoDBProvider()
     return Service.for_provider(
-        provider,
-        dispatch_table_factory=lambda p: ForwardingFallbackDispatcher(p, serialized_moto),
+        provider, dispatch_table_factory=lambda p: ForwardingFallbackDispatcher(p, serialized_moto)
     )

@@ -186,8 +186,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
             return
         if cfg.layers:
             LOG.warning(
-                "hostmode: %s has layers; they are not extracted (no /opt) in host mode",
-                function_version.qualified_arn,
+                "hostmode: %s has layers; they are not extracted (no /opt) in host mode", function_version.qualified_arn
             )
         arch = (cfg.architectures or ["x86_64"])[0]
         if arch != HOST_ARCH:
@@ -467,13 +466,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
                 inv.body,
                 is_error=True,
                 logs=self._frame(
-                    request_id,
-                    self._collect(),
-                    duration,
-                    init_ms,
-                    mem=mem,
-                    status="error",
-                    error_type=etype,
+                    request_id, self._collect(), duration, init_ms, mem=mem, status="error", error_type=etype
                 ),
             )
         if exited:
@@ -521,8 +514,7 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         return InvocationResult(
             request_id,
             _error_json(
-                "Sandbox.Timedout",
-                f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds",
+                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
             ),
             is_error=True,
             logs=self._frame(request_id, logs, duration, init_ms, mem=mem, status="timeout"),

@@ -54,20 +54,10 @@ ERRORS: dict[str, tuple[tuple[str, ...], str, int, str]] = {
         "Please contact AWS Support at https://aws.amazon.com/support request a limit increase",
     ),
     "InternalServerError": (("dynamodb",), "InternalServerError", 500, "Internal server error"),
-    "ServiceUnavailable": (
-        ("dynamodb", "sns", "sqs"),
-        "ServiceUnavailable",
-        503,
-        "Service Unavailable",
-    ),
+    "ServiceUnavailable": (("dynamodb", "sns", "sqs"), "ServiceUnavailable", 503, "Service Unavailable"),
     # TransactWriteItems: TransactionCanceledException with a TransactionConflict reason;
     # a single-item write: TransactionConflictException (see :func:`build_exception`).
-    "TransactionConflict": (
-        ("dynamodb",),
-        "TransactionConflict",
-        400,
-        "Transaction is ongoing for the item",
-    ),
+    "TransactionConflict": (("dynamodb",), "TransactionConflict", 400, "Transaction is ongoing for the item"),
     "Throttled": (("sns",), "Throttled", 429, "Rate exceeded"),
     "InternalError": (("sns",), "InternalError", 500, "Internal Error"),
     "RequestThrottled": (("sqs",), "RequestThrottled", 403, "Rate exceeded"),
@@ -261,10 +251,7 @@ class FaultEngine:
 
     def snapshot(self) -> dict:
         with self._lock:
-            return {
-                "rules": [r.as_dict() for r in self._rules],
-                "total_faults": self.total_faults,
-            }
+            return {"rules": [r.as_dict() for r in self._rules], "total_faults": self.total_faults}
 
     def log(self) -> list[dict]:
         with self._lock:
@@ -344,10 +331,7 @@ def build_exception(service: str, operation: str, error: str, params: dict):
         if operation == "TransactWriteItems":
             return transaction_canceled(len((params or {}).get("TransactItems", [])), {0})
         return CommonServiceException(
-            "TransactionConflictException",
-            "Transaction is ongoing for the item",
-            status_code=400,
-            sender_fault=True,
+            "TransactionConflictException", "Transaction is ongoing for the item", status_code=400, sender_fault=True
         )
     return CommonServiceException(code, message, status_code=status, sender_fault=status < 500)
 

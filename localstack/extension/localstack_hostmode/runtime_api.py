@@ -323,10 +323,7 @@ class RuntimeApiServer:
                     413,
                     {"Content-Type": "application/json"},
                     _json(
-                        {
-                            "errorMessage": "Exceeded maximum allowed payload size",
-                            "errorType": "RequestEntityTooLarge",
-                        }
+                        {"errorMessage": "Exceeded maximum allowed payload size", "errorType": "RequestEntityTooLarge"}
                     ),
                 )
             inv.outcome = kind

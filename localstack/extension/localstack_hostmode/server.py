@@ -16,12 +16,7 @@ from twisted.internet import endpoints, reactor, ssl
 
 
 class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
-    def register(
-        self,
-        gateway: Gateway,
-        listen: list[config.HostAndPort],
-        ssl_creds: tuple[str, str] | None = None,
-    ):
+    def register(self, gateway: Gateway, listen: list[config.HostAndPort], ssl_creds: tuple[str, str] | None = None):
         site = TwistedGateway(gateway)
         if ssl_creds:
             cert_file_name, key_file_name = ssl_creds

@@ -94,6 +94,28 @@ impl InventoryTables {
         )
     }
 
+    /// One transaction: the reservation's own write, then every line's stock moved with it
+    /// (`take`: reserve, else release).
+    async fn transact_with_stock(
+        &self,
+        reservation_write: TransactWriteItem,
+        lines: &[OrderLine],
+        take: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Result<(), SdkError<TransactWriteItemsError>>, StoreError> {
+        let mut items = vec![reservation_write];
+        for line in lines {
+            items.push(self.stock_update(line, take, at)?);
+        }
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        Ok(res.map(|_| ()))
+    }
+
     /// Stock update for one line: `take` moves quantity from available to reserved (only if
     /// enough is available), otherwise back (release).
     fn stock_update(
@@ -201,17 +223,8 @@ impl InventoryTables {
             .condition_expression("attribute_not_exists(order_id)")
             .build()
             .map_err(|e| backend("build reservation put", e))?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        for line in lines {
-            items.push(self.stock_update(line, true, at)?);
-        }
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match res {
+        let put = TransactWriteItem::builder().put(put).build();
+        let err = match self.transact_with_stock(put, lines, true, at).await? {
             Ok(_) => {
                 return Ok(Recorded {
                     reservation: reserved,
@@ -259,14 +272,7 @@ impl InventoryTables {
         for _ in 0..3 {
             let current = self.get_reservation(order_id).await?;
             let Some(current) = current else {
-                let marker = Reservation {
-                    order_id: order_id.clone(),
-                    customer_id: customer_id.clone(),
-                    status: ReservationStatus::CancelledBeforeReserve,
-                    lines: Vec::new(),
-                    short_skus: Vec::new(),
-                    updated_at: at,
-                };
+                let marker = Reservation::cancelled_before_reserve(order_id, customer_id, at);
                 if self.put_new(&marker).await? {
                     return Ok(Recorded {
                         reservation: marker,
@@ -293,17 +299,11 @@ impl InventoryTables {
                 .expression_attribute_values(":u", s(ts(at)))
                 .build()
                 .map_err(|e| backend("build reservation update", e))?;
-            let mut items = vec![TransactWriteItem::builder().update(update).build()];
-            for line in &current.lines {
-                items.push(self.stock_update(line, false, at)?);
-            }
-            let res = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            match res {
+            let update = TransactWriteItem::builder().update(update).build();
+            match self
+                .transact_with_stock(update, &current.lines, false, at)
+                .await?
+            {
                 Ok(_) => {
                     return Ok(Recorded {
                         reservation: Reservation {

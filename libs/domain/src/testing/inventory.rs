@@ -174,14 +174,7 @@ impl InventoryStore for InMemoryInventory {
         let current = st.reservations.get(order_id).cloned();
         let out = match current {
             None => {
-                let r = Reservation {
-                    order_id: order_id.clone(),
-                    customer_id: customer_id.clone(),
-                    status: ReservationStatus::CancelledBeforeReserve,
-                    lines: Vec::new(),
-                    short_skus: Vec::new(),
-                    updated_at: at,
-                };
+                let r = Reservation::cancelled_before_reserve(order_id, customer_id, at);
                 st.reservations.insert(order_id.clone(), r.clone());
                 Recorded {
                     reservation: r,

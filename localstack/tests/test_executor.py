@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from conftest import ENDPOINT, REGION, invoke, pid_alive, poll, zip_bootstrap
+from conftest import ENDPOINT, REGION, hostmode, invoke, pid_alive, poll, zip_bootstrap
 
 # A bootstrap that fails its init the documented way: POST /runtime/init/error, then exit.
 INIT_ERROR_SCRIPT = r"""#!/usr/bin/env python3
@@ -147,6 +147,31 @@ def test_crash_then_recovery(aws, make_function, hello_zip):
     r, again, _ = invoke(lam, name, {})
     assert "FunctionError" not in r
     assert again["pid"] != first["pid"] and again["invocations"] == 1
+
+
+def test_a_killed_environment_fails_its_invocation_and_the_next_one_starts_afresh(aws, make_function, hello_zip):
+    """POST /_hostmode/kill: the chaos the soak uses (a runtime crashing mid-batch)."""
+    lam = aws("lambda")
+    name = make_function(hello_zip, prefix="kill")
+    _, first, _ = invoke(lam, name, {})
+    assert hostmode("POST", "kill", {"function": name, "busy_only": True}).json() == {"killed": []}, "idle: spared"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(invoke, lam, name, {"sleep_ms": 5000})
+        killed = poll(
+            lambda: hostmode("POST", "kill", {"function": name, "busy_only": True}).json()["killed"],
+            timeout=5,
+            interval=0.05,
+            what="an environment busy with the slow invocation",
+        )
+        r, body, elapsed = slow.result(timeout=10)
+    assert [(k["function"], k["pid"], k["busy"]) for k in killed] == [(name, first["pid"], True)]
+    assert r["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.ExitError", body
+    assert elapsed < 4, "the invocation ended with the process, not at its timeout"
+    assert not pid_alive(first["pid"])
+    _, again, _ = invoke(lam, name, {})
+    assert again["pid"] != first["pid"] and again["invocations"] == 1
+    assert any(k["pid"] == first["pid"] for k in hostmode("GET", "kills").json()["kills"])
+    assert hostmode("POST", "kill", {}).status_code == 400
 
 
 def test_concurrent_invocations_get_separate_environments(aws, make_function, hello_zip):

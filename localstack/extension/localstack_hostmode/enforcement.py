@@ -18,6 +18,8 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
   ``GET/DELETE /_hostmode/iam/denials``  the last denials
   ``GET/DELETE /_hostmode/iam/usage``    per role, the (action, resource) pairs it was allowed
   ``GET/PUT /_hostmode/contention``     the conflict window (``{"window_ms": 20}``) and counts
+  ``POST /_hostmode/kill``              SIGKILL a function's environments (chaos.py);
+  ``GET /_hostmode/kills``              what was killed
   ``GET /_hostmode/config``             what is on
 """
 
@@ -241,6 +243,23 @@ class ControlApi:
             return _json({"error": "bad_request", "message": 'expected {"window_ms": <number >= 0>}'}, 400)
         CONTENTION.set_window(window)
         return _json(CONTENTION.snapshot())
+
+    @route("/_hostmode/kill", methods=["POST"])
+    def kill(self, request: Request):
+        from . import chaos
+
+        try:
+            body = _body(request)
+            killed = chaos.kill(str(body.get("function", "")), busy_only=bool(body.get("busy_only", False)))
+        except ValueError as e:
+            return _json({"error": "bad_request", "message": str(e)}, 400)
+        return _json({"killed": killed})
+
+    @route("/_hostmode/kills", methods=["GET"])
+    def kills(self, request: Request):
+        from . import chaos
+
+        return _json({"kills": chaos.kills()})
 
     @route("/_hostmode/config", methods=["GET"])
     def config(self, request: Request):

@@ -40,7 +40,7 @@ from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 
-from . import callers
+from . import callers, chaos
 from .processes import REGISTRY, RUN_ENV, kill_group, peak_rss_mb
 from .runtime_api import Invocation, RuntimeApiServer, Session
 
@@ -160,6 +160,8 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
         self._spawn_error: bytes | None = None
         self._last_mem_mb: int | None = None
         self._leftover = ""  # output of a previous process not yet shipped
+        self.function_name = function_version.id.function_name
+        chaos.track(self)
 
     # -- RuntimeExecutor interface ------------------------------------------------------------
 
@@ -254,6 +256,22 @@ class HostModeRuntimeExecutor(RuntimeExecutor):
             self._output.close()
         if self._server:
             self._server.stop()
+
+    def busy(self) -> bool:
+        """An invocation is in flight."""
+        return self._invoke_lock.locked()
+
+    def crash(self) -> dict | None:
+        """SIGKILLs the process as a crash would (chaos.kill); None when none is running. The
+        invocation in flight sees the process exit; the next one starts a new process."""
+        with self._state_lock:
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        busy = self.busy()
+        kill_group(proc.pid)
+        LOG.warning("hostmode chaos: killed %s (pid %s, busy %s)", self.function_name, proc.pid, busy)
+        return {"function": self.function_name, "pid": proc.pid, "busy": busy}
 
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         with self._invoke_lock:

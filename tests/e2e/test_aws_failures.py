@@ -128,3 +128,22 @@ def test_a_hung_dynamodb_call_becomes_a_prompt_json_503(stack, faults):
 
     faults.remove(rule)
     assert stack.call("GET", f"/orders/{order_id}").status == 200
+
+
+def test_a_restock_whose_answer_was_lost_is_applied_once(stack, faults):
+    # The adjustment's transaction commits, then its answer is an error (`applied`); the SDK's
+    # retry finds the adjustment's record and adds nothing; so does the client's own retry.
+    sku, key = new_sku(), f"restock-{uuid.uuid4().hex}"
+    stack.set_stock(sku, 5)
+    rule = rule_on(stack, "dynamodb:TransactWriteItems:InternalServerError:1:every=1:applied", "OrdersApiFunctionName")
+    faults.add(rule)
+    r = stack.call("PATCH", f"/products/{sku}", {"delta": 3}, headers={"Idempotency-Key": key})
+    assert r.status == 200, r.text
+    assert faults.rule(rule)["faulted"] == 1
+    faults.remove(rule)
+    assert r.body["available"] == 8
+    again = stack.call("PATCH", f"/products/{sku}", {"delta": 3}, headers={"Idempotency-Key": key})
+    assert (again.status, again.body["available"]) == (200, 8), again.text
+    reused = stack.call("PATCH", f"/products/{sku}", {"delta": 4}, headers={"Idempotency-Key": key})
+    assert (reused.status, reused.body["error"]) == (409, "idempotency_key_reused"), reused.text
+    assert stack.product(sku)["available"] == 8

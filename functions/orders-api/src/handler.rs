@@ -7,12 +7,12 @@
 //! `GET|PUT|PATCH /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
 
 use chrono::SecondsFormat;
-use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::ClientScope;
+use orders_domain::{ClientScope, IdempotencyKey};
 use serde_json::{json, Value};
 use tracing::{error, info};
 
@@ -152,7 +152,17 @@ where
             Route::Order(id) => self.get(&id).await,
             Route::Cancel(id) => self.cancel(&id, body).await,
             Route::Product(sku) => {
-                products::handle(&self.products, &self.clock, &method, headers, &sku, body).await
+                let client = client_scope(&req);
+                products::handle(
+                    &self.products,
+                    &self.clock,
+                    &method,
+                    headers,
+                    &client,
+                    &sku,
+                    body,
+                )
+                .await
             }
         }
     }
@@ -165,6 +175,25 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
 /// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
 /// emulator or a function URL gives no id) a hash of the key itself. `handle` has checked
 /// that the `x-api-key` header is there.
+/// The `Idempotency-Key` header, if any, parsed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ValidationError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| IdempotencyKey::parse(v).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ValidationError::new(
+                ErrorCode::InvalidIdempotencyKey,
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 128 printable ASCII characters",
+            )
+        })
+}
+
 fn client_scope(req: &Request) -> ClientScope {
     let id = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.api_key_id.as_deref(),

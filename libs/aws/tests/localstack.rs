@@ -23,14 +23,14 @@ use orders_aws::{
     PENDING_INDEX,
 };
 use orders_domain::ports::{
-    ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
-    NotificationStore, OrderStore, ProductStore, StockWrite, StoreError, SystemClock,
-    TransitionOutcome, TransitionWrite,
+    Adjusted, ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore,
+    NotificationRecord, NotificationStore, OrderStore, ProductStore, StockWrite, StoreError,
+    SystemClock, TransitionOutcome, TransitionWrite,
 };
 use orders_domain::reservation::ReservationStatus;
 use orders_domain::{
-    CustomerId, Event, EventId, EventPayload, HistoryEntry, Order, OrderId, OrderLine, OrderStatus,
-    Outbox, Sku, Trigger,
+    AdjustmentId, CustomerId, Event, EventId, EventPayload, HistoryEntry, Order, OrderId,
+    OrderLine, OrderStatus, Outbox, Sku, Trigger,
 };
 
 fn endpoint() -> String {
@@ -435,24 +435,34 @@ async fn products_create_set_under_a_version_and_adjust() {
     };
     assert_eq!((p.available, p.reserved, p.version), (5, 2, 3));
 
-    let StockWrite::Written(p) = products.adjust(&sku, 4, now()).await.unwrap() else {
+    let restock = AdjustmentId::random();
+    let Adjusted::Applied(p) = products.adjust(&sku, 4, &restock, now()).await.unwrap() else {
         panic!("restock")
     };
     assert_eq!((p.available, p.reserved, p.version), (9, 2, 4));
-    let StockWrite::Refused(p) = products.adjust(&sku, -10, now()).await.unwrap() else {
+    // Its retry (a lost answer, a client retrying with its key) adds nothing.
+    let again = products.adjust(&sku, 4, &restock, now()).await.unwrap();
+    assert!(
+        matches!(again, Adjusted::AlreadyApplied(ref p) if p.available == 9),
+        "{again:?}"
+    );
+    let reused = products.adjust(&sku, 5, &restock, now()).await.unwrap();
+    assert_eq!(reused, Adjusted::IdReused);
+    let id = AdjustmentId::random;
+    let Adjusted::Refused(p) = products.adjust(&sku, -10, &id(), now()).await.unwrap() else {
         panic!("never below zero")
     };
     assert_eq!(p.available, 9);
-    let StockWrite::Written(p) = products.adjust(&sku, -9, now()).await.unwrap() else {
+    let Adjusted::Applied(p) = products.adjust(&sku, -9, &id(), now()).await.unwrap() else {
         panic!("down to zero")
     };
     assert_eq!(p.available, 0);
     assert_eq!(
         products
-            .adjust(&Sku::parse("SKU-NONE").unwrap(), 1, now())
+            .adjust(&Sku::parse("SKU-NONE").unwrap(), 1, &id(), now())
             .await
             .unwrap(),
-        StockWrite::NotFound
+        Adjusted::NotFound
     );
 }
 

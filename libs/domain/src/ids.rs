@@ -47,6 +47,8 @@ pub mod namespace {
     pub const ORDER_EVENT: &str = "orders/event/v1";
     /// `CustomerNotified` ids derived from the source event id.
     pub const NOTIFICATION: &str = "orders/notification/v1";
+    /// Stock adjustment ids derived from a client's `Idempotency-Key` and the SKU.
+    pub const ADJUSTMENT: &str = "orders/adjustment/v1";
 }
 
 /// Why a string is not a valid identifier.
@@ -175,6 +177,36 @@ impl OrderId {
             namespace::IDEMPOTENCY_KEY,
             &format!("{}\n{}", client.0, key.as_str()),
         ))
+    }
+}
+
+/// The identity of one stock adjustment: a retry of the same request (the SDK's after a lost
+/// answer, or the client's with the same `Idempotency-Key`) has the same id, and is applied once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdjustmentId(String);
+
+impl AdjustmentId {
+    /// For a request without an `Idempotency-Key`: only the SDK's retries are recognised.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// Scoped to the client and the SKU, like order ids.
+    pub fn for_idempotency_key(client: &ClientScope, sku: &Sku, key: &IdempotencyKey) -> Self {
+        Self(name_based_id(
+            namespace::ADJUSTMENT,
+            &format!("{}\n{}\n{}", client.0, sku.as_str(), key.as_str()),
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AdjustmentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

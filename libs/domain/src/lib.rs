@@ -38,6 +38,6 @@ pub mod testing;
 mod test_world;
 
 pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
-pub use ids::{ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
+pub use ids::{AdjustmentId, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 pub use validation::{ErrorCode, ValidationError};

@@ -12,7 +12,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::events::Event;
-use crate::ids::{CustomerId, EventId, OrderId, Sku};
+use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
 use crate::order::{HistoryEntry, Order, OrderLine, Outbox, Trigger};
 use crate::reservation::Recorded;
 
@@ -181,6 +181,20 @@ pub enum StockWrite {
     NotFound,
 }
 
+/// Outcome of a relative stock adjustment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adjusted {
+    /// Applied by this call: the product after it.
+    Applied(Product),
+    /// Applied before, by a call with the same id and delta (a retry): the product now.
+    AlreadyApplied(Product),
+    /// It would take `available` below zero: the product now.
+    Refused(Product),
+    NotFound,
+    /// The id was used before for another SKU or delta.
+    IdReused,
+}
+
 /// The Products table as the API sees it. Every write bumps `version`.
 pub trait ProductStore: Send + Sync {
     /// Creates the product (`reserved = 0`, `version = 1`); `Refused` if it exists.
@@ -200,13 +214,14 @@ pub trait ProductStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
 
-    /// Adds `delta` to `available`; `Refused` if that would go below zero.
+    /// Adds `delta` to `available`, once per `id`; `Refused` if that would go below zero.
     fn adjust(
         &self,
         sku: &Sku,
         delta: i64,
+        id: &AdjustmentId,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Adjusted, StoreError>> + Send;
 
     fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 }

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::Sku;
-use crate::ports::{Clock, Product, ProductStore, StockWrite, StoreError};
+use crate::ids::{AdjustmentId, ClientScope, IdempotencyKey, Sku};
+use crate::ports::{Adjusted, Clock, Product, ProductStore, StockWrite, StoreError};
 use crate::validation::{AdjustStockRequest, ErrorCode, SetStockRequest, ValidationError};
 
 /// Errors of the product routes, each with one HTTP meaning.
@@ -29,6 +29,9 @@ pub enum ProductError {
     /// 409: a negative adjustment larger than the available stock.
     #[error("product {} has {} available; cannot take {}", .0.sku, .0.available, .1)]
     Insufficient(Product, u64),
+    /// 409: the `Idempotency-Key` was used for another adjustment.
+    #[error("this Idempotency-Key was used for another adjustment")]
+    KeyReused,
     /// 503 / 500.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -81,22 +84,33 @@ pub async fn set_stock<S: ProductStore, C: Clock>(
 }
 
 /// `PATCH /products/{sku}` `{"delta": n}`: adds (restock) or takes (write-off) units, whatever
-/// the version; never below zero (`409`).
+/// the version; never below zero. Applied once: a retry (with the same `Idempotency-Key`, or
+/// the SDK's after a lost answer) answers the product without adding again.
 pub async fn adjust_stock<S: ProductStore, C: Clock>(
     products: &S,
     clock: &C,
     sku: &str,
+    client: &ClientScope,
+    key: Option<&IdempotencyKey>,
     body: &[u8],
 ) -> Result<Product, ProductError> {
     let sku = parse_path_sku(sku)?;
     let request = AdjustStockRequest::parse(body)?;
-    match products.adjust(&sku, request.delta, clock.now()).await? {
-        StockWrite::Written(product) => Ok(product),
-        StockWrite::Refused(current) => Err(ProductError::Insufficient(
+    let id = match key {
+        Some(key) => AdjustmentId::for_idempotency_key(client, &sku, key),
+        None => AdjustmentId::random(),
+    };
+    match products
+        .adjust(&sku, request.delta, &id, clock.now())
+        .await?
+    {
+        Adjusted::Applied(product) | Adjusted::AlreadyApplied(product) => Ok(product),
+        Adjusted::Refused(current) => Err(ProductError::Insufficient(
             current,
             request.delta.unsigned_abs(),
         )),
-        StockWrite::NotFound => Err(ProductError::NotFound(sku)),
+        Adjusted::NotFound => Err(ProductError::NotFound(sku)),
+        Adjusted::IdReused => Err(ProductError::KeyReused),
     }
 }
 
@@ -143,6 +157,46 @@ fn parse_if_match(value: &str) -> Result<u64, ValidationError> {
 mod tests {
     use super::*;
     use crate::testing::{FixedClock, InMemoryInventory};
+
+    /// A `PATCH` without an `Idempotency-Key`.
+    async fn adjust(
+        inv: &InMemoryInventory,
+        c: &FixedClock,
+        sku: &str,
+        body: &[u8],
+    ) -> Result<Product, ProductError> {
+        adjust_stock(inv, c, sku, &ClientScope::api_key_id("k"), None, body).await
+    }
+
+    #[tokio::test]
+    async fn an_adjustment_retried_with_its_key_is_applied_once() {
+        let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
+        create(&inv, &c, 5).await;
+        let (me, other) = (
+            ClientScope::api_key_id("me"),
+            ClientScope::api_key_id("other"),
+        );
+        let key = IdempotencyKey::parse("restock-1").unwrap();
+        for _ in 0..2 {
+            let p = adjust_stock(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":3}"#)
+                .await
+                .unwrap();
+            assert_eq!((p.available, p.version), (8, 2), "applied once");
+        }
+        // The same key from another client is another adjustment.
+        let p = adjust_stock(&inv, &c, "SKU-9", &other, Some(&key), br#"{"delta":3}"#)
+            .await
+            .unwrap();
+        assert_eq!(p.available, 11);
+        let e = adjust_stock(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":4}"#)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProductError::KeyReused), "{e:?}");
+        // Without a key, each request is its own adjustment.
+        adjust(&inv, &c, "SKU-9", br#"{"delta":1}"#).await.unwrap();
+        let p = adjust(&inv, &c, "SKU-9", br#"{"delta":1}"#).await.unwrap();
+        assert_eq!(p.available, 13);
+    }
 
     async fn create(inv: &InMemoryInventory, c: &FixedClock, available: u64) -> Product {
         let body = format!(r#"{{"available":{available}}}"#);
@@ -232,9 +286,7 @@ mod tests {
             "{e:?}"
         );
         // The relative restock composes with the reservation.
-        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":5}"#)
-            .await
-            .unwrap();
+        let p = adjust(&inv, &c, "SKU-9", br#"{"delta":5}"#).await.unwrap();
         assert_eq!((p.available, p.reserved), (8, 2));
     }
 
@@ -242,26 +294,24 @@ mod tests {
     async fn adjustments_compose_and_never_go_below_zero() {
         let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
         create(&inv, &c, 5).await;
-        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":5}"#)
-            .await
-            .unwrap();
+        let p = adjust(&inv, &c, "SKU-9", br#"{"delta":5}"#).await.unwrap();
         assert_eq!((p.available, p.version), (10, 2));
-        let p = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":-10}"#)
+        let p = adjust(&inv, &c, "SKU-9", br#"{"delta":-10}"#)
             .await
             .unwrap();
         assert_eq!(p.available, 0);
-        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":-1}"#)
+        let e = adjust(&inv, &c, "SKU-9", br#"{"delta":-1}"#)
             .await
             .unwrap_err();
         assert!(
             matches!(e, ProductError::Insufficient(ref p, 1) if p.available == 0),
             "{e:?}"
         );
-        let e = adjust_stock(&inv, &c, "SKU-0", br#"{"delta":1}"#)
+        let e = adjust(&inv, &c, "SKU-0", br#"{"delta":1}"#)
             .await
             .unwrap_err();
         assert!(matches!(e, ProductError::NotFound(_)), "{e:?}");
-        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":0}"#)
+        let e = adjust(&inv, &c, "SKU-9", br#"{"delta":0}"#)
             .await
             .unwrap_err();
         assert!(
@@ -280,7 +330,7 @@ mod tests {
             matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("sku")),
             "{e:?}"
         );
-        let e = adjust_stock(&inv, &c, "SKU-9", br#"{"delta":"x"}"#)
+        let e = adjust(&inv, &c, "SKU-9", br#"{"delta":"x"}"#)
             .await
             .unwrap_err();
         assert!(

@@ -7,12 +7,12 @@ use lambda_http::{Body, Response as HttpResponse};
 use orders_domain::cancel::{cancel_order, CancelError};
 use orders_domain::place::{place_order, PlaceError, PlaceOrder};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore, StoreError};
-use orders_domain::validation::{CancelRequest, ErrorCode, PlaceOrderRequest, ValidationError};
-use orders_domain::{ClientScope, IdempotencyKey, Order, OrderId, OrderStatus};
+use orders_domain::validation::{CancelRequest, PlaceOrderRequest};
+use orders_domain::{ClientScope, Order, OrderId, OrderStatus};
 use serde_json::{json, Value};
 use tracing::{error, warn};
 
-use super::{error_response, json_response, time, validation_response, Api};
+use super::{error_response, idempotency_key, json_response, time, validation_response, Api};
 
 type Response = HttpResponse<Body>;
 
@@ -97,25 +97,6 @@ where
             Err(e) => cancel_error(&e),
         }
     }
-}
-
-/// The `Idempotency-Key` header, if any, parsed.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ValidationError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| IdempotencyKey::parse(v).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ValidationError::new(
-                ErrorCode::InvalidIdempotencyKey,
-                "Idempotency-Key",
-                "Idempotency-Key must be 1 to 128 printable ASCII characters",
-            )
-        })
 }
 
 fn order_view(o: &Order) -> Value {

@@ -5,16 +5,18 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use lambda_http::{Body, Response};
 use orders_domain::ports::{Clock, Product, ProductStore};
 use orders_domain::products::{self, etag, ProductError};
+use orders_domain::ClientScope;
 use serde_json::{json, Value};
 
 use super::orders::store_error;
-use super::{error_response, json_response, time, validation_response};
+use super::{error_response, idempotency_key, json_response, time, validation_response};
 
 pub(super) async fn handle<S: ProductStore, C: Clock>(
     store: &S,
     clock: &C,
     method: &Method,
     headers: &HeaderMap,
+    client: &ClientScope,
     sku: &str,
     body: &[u8],
 ) -> Response<Body> {
@@ -29,9 +31,12 @@ pub(super) async fn handle<S: ProductStore, C: Clock>(
                 .await
                 .map(|set| with_etag(if set.created { 201 } else { 200 }, &set.product))
         }
-        Method::PATCH => products::adjust_stock(store, clock, sku, body)
-            .await
-            .map(|p| with_etag(200, &p)),
+        Method::PATCH => match idempotency_key(headers) {
+            Err(v) => Err(v.into()),
+            Ok(key) => products::adjust_stock(store, clock, sku, client, key.as_ref(), body)
+                .await
+                .map(|p| with_etag(200, &p)),
+        },
         _ => products::get_product(store, sku)
             .await
             .map(|p| with_etag(200, &p)),
@@ -67,6 +72,7 @@ fn error(e: &ProductError) -> Response<Body> {
         }
         ProductError::VersionMismatch(p) => (412, "precondition_failed", Some("If-Match"), Some(p)),
         ProductError::Insufficient(p, _) => (409, "insufficient_stock", Some("delta"), Some(p)),
+        ProductError::KeyReused => (409, "idempotency_key_reused", Some("Idempotency-Key"), None),
     };
     let mut resp = error_response(status, code, &e.to_string(), field);
     if let Some(p) = current {

@@ -1,15 +1,21 @@
 //! The Products table as the API uses it: read stock, create a product, set its stock under a
-//! version precondition, adjust it by a delta. Every write bumps `version`; reservations (in
-//! `inventory`) bump it too.
+//! version precondition, adjust it by a delta (once per adjustment id). Every write bumps
+//! `version`; reservations (in `inventory`) bump it too.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use orders_domain::ports::{Product, ProductStore, StockWrite, StoreError};
-use orders_domain::Sku;
+use orders_domain::ports::{Adjusted, Product, ProductStore, StockWrite, StoreError};
+use orders_domain::reservation::ItemFailure;
+use orders_domain::{AdjustmentId, Sku};
 
-use super::{backend, get_consistent, key1, n, s, ts, Item, Reader};
+use super::inventory::cancellation_reasons;
+use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Item, Reader};
+
+/// How long an adjustment id is remembered (the table's TTL attribute `expires_at` removes
+/// the record after that): a client retry later than this adds again.
+const ADJUSTMENT_MEMORY_SECS: i64 = 7 * 24 * 3600;
 
 /// The Products table as the API uses it (set and read stock).
 #[derive(Debug, Clone)]
@@ -43,6 +49,96 @@ fn product_from_item(item: &Item) -> Result<Product, StoreError> {
 }
 
 impl ProductsTable {
+    async fn adjust_once(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        id: &AdjustmentId,
+        at: DateTime<Utc>,
+    ) -> Result<Adjusted, StoreError> {
+        let record_key = format!("adjustment#{id}");
+        let record = Update::builder()
+            .table_name(&self.table)
+            .key("sku", s(&record_key))
+            .update_expression("SET for_sku = :sku, delta = :d, adjusted_at = :u, expires_at = :x")
+            .condition_expression("attribute_not_exists(sku)")
+            .expression_attribute_values(":sku", s(sku.as_str()))
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":u", s(ts(at)))
+            .expression_attribute_values(":x", n(at.timestamp() + ADJUSTMENT_MEMORY_SECS))
+            .build()
+            .map_err(|e| backend("build adjustment record", e))?;
+        let mut stock = Update::builder()
+            .table_name(&self.table)
+            .key("sku", s(sku.as_str()))
+            .update_expression("SET #u = :u ADD #a :d, #v :one")
+            .expression_attribute_names("#a", "available")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":u", s(ts(at)));
+        stock = if delta < 0 {
+            stock
+                .condition_expression("attribute_exists(sku) AND #a >= :need")
+                .expression_attribute_values(":need", n(delta.unsigned_abs()))
+        } else {
+            stock.condition_expression("attribute_exists(sku)")
+        };
+        let stock = stock
+            .build()
+            .map_err(|e| backend("build stock adjustment", e))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(record).build())
+            .transact_items(TransactWriteItem::builder().update(stock).build())
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => {
+                return match self.get(sku).await? {
+                    Some(p) => Ok(Adjusted::Applied(p)),
+                    None => Err(StoreError::Backend(
+                        "adjust stock: the product is gone after its adjustment".into(),
+                    )),
+                }
+            }
+            Err(e) => e,
+        };
+        let Some(reasons) = cancellation_reasons(&err) else {
+            return Err(backend("adjust stock", err));
+        };
+        match reasons.as_slice() {
+            [ItemFailure::ConditionFailed, _] => {
+                let record = get_consistent(
+                    &self.client,
+                    &self.table,
+                    key1("sku", &record_key),
+                    "get adjustment",
+                )
+                .await?;
+                let same = record.as_ref().is_some_and(|r| {
+                    r.get("for_sku") == Some(&s(sku.as_str())) && r.get("delta") == Some(&n(delta))
+                });
+                if !same {
+                    return Ok(Adjusted::IdReused);
+                }
+                Ok(match self.get(sku).await? {
+                    Some(p) => Adjusted::AlreadyApplied(p),
+                    None => Adjusted::NotFound,
+                })
+            }
+            [_, ItemFailure::ConditionFailed] => Ok(match self.get(sku).await? {
+                Some(p) => Adjusted::Refused(p),
+                None => Adjusted::NotFound,
+            }),
+            _ => Err(StoreError::Retry(format!(
+                "adjustment transaction cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
     /// One conditional update of a product (`ALL_NEW` on success); when its condition fails,
     /// the product as it is now decides between `Refused` and `NotFound`.
     async fn conditional_update(
@@ -144,27 +240,17 @@ impl ProductStore for ProductsTable {
         .await
     }
 
+    // One transaction writes the adjustment's record (only if its id is new) and the stock:
+    // a retry after a lost answer, or a client's retry with the same key, finds the record
+    // and adds nothing. A conflict with a reservation is retried like the inventory's.
     async fn adjust(
         &self,
         sku: &Sku,
         delta: i64,
+        id: &AdjustmentId,
         at: DateTime<Utc>,
-    ) -> Result<StockWrite, StoreError> {
-        let mut values = vec![(":d", n(delta)), (":one", n(1)), (":u", s(ts(at)))];
-        let condition = if delta < 0 {
-            values.push((":need", n(delta.unsigned_abs())));
-            "attribute_exists(sku) AND #a >= :need"
-        } else {
-            "attribute_exists(sku)"
-        };
-        self.conditional_update(
-            sku,
-            "SET #u = :u ADD #a :d, #v :one",
-            condition,
-            values,
-            "adjust stock",
-        )
-        .await
+    ) -> Result<Adjusted, StoreError> {
+        retry_conflicts("adjust stock", || self.adjust_once(sku, delta, id, at)).await
     }
 
     async fn get(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {

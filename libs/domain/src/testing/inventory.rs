@@ -7,15 +7,16 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::lock;
-use crate::ids::{CustomerId, OrderId, Sku};
+use crate::ids::{AdjustmentId, CustomerId, OrderId, Sku};
 use crate::order::OrderLine;
-use crate::ports::{InventoryStore, Product, ProductStore, StockWrite, StoreError};
+use crate::ports::{Adjusted, InventoryStore, Product, ProductStore, StockWrite, StoreError};
 use crate::reservation::{Recorded, Reservation, ReservationStatus};
 
 #[derive(Debug, Default)]
 struct InventoryState {
     products: HashMap<Sku, Product>,
     reservations: HashMap<OrderId, Reservation>,
+    adjustments: HashMap<AdjustmentId, (Sku, i64)>,
 }
 
 /// Products and Reservations in memory, one lock for both (the transaction).
@@ -89,18 +90,23 @@ impl ProductStore for InMemoryInventory {
         &self,
         sku: &Sku,
         delta: i64,
+        id: &AdjustmentId,
         at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
-        let mut st = lock(&self.state);
-        let out = match st.products.get_mut(sku) {
-            None => StockWrite::NotFound,
-            Some(p) => match p.available.checked_add_signed(delta) {
-                None => StockWrite::Refused(p.clone()),
+    ) -> impl Future<Output = Result<Adjusted, StoreError>> + Send {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let out = match (st.adjustments.get(id), st.products.get_mut(sku)) {
+            (Some(done), _) if *done != (sku.clone(), delta) => Adjusted::IdReused,
+            (Some(_), Some(p)) => Adjusted::AlreadyApplied(p.clone()),
+            (_, None) => Adjusted::NotFound,
+            (None, Some(p)) => match p.available.checked_add_signed(delta) {
+                None => Adjusted::Refused(p.clone()),
                 Some(a) => {
                     p.available = a;
                     p.version += 1;
                     p.updated_at = at;
-                    StockWrite::Written(p.clone())
+                    st.adjustments.insert(id.clone(), (sku.clone(), delta));
+                    Adjusted::Applied(p.clone())
                 }
             },
         };

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,6 +65,25 @@ class Stack:
 
     def resource(self, service: str):
         return self._session.resource(service, endpoint_url=self.endpoint)
+
+    @contextmanager
+    def mapping_paused(self, function_output: str) -> Iterator[str]:
+        """A function's event source mapping disabled (a consumer outage) while the block runs;
+        enabled again afterwards, also when the block fails. Yields the mapping's UUID."""
+        lam = self.client("lambda")
+        fn = self.outputs[function_output]
+        mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
+
+        def state() -> str:
+            return lam.get_event_source_mapping(UUID=mapping)["State"]
+
+        lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+        try:
+            wait_for(state, lambda s: s == "Disabled", 60, "mapping disabled")
+            yield mapping
+        finally:
+            lam.update_event_source_mapping(UUID=mapping, Enabled=True)
+        wait_for(state, lambda s: s == "Enabled", 60, "mapping enabled")
 
     def queue_depth(self, output_key: str) -> tuple[int, int]:
         return local_aws.queue_depth(self.client("sqs"), self.outputs[output_key])

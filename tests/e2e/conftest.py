@@ -4,16 +4,14 @@ without touching the consumers' own queues."""
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import requests
 
 from local_aws import STACK_FILE
 from orders_client import Stack, wait_for
+from tap import Tap
 
 
 # Each test uses its own SKUs and customers, so tests can run in any order.
@@ -32,84 +30,8 @@ def stack() -> Stack:
     return Stack(STACK_FILE)
 
 
-class Tap:
-    """One SQS queue subscribed (raw delivery, no filter) to every topic of the stack. A
-    background thread drains it into memory; tests query what was published."""
-
-    TOPICS = ("OrderEventsTopicArn", "InventoryEventsTopicArn", "CustomerNotificationsTopicArn")
-
-    def __init__(self, stack: Stack):
-        self.sqs = stack.client("sqs")
-        self.sns = stack.client("sns")
-        name = f"e2e-tap-{uuid.uuid4().hex[:8]}"
-        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.subscriptions = []
-        for key in self.TOPICS:
-            sub = self.sns.subscribe(
-                TopicArn=stack.outputs[key],
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={"RawMessageDelivery": "true"},
-                ReturnSubscriptionArn=True,
-            )
-            self.subscriptions.append(sub["SubscriptionArn"])
-        self.messages: list[dict] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while not self._stop.is_set():
-            resp = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for m in resp.get("Messages", []):
-                try:
-                    body = json.loads(m["Body"])
-                except ValueError:
-                    body = {"unparsed": m["Body"]}
-                with self._lock:
-                    self.messages.append(body)
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-
-    def events(self, order_id: str | None = None, type_: str | None = None) -> list[dict]:
-        with self._lock:
-            msgs = list(self.messages)
-        return [
-            m
-            for m in msgs
-            if (order_id is None or m.get("order_id") == order_id) and (type_ is None or m.get("type") == type_)
-        ]
-
-    def wait_event(self, order_id: str, type_: str, timeout: float = 60) -> list[dict]:
-        return wait_for(lambda: self.events(order_id, type_), bool, timeout, f"{type_} for order {order_id}")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for arn in self.subscriptions:
-            self.sns.unsubscribe(SubscriptionArn=arn)
-        self.sqs.delete_queue(QueueUrl=self.url)
-
-
-@contextmanager
 def mapping_paused(stack: Stack, function_output: str):
-    """A function's event source mapping disabled (a consumer outage) while the block runs;
-    enabled again afterwards, also when the block fails."""
-    lam = stack.client("lambda")
-    fn = stack.outputs[function_output]
-    mapping = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"][0]["UUID"]
-
-    def state():
-        return lam.get_event_source_mapping(UUID=mapping)["State"]
-
-    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
-    try:
-        wait_for(state, lambda s: s == "Disabled", 60, "mapping disabled")
-        yield
-    finally:
-        lam.update_event_source_mapping(UUID=mapping, Enabled=True)
-    wait_for(state, lambda s: s == "Enabled", 60, "mapping enabled")
+    return stack.mapping_paused(function_output)
 
 
 def inventory_paused(stack: Stack):

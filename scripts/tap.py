@@ -1,0 +1,67 @@
+"""A tap on the stack's topics: one SQS queue subscribed (raw delivery, no filter) to the
+topics given, drained into memory by a background thread, so tests and the soak can see what
+was published without touching the consumers' own queues."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+from orders_client import Stack, wait_for
+
+ALL_TOPICS = ("OrderEventsTopicArn", "InventoryEventsTopicArn", "CustomerNotificationsTopicArn")
+
+
+class Tap:
+    def __init__(self, stack: Stack, topics: tuple[str, ...] = ALL_TOPICS, prefix: str = "tap"):
+        self.sqs = stack.client("sqs")
+        self.sns = stack.client("sns")
+        self.url = self.sqs.create_queue(QueueName=f"{prefix}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.subscriptions = [
+            self.sns.subscribe(
+                TopicArn=stack.outputs[key],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            for key in topics
+        ]
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            resp = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for m in resp.get("Messages", []):
+                try:
+                    body = json.loads(m["Body"])
+                except ValueError:
+                    body = {"unparsed": m["Body"]}
+                with self._lock:
+                    self.messages.append(body)
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+    def events(self, order_id: str | None = None, type_: str | None = None) -> list[dict]:
+        with self._lock:
+            msgs = list(self.messages)
+        return [
+            m
+            for m in msgs
+            if (order_id is None or m.get("order_id") == order_id) and (type_ is None or m.get("type") == type_)
+        ]
+
+    def wait_event(self, order_id: str, type_: str, timeout: float = 60) -> list[dict]:
+        return wait_for(lambda: self.events(order_id, type_), bool, timeout, f"{type_} for order {order_id}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for arn in self.subscriptions:
+            self.sns.unsubscribe(SubscriptionArn=arn)
+        self.sqs.delete_queue(QueueUrl=self.url)

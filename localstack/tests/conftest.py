@@ -200,6 +200,15 @@ def make_function(aws, lambda_role):
             lam.delete_function(FunctionName=name)
 
 
+def logged(logs, function, needle) -> bool:
+    """Whether a line of the function's CloudWatch log group contains `needle` (no group yet: no)."""
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return False
+    return any(needle in e["message"] for e in events)
+
+
 def invoke(lam, name, event=None, **kw):
     """Invoke synchronously; returns (response, decoded payload, seconds)."""
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from conftest import ENDPOINT, REGION, hostmode, invoke, pid_alive, poll, zip_bootstrap
+from conftest import ENDPOINT, REGION, hostmode, invoke, logged, pid_alive, poll, zip_bootstrap
 
 # A bootstrap that fails its init the documented way: POST /runtime/init/error, then exit.
 INIT_ERROR_SCRIPT = r"""#!/usr/bin/env python3
@@ -294,11 +294,7 @@ def test_async_invoke(aws, make_function, hello_zip):
     assert r["StatusCode"] == 202
 
     def ran():
-        try:
-            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        except logs.exceptions.ResourceNotFoundException:
-            return False
-        return any("REPORT RequestId" in e["message"] for e in events)
+        return logged(logs, name, "REPORT RequestId")
 
     poll(ran, timeout=15, what="the async invocation to run")
 

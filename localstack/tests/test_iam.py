@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 
-from conftest import ACCOUNT, ENDPOINT, REGION, allow, denials, deny, hostmode, poll, table_arn, unique
+from conftest import ACCOUNT, ENDPOINT, REGION, allow, denials, deny, hostmode, logged, poll, table_arn, unique
 
 KEY = {"pk": {"S": "k1"}}
 
@@ -280,11 +280,7 @@ def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
         probe.set_policy(allow(MAPPING_ACTIONS, arn))
 
         def consumed():
-            try:
-                events = logs.filter_log_events(logGroupName=f"/aws/lambda/{probe.name}")["events"]
-            except logs.exceptions.ResourceNotFoundException:
-                return False
-            return any('probe records: ["guarded"]' in e["message"] for e in events)
+            return logged(logs, probe.name, 'probe records: ["guarded"]')
 
         poll(consumed, timeout=60, interval=0.5, what="the function to receive the message")
 

@@ -13,6 +13,15 @@ use orders_domain::{AdjustmentId, Sku};
 use super::inventory::cancellation_reasons;
 use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Item, Reader};
 
+/// One relative stock change, as `adjust` receives it.
+#[derive(Clone, Copy)]
+struct Adjustment<'a> {
+    sku: &'a Sku,
+    delta: i64,
+    id: &'a AdjustmentId,
+    at: DateTime<Utc>,
+}
+
 /// How long an adjustment id is remembered (the table's TTL attribute `expires_at` removes
 /// the record after that): a client retry later than this adds again.
 const ADJUSTMENT_MEMORY_SECS: i64 = 7 * 24 * 3600;
@@ -49,13 +58,8 @@ fn product_from_item(item: &Item) -> Result<Product, StoreError> {
 }
 
 impl ProductsTable {
-    async fn adjust_once(
-        &self,
-        sku: &Sku,
-        delta: i64,
-        id: &AdjustmentId,
-        at: DateTime<Utc>,
-    ) -> Result<Adjusted, StoreError> {
+    async fn adjust_once(&self, adjustment: &Adjustment<'_>) -> Result<Adjusted, StoreError> {
+        let Adjustment { sku, delta, id, at } = *adjustment;
         let record_key = format!("adjustment#{id}");
         let record = Update::builder()
             .table_name(&self.table)
@@ -250,7 +254,8 @@ impl ProductStore for ProductsTable {
         id: &AdjustmentId,
         at: DateTime<Utc>,
     ) -> Result<Adjusted, StoreError> {
-        retry_conflicts("adjust stock", || self.adjust_once(sku, delta, id, at)).await
+        let adjustment = Adjustment { sku, delta, id, at };
+        retry_conflicts("adjust stock", || self.adjust_once(&adjustment)).await
     }
 
     async fn get(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {

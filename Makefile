@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ demo: ## place an order through the API and follow it to the end
 
 bench: ## benchmark the deployed pipeline: API latency, POST -> CONFIRMED (N=100 CONCURRENCY=4)
 	@cd scripts && ../$(TOOLS_BIN)/python bench_pipeline.py
+
+soak: N ?= 1000
+soak: FAULTS ?= 0.1
+soak: SEED ?= 1
+soak: ## chaos soak of the deployed stack: N=1000 FAULTS=0.1 SEED=1 (report: .build/soak/report.html)
+	@cd scripts && ../$(TOOLS_BIN)/python -m soak --n $(N) --faults $(FAULTS) --seed $(SEED)
 
 dlq: ## depth of every dead-letter queue
 	@cd scripts && ../$(TOOLS_BIN)/python redrive.py

@@ -217,7 +217,7 @@ class FaultEngine:
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
         self._random = random.Random(seed)
-        self._log: deque[dict] = deque(maxlen=5000)
+        self._log: deque[dict] = deque(maxlen=50_000)  # a soak's worth
         self.total_faults = 0
 
     def set_rules(self, text: str, seed: int | None = None) -> list[Rule]:

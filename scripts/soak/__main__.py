@@ -16,7 +16,7 @@ from orders_client import Stack, wait_for
 from soak import audit, report
 from soak.chaos import Chaos
 from soak.client import Load
-from soak.plan import make_plan
+from soak.plan import Plan, make_plan
 from tap import Tap
 
 T0 = time.time()
@@ -41,7 +41,7 @@ def queues_empty(stack: Stack, timeout: float) -> None:
     wait_for(busy, lambda q: not q, timeout, "the consumer queues to empty", 2)
 
 
-def settle(stack: Stack, load: Load, chaos: Chaos, pending_timeout: float) -> tuple[audit.Findings, int]:
+def settle(stack: Stack, plan: Plan, load: Load, chaos: Chaos, pending_timeout: float) -> tuple[audit.Findings, int]:
     """Drains the pipeline; explains and redrives what reached a DLQ; waits for every accepted
     order to end. Returns the findings so far and how many messages were redriven."""
     f = audit.Findings()
@@ -49,13 +49,14 @@ def settle(stack: Stack, load: Load, chaos: Chaos, pending_timeout: float) -> tu
     queues_empty(stack, pending_timeout + 150)
     faults_log = [e for e in chaos.fault_log if e["time"] >= T0]
     f.fault_times = [e["time"] for e in faults_log]
-    audit.trace_dlq(f, audit.dlq_messages(stack), faults_log, chaos.events)
+    ours = {o["order_id"] for o in audit.run_orders(stack, plan)}
+    audit.trace_dlq(f, audit.dlq_messages(stack, ours), faults_log, chaos.events)
     for consumer in sorted({m["consumer"] for m in f.dlq}):
         note("redrive", f"make redrive QUEUE={consumer} ({sum(m['consumer'] == consumer for m in f.dlq)} messages)")
         subprocess.run(["make", "-s", "redrive", f"QUEUE={consumer}"], cwd=local_aws.ROOT, check=True)
     if f.dlq:
         queues_empty(stack, pending_timeout + 150)
-        for m in audit.dlq_messages(stack):
+        for m in audit.dlq_messages(stack, ours):
             f.fail("back in a DLQ after the redrive", f"{m['queue']}: {m['type']} {m['id']} of {m['order_id']}")
     note("drain", "waiting for every accepted order to end")
     wait_for(lambda: audit.pending_ids(stack, load), lambda p: not p, pending_timeout + 150,
@@ -104,7 +105,7 @@ def main() -> int:
         rules = chaos.finish()
         if chaos.error:
             note("chaos", f"a step failed: {chaos.error!r}")
-        f, redriven = settle(stack, load, chaos, pending_timeout)
+        f, redriven = settle(stack, plan, load, chaos, pending_timeout)
         recount(f, stack, plan, load, tap, pending_timeout)
     except BaseException:
         rules = rules or chaos.stop()  # never leave the fault rules on

@@ -9,6 +9,7 @@ import argparse
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import local_aws
@@ -49,6 +50,7 @@ def settle(stack: Stack, plan: Plan, load: Load, chaos: Chaos, pending_timeout: 
     queues_empty(stack, pending_timeout + 150)
     faults_log = [e for e in chaos.fault_log if e["time"] >= T0]
     f.fault_times = [e["time"] for e in faults_log]
+    f.faults_by_rule = Counter(e["rule"] for e in faults_log)
     ours = {o["order_id"] for o in audit.run_orders(stack, plan)}
     audit.trace_dlq(f, audit.dlq_messages(stack, ours), faults_log, chaos.events)
     for consumer in sorted({m["consumer"] for m in f.dlq}):
@@ -121,13 +123,17 @@ def rate(times: list[float]) -> float:
     return (len(times) - 1) / (max(times) - min(times)) if len(times) > 1 and max(times) > min(times) else 0.0
 
 
-def share(rules: list[dict], service: str) -> str:
-    """Faulted attempts / all attempts of a service's calls (the widest rule matched them all)."""
+def share(rules: list[dict], service: str, logged: Counter) -> str:
+    """Faulted attempts / attempts of a service's calls that the rate rules could fault (the
+    widest rule matched them all). The attempts an outage rule failed first are left out: the
+    rate rules counted them but could not fire."""
     of_service = [r for r in rules if r["service"] == service and not r["function"]]
     if not of_service:
         return "-"
     everything = max(of_service, key=lambda r: r["calls"] + r["retried"])
-    attempts = everything["calls"] + everything["retried"]
+    rate_rules = {r["rule"] for r in rules}
+    outage = sum(n for rule, n in logged.items() if rule not in rate_rules and rule.startswith(f"{service}:"))
+    attempts = everything["calls"] + everything["retried"] - outage
     faulted = sum(r["faulted"] for r in rules if r["service"] == service)
     return f"{faulted} of {attempts} ({faulted / max(1, attempts):.1%})"
 
@@ -145,7 +151,10 @@ def summarize(args, plan, load, f: audit.Findings, rules: list[dict], chaos: Cha
         ("command", f"make soak N={args.n} FAULTS={args.faults} SEED={args.seed}"),
         ("orders accepted", f"{len(accepted)} of {args.n} ({rate(accepted):.1f} orders/s while placing)"),
         ("faults injected", f"{faults}"),
-        *[(f"{svc} calls failed (all attempts)", share(rules, svc)) for svc in ("dynamodb", "sns")],
+        *[
+            (f"{svc} calls failed by the rate rules", share(rules, svc, f.faults_by_rule))
+            for svc in ("dynamodb", "sns")
+        ],
         ("SDK retries seen after faults", f"{sdk_retries}"),
         ("client retries", f"{client_retries}"),
         ("kills / outage / API crash", ", ".join(f"{e['kind']} {e['function']}" for e in chaos.events)),

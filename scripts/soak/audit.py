@@ -39,6 +39,7 @@ class Findings:
     dlq: list[dict] = field(default_factory=list)
     ended: list[float] = field(default_factory=list)  # when each order became terminal
     fault_times: list[float] = field(default_factory=list)
+    faults_by_rule: Counter = field(default_factory=Counter)
 
     def fail(self, kind: str, detail: str) -> None:
         self.violations[kind].append(detail)

@@ -111,17 +111,17 @@ class Chaos:
         except BaseException as e:  # reported by the run, not lost in a thread
             self.error = e
 
-    def _kill(self, function_output: str, busy_only: bool = True) -> None:
+    def _kill(self, function_output: str, kind: str = "kill") -> None:
         fn = self.stack.outputs[function_output]
 
         def attempt() -> list[dict]:
-            r = requests.post(f"{self.control}/kill", json={"function": fn, "busy_only": busy_only}, timeout=10)
+            r = requests.post(f"{self.control}/kill", json={"function": fn, "busy_only": True}, timeout=10)
             r.raise_for_status()
             return r.json()["killed"]
 
         # Order-status may be in its outage: then the kill comes when it drains its backlog.
         killed = wait_for(attempt, bool, self.outage_s + 30, f"{fn} busy, to kill it", interval=0.05)
-        self.events.append({"kind": "kill", "function": fn, "time": time.time(), "pids": [k["pid"] for k in killed]})
+        self.events.append({"kind": kind, "function": fn, "time": time.time(), "pids": [k["pid"] for k in killed]})
         self.note("kill", f"{fn} pids {[k['pid'] for k in killed]} (mid-invocation)")
 
     def _outage(self) -> None:
@@ -172,7 +172,6 @@ class Chaos:
                 return sum(x["delayed"] for x in rules if x["rule"] == rule)
 
             wait_for(delayed, lambda n: n > 0, 60, "an API request between its write and its publish", interval=0.05)
-            self._kill("OrdersApiFunctionName")
-            self.events[-1]["kind"] = "api-crash"
+            self._kill("OrdersApiFunctionName", kind="api-crash")
         finally:
             requests.delete(f"{self.control}/faults", json={"rules": rule}, timeout=10).raise_for_status()

@@ -31,6 +31,14 @@ def hostmode_enforcement():
     install()
 
 
+@hooks.on_infra_start()
+def hostmode_fast_sqs_mappings():
+    """SQS event source mappings that long-poll and run batches concurrently, as on AWS."""
+    from .esm import install
+
+    install()
+
+
 @hooks.on_infra_shutdown()
 def hostmode_kill_function_processes():
     """Belt and braces: the Lambda service stops its environments on shutdown; this makes sure

@@ -10,7 +10,8 @@
 //! - `{"call": "url"}`      GET a URL over plain HTTP (reach LocalStack from inside)
 //! - `{"log_json": true}`   also write one JSON log line
 //! - SQS event (`Records` with `eventSource` `aws:sqs`): reports every record
-//!   whose body contains `"fail"` in `batchItemFailures`
+//!   whose body contains `"fail"` in `batchItemFailures`, after sleeping the largest
+//!   `sleep_ms` found in a record body that is a JSON object
 //! - API Gateway proxy event (`httpMethod`): answers 200 with a JSON body
 //!
 //! The binary is `ls-hello`; the tests zip it as `bootstrap` (the name a
@@ -71,6 +72,16 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
             .iter()
             .any(|r| r.get("eventSource") == Some(&json!("aws:sqs")))
         {
+            // A record body `{"sleep_ms": N}` holds the batch N ms (mapping concurrency tests).
+            let hold = records
+                .iter()
+                .filter_map(|r| r.get("body").and_then(Value::as_str))
+                .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+                .filter_map(|b| b.get("sleep_ms").and_then(Value::as_u64))
+                .max();
+            if let Some(ms) = hold {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
             let failures: Vec<Value> = records
                 .iter()
                 .filter(|r| {
@@ -80,10 +91,16 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 })
                 .map(|r| json!({"itemIdentifier": r["messageId"]}))
                 .collect();
+            let ids: Vec<&str> = records
+                .iter()
+                .filter_map(|r| r.get("messageId").and_then(Value::as_str))
+                .collect();
             println!(
-                "hello: sqs batch of {} with {} failures",
+                "hello: sqs batch of {} with {} failures, pid {}: {}",
                 records.len(),
-                failures.len()
+                failures.len(),
+                std::process::id(),
+                ids.join(" ")
             );
             return Ok(json!({"batchItemFailures": failures}));
         }

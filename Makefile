@@ -33,8 +33,8 @@ seed: ## put demo stock through the API
 demo: ## place an order through the API and follow it to the end
 	@cd scripts && ../$(TOOLS_BIN)/python demo.py
 
-bench: ## benchmark the deployed pipeline: API latency, POST -> CONFIRMED (N=100 CONCURRENCY=4)
-	@cd scripts && ../$(TOOLS_BIN)/python bench_pipeline.py
+bench: deploy ## the pipeline against the emulator's own ceiling, per-function init/RSS/zip; writes docs/bench/ (QUICK=1: fewer samples)
+	@cd scripts && ../$(TOOLS_BIN)/python -m bench $(if $(QUICK),--quick)
 
 soak: N ?= 1000
 soak: FAULTS ?= 0.1

@@ -264,16 +264,18 @@ def test_event_source_mapping_calls_are_authorized(aws, make_probe, queue):
     probe = make_probe(allow(MAPPING_ACTIONS, arn), prefix="esm")
     mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=probe.name, BatchSize=1)["UUID"]
     try:
-        # the grant is taken away after creation (AWS checks it at creation, and on every poll)
+        # the grant is taken away after creation (AWS checks it at creation, and on every poll);
+        # a long poll already admitted may still be waiting, so the message goes out only once
+        # a poll has been refused, and must survive the next refused poll
         probe.set_policy(allow(["sqs:GetQueueAttributes", "sqs:DeleteMessage"], arn))
-        sqs.send_message(QueueUrl=url, MessageBody="guarded")
-        seen = poll(
-            lambda: denials(probe.role_name, action="sqs:ReceiveMessage"),
-            timeout=30,
-            interval=0.2,
-            what="the mapping's ReceiveMessage to be denied",
-        )
+
+        def refused():
+            return denials(probe.role_name, action="sqs:ReceiveMessage")
+
+        seen = poll(refused, timeout=30, interval=0.2, what="the mapping's ReceiveMessage to be denied")
         assert seen[0]["caller"] == "event-source-mapping" and seen[0]["resource"] == arn, seen
+        sqs.send_message(QueueUrl=url, MessageBody="guarded")
+        poll(lambda: len(refused()) > len(seen), timeout=30, interval=0.2, what="a poll refused after the send")
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"  # never received
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import poll, unique
 
-BATCH_LINE = re.compile(r"sqs batch of (\d+) with \d+ failures, pid (\d+): (.*)")
+BATCH_LINE = re.compile(r"sqs batch of (\d+) with \d+ failures, pid (\d+), at \d+: (.*)")
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def batches(logs, function):
     found = []
     for e in events:
         if m := BATCH_LINE.search(e["message"]):
-            found.append((int(m.group(2)), m.group(3).split()))
+            found.append((int(m.group(2)), [i.split("=")[0] for i in m.group(3).split()]))
     return found
 
 

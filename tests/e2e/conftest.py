@@ -4,6 +4,8 @@ without touching the consumers' own queues."""
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 
 import pytest
@@ -115,3 +117,54 @@ def faults(stack: Stack):
 def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
     """Waits until a consumer queue holds no message, visible or in flight."""
     wait_for(lambda: stack.queue_depth(output_key), lambda d: d == (0, 0), timeout, f"{output_key} to drain")
+
+
+class PoisonBatch:
+    """The poison scenario, started when the session starts: a batch of one unparseable message
+    and three good ones goes to the notification queue; the poison one fails on each of its 5
+    deliveries, 12 s apart locally (the visibility timeout), so it needs about a minute to reach
+    the DLQ. It runs while the other tests do, and a thread notes every body it sees in the DLQ
+    (peeking with a visibility timeout of 0, so nothing else sees a message vanish: a redrive
+    test may move it back later). The test itself only checks the outcome."""
+
+    def __init__(self, stack: Stack):
+        self.sqs = stack.client("sqs")
+        self.dlq = stack.outputs["NotificationDLQUrl"]
+        self.marker = f"poison-{uuid.uuid4()}"
+        self.good = [status_changed(str(uuid.uuid4()), "PENDING", 1) for _ in range(3)]
+        entries = [{"Id": "poison", "MessageBody": self.marker}] + [
+            {
+                "Id": f"good{i}",
+                "MessageBody": json.dumps(e),
+                "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}},
+            }
+            for i, e in enumerate(self.good)
+        ]
+        resp = self.sqs.send_message_batch(QueueUrl=stack.outputs["NotificationQueueUrl"], Entries=entries)
+        assert not resp.get("Failed"), resp
+        self.in_dlq: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1):
+            msgs = self.sqs.receive_message(QueueUrl=self.dlq, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            with self._lock:
+                self.in_dlq |= {m["Body"] for m in msgs.get("Messages", [])}
+
+    def seen_in_dlq(self) -> set[str]:
+        with self._lock:
+            return set(self.in_dlq)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def poison(stack: Stack):
+    p = PoisonBatch(stack)
+    yield p
+    p.close()

@@ -204,23 +204,10 @@ def test_duplicate_delivery_reserves_and_notifies_once(stack, tap):
 
 
 # 6 -------------------------------------------------------------------------------------------
-def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack):
-    sqs = stack.client("sqs")
-    marker = f"poison-{uuid.uuid4()}"
-    good = [status_changed(str(uuid.uuid4()), "PENDING", 1) for _ in range(3)]
-    entries = [{"Id": "poison", "MessageBody": marker}] + [
-        {
-            "Id": f"good{i}",
-            "MessageBody": json.dumps(e),
-            "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}},
-        }
-        for i, e in enumerate(good)
-    ]
-    resp = sqs.send_message_batch(QueueUrl=stack.outputs["NotificationQueueUrl"], Entries=entries)
-    assert not resp.get("Failed"), resp
-
-    # The good ones are handled on their first delivery, while the poison one keeps failing.
-    for order_id in (e["order_id"] for e in good):
+def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
+    # The batch went out when the session started (conftest.PoisonBatch); the good ones are
+    # handled on their first delivery, while the poison one keeps failing.
+    for order_id in (e["order_id"] for e in poison.good):
         wait_for(
             partial(notification_kinds, stack, order_id),
             lambda k: k == ["order_placed"],
@@ -228,31 +215,12 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack):
             f"notification for {order_id}",
         )
 
-    dlq = stack.outputs["NotificationDLQUrl"]
-
-    def dlq_bodies():
-        msgs = sqs.receive_message(
-            QueueUrl=dlq,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            VisibilityTimeout=2,
-            AttributeNames=["ApproximateReceiveCount"],
-        )
-        return [m["Body"] for m in msgs.get("Messages", [])]
-
-    # 5 receives x 12 s visibility locally: about a minute. Only the poison message goes there.
-    in_dlq: list[str] = []
-
-    def seen_in_dlq() -> list[str]:
-        in_dlq.extend(dlq_bodies())
-        return in_dlq
-
-    wait_for(seen_in_dlq, lambda b: marker in b, 150, "poison message in the notification DLQ")
+    # 5 receives x 12 s visibility locally: about a minute after the session started.
+    wait_for(poison.seen_in_dlq, lambda b: poison.marker in b, 150, "poison message in the notification DLQ")
     wait_drained(stack, "NotificationQueueUrl")  # nothing of the batch still in flight
-    in_dlq.extend(dlq_bodies())
-    good_ids = {e["id"] for e in good}
-    assert not [b for b in in_dlq if any(i in b for i in good_ids)], "a batch-mate reached the DLQ"
-    for e in good:
+    good_ids = {e["id"] for e in poison.good}
+    assert not [b for b in poison.seen_in_dlq() if any(i in b for i in good_ids)], "a batch-mate reached the DLQ"
+    for e in poison.good:
         assert notification_kinds(stack, e["order_id"]) == ["order_placed"]
 
 

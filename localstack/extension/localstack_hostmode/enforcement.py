@@ -20,6 +20,8 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
   ``GET/PUT /_hostmode/contention``     the conflict window (``{"window_ms": 20}``) and counts
   ``POST /_hostmode/kill``              SIGKILL a function's environments (chaos.py);
   ``GET /_hostmode/kills``              what was killed
+  ``GET /_hostmode/requests``           requests served, by service, operation, internal or not
+  ``GET /_hostmode/mappings``           per SQS mapping: messages, batches, peak in flight (:mod:`esm`)
   ``GET /_hostmode/config``             what is on
 """
 
@@ -28,7 +30,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
+from collections import Counter
 
 from localstack.aws.api import CommonServiceException
 from localstack.http import Request, Response, route
@@ -57,6 +61,31 @@ def access_denied(service: str, message: str) -> CommonServiceException:
     return CommonServiceException(code, message, status_code=status, sender_fault=True)
 
 
+class RequestCounts:
+    """Requests the gateway served, by service, operation and origin (LocalStack's own internal
+    calls, e.g. SNS delivering to SQS or Lambda shipping logs, are not in its request log):
+    for benchmarks, requests per order (``GET /_hostmode/requests``)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str, bool]] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, service: str, operation: str, internal: bool) -> None:
+        with self._lock:
+            self._counts[(service, operation, internal)] += 1
+
+    def snapshot(self) -> list[dict]:
+        with self._lock:
+            items = list(self._counts.items())
+        return [
+            {"service": s, "operation": o, "internal": i, "count": n}
+            for (s, o, i), n in sorted(items, key=lambda kv: -kv[1])
+        ]
+
+
+REQUESTS = RequestCounts()
+
+
 class Guard:
     """The request handler: IAM first (a denied call never reaches a fault rule), then faults."""
 
@@ -65,6 +94,7 @@ class Guard:
             return
         service = context.service.service_name
         operation = context.operation.name
+        REQUESTS.count(service, operation, context.is_internal_call)
         params = context.service_request or {}
         access_key = extract_access_key_id_from_auth_header(context.request.headers)
         if enforce_iam():
@@ -260,6 +290,16 @@ class ControlApi:
         from . import chaos
 
         return _json({"kills": chaos.kills()})
+
+    @route("/_hostmode/requests", methods=["GET"])
+    def requests(self, request: Request):
+        return _json({"requests": REQUESTS.snapshot()})
+
+    @route("/_hostmode/mappings", methods=["GET"])
+    def mappings(self, request: Request):
+        from . import esm
+
+        return _json({"mappings": esm.stats()})
 
     @route("/_hostmode/config", methods=["GET"])
     def config(self, request: Request):

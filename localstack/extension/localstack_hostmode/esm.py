@@ -19,6 +19,8 @@ changes how batches are fetched and run:
 - a clean stop: a long poll lasts at most ``HOSTMODE_ESM_WAIT_SECONDS`` (1 s), and the mapping
   reports Disabled only after its batches in flight have ended (as on AWS, a batch already
   received is processed).
+
+``GET /_hostmode/mappings`` reports each mapping's messages, batches and peak batches in flight.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class FastSqsPoller(SqsPoller):
     _inflight: set[threading.Thread]
     _lock: threading.Lock
     _closing: threading.Event
+    _stats: MappingStats
 
     @classmethod
     def adopt(cls, poller: SqsPoller, concurrency: int) -> FastSqsPoller:
@@ -58,6 +61,7 @@ class FastSqsPoller(SqsPoller):
         fast._inflight = set()
         fast._lock = threading.Lock()
         fast._closing = threading.Event()
+        fast._stats = _stats_for(poller.source_arn, getattr(poller.processor.sender, "target_arn", ""))
         return fast
 
     def poll_events(self) -> None:
@@ -74,6 +78,7 @@ class FastSqsPoller(SqsPoller):
         if not messages:
             self._slots.release()
             return
+        self._stats.received(len(messages), self.concurrency)
         worker = threading.Thread(
             target=self._run_batch, args=(messages,), name=f"esm-batch-{self.source_arn}", daemon=True
         )
@@ -107,6 +112,7 @@ class FastSqsPoller(SqsPoller):
         finally:
             with self._lock:
                 self._inflight.discard(threading.current_thread())
+            self._stats.done()
             self._slots.release()
 
     def stop(self) -> None:
@@ -121,6 +127,48 @@ class FastSqsPoller(SqsPoller):
         for t in running:
             t.join()
         super().close()
+
+
+class MappingStats:
+    """What one queue's mapping to one function did (kept across the worker replacements an
+    update makes): for benchmarks, e.g. SQS deliveries per order."""
+
+    def __init__(self, queue_arn: str, function_arn: str):
+        self.queue_arn, self.function_arn = queue_arn, function_arn
+        self.messages = self.batches = self.inflight = self.peak_inflight = self.concurrency = 0
+        self._lock = threading.Lock()
+
+    def received(self, n: int, concurrency: int) -> None:
+        with self._lock:
+            self.messages += n
+            self.batches += 1
+            self.inflight += 1
+            self.peak_inflight = max(self.peak_inflight, self.inflight)
+            self.concurrency = concurrency
+
+    def done(self) -> None:
+        with self._lock:
+            self.inflight -= 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+_STATS: dict[tuple[str, str], MappingStats] = {}
+_STATS_LOCK = threading.Lock()
+
+
+def _stats_for(queue_arn: str, function_arn: str) -> MappingStats:
+    with _STATS_LOCK:
+        return _STATS.setdefault((queue_arn, function_arn), MappingStats(queue_arn, function_arn))
+
+
+def stats() -> list[dict]:
+    """Every SQS mapping's counters since LocalStack started (``GET /_hostmode/mappings``)."""
+    with _STATS_LOCK:
+        every = list(_STATS.values())
+    return [m.snapshot() for m in every]
 
 
 def _by_group(messages: list[dict]) -> list[list[dict]]:

@@ -33,10 +33,26 @@ def hostmode_enforcement():
 
 @hooks.on_infra_start()
 def hostmode_fast_sqs_mappings():
-    """SQS event source mappings that long-poll and run batches concurrently, as on AWS."""
+    """SQS event source mappings that long-poll and run batches concurrently, as on AWS
+    (``HOSTMODE_FAST_SQS=0`` keeps LocalStack's own poller, for comparisons)."""
+    import os
+
     from .esm import install
 
-    install()
+    if os.environ.get("HOSTMODE_FAST_SQS", "1") != "0":
+        install()
+
+
+@hooks.on_infra_start()
+def hostmode_speedups():
+    """Per-request costs cut without changing any answer (metrics, content types, moto copies;
+    ``HOSTMODE_SPEEDUPS=0`` turns them off, for comparisons)."""
+    import os
+
+    from .speedups import install
+
+    if os.environ.get("HOSTMODE_SPEEDUPS", "1") != "0":
+        install()
 
 
 @hooks.on_infra_shutdown()

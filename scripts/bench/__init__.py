@@ -1,0 +1,1 @@
+"""`make bench`: the pipeline measured against the emulator's own ceiling, in one run."""

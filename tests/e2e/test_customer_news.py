@@ -11,23 +11,26 @@ from orders_client import wait_for
 
 
 def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
-    """Ten orders placed and cancelled while inventory is down: inventory then reserves (the
-    OrderPlaced comes first in its queue) and releases each. Order-status cannot confirm a
-    cancelled order, so no customer hears "confirmed"; each hears "cancelled"."""
+    """Ten orders placed, then cancelled, while inventory is down: inventory then reserves (the
+    OrderPlaced events are ahead of the cancels in its queue, so they come in the first batch)
+    and releases each. Order-status cannot confirm a cancelled order, so no customer hears
+    "confirmed"; each hears "cancelled"."""
     sku = new_sku()
     stack.set_stock(sku, 100)
     with inventory_paused(stack):
 
-        def place_and_cancel(i: int) -> str:
+        def place(i: int) -> str:
             r = stack.place(new_customer(), [(sku, 1 + i % 3)])
             assert r.status == 202, r.text
-            order_id = r.body["order_id"]
+            return r.body["order_id"]
+
+        def cancel(order_id: str) -> None:
             c = stack.call("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
             assert c.status == 202, c.text
-            return order_id
 
         with ThreadPoolExecutor(10) as pool:
-            ids = list(pool.map(place_and_cancel, range(10)))
+            ids = list(pool.map(place, range(10)))
+            list(pool.map(cancel, ids))
     for order_id in ids:
         assert stack.wait_status(order_id, {"CANCELLED"})["status"] == "CANCELLED"
         wait_told(stack, order_id, "order_cancelled", ["order_placed", "order_cancelled"])

@@ -173,17 +173,26 @@ def run_once(binary: str, output: str | None, event: bytes, invocations: int) ->
 def measure(cold_runs: int = 15, invocations: int = 1000, arm64: bool = True) -> list[FunctionFigures]:
     build_release()
     have_arm64 = arm64 and build_arm64()
+
+    def binary(name: str) -> str:
+        return os.path.join(TARGET, "release", name)
+
+    def event(name: str) -> bytes:
+        return (local_aws.ROOT / "events" / "lambda" / FUNCTIONS[name][1]).read_bytes()
+
+    # cold starts round-robin, so every binary meets the machine in the same state
+    inits: dict[str, list[float]] = {name: [] for name in FUNCTIONS}
+    for _ in range(cold_runs):
+        for name, (output, _) in FUNCTIONS.items():
+            inits[name].append(run_once(binary(name), output, event(name), 0)[0])
     figures = []
-    for name, (output, sample) in FUNCTIONS.items():
-        binary = os.path.join(TARGET, "release", name)
-        event = (local_aws.ROOT / "events" / "lambda" / sample).read_bytes()
-        inits = [run_once(binary, output, event, 0)[0] for _ in range(cold_runs)]
-        _, rss, stub = run_once(binary, output, event, invocations)
+    for name, (output, _) in FUNCTIONS.items():
+        _, rss, stub = run_once(binary(name), output, event(name), invocations)
         arm = os.path.join(TARGET, "lambda", name, "bootstrap")
         figures.append(
             FunctionFigures(
                 name,
-                statistics.median(inits),
+                statistics.median(inits[name]),
                 rss,
                 stub.answered,
                 stub.errors,

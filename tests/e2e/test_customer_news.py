@@ -14,13 +14,16 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
     """Ten orders placed, then cancelled, while inventory is down: inventory then reserves (the
     OrderPlaced events are ahead of the cancels in its queue, so they come in the first batch)
     and releases each. Order-status cannot confirm a cancelled order, so no customer hears
-    "confirmed"; each hears "cancelled"."""
-    sku = new_sku()
-    stack.set_stock(sku, 100)
+    "confirmed"; each hears "cancelled". One SKU per order: on one hot SKU the reservations
+    conflict with each other and retry, and the cancels (no stock item to touch) would overtake
+    every one of them in the mapping's concurrent batches."""
+    skus = [new_sku() for _ in range(10)]
+    for sku in skus:
+        stack.set_stock(sku, 100)
     with inventory_paused(stack):
 
         def place(i: int) -> str:
-            r = stack.place(new_customer(), [(sku, 1 + i % 3)])
+            r = stack.place(new_customer(), [(skus[i], 1 + i % 3)])
             assert r.status == 202, r.text
             return r.body["order_id"]
 
@@ -38,9 +41,13 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
     # reservations, and the notification queue is empty: nothing more can be told.
     for queue in ("InventoryQueueUrl", "OrderStatusQueueUrl", "NotificationQueueUrl"):
         wait_drained(stack, queue)
-    wait_for(
-        lambda: stack.product(sku), lambda p: (p["available"], p["reserved"]) == (100, 0), 60, "all stock released"
-    )
+    for sku in skus:
+        wait_for(
+            lambda sku=sku: stack.product(sku),
+            lambda p: (p["available"], p["reserved"]) == (100, 0),
+            60,
+            "all stock released",
+        )
     # The race this is about: inventory reserved for orders already cancelled. (Under fault
     # rules a delayed OrderPlaced may meet its cancel's tombstone instead; not all must.)
     assert any(tap.events(o, "InventoryReserved") for o in ids), "no reservation to ignore"

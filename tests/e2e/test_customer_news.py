@@ -5,6 +5,7 @@ item 1). Driven through the API, with consumer outages and AWS faults to force t
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from conftest import inventory_paused, mapping_paused, new_customer, new_sku, wait_drained, wait_told
 from orders_client import wait_for
@@ -43,7 +44,7 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
         wait_drained(stack, queue)
     for sku in skus:
         wait_for(
-            lambda sku=sku: stack.product(sku),
+            partial(stack.product, sku),
             lambda p: (p["available"], p["reserved"]) == (100, 0),
             60,
             "all stock released",

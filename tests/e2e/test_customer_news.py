@@ -44,10 +44,7 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap):
         wait_drained(stack, queue)
     for sku in skus:
         wait_for(
-            partial(stack.product, sku),
-            lambda p: (p["available"], p["reserved"]) == (100, 0),
-            60,
-            "all stock released",
+            partial(stack.product, sku), lambda p: (p["available"], p["reserved"]) == (100, 0), 60, "all stock released"
         )
     # The race this is about: inventory reserved for orders already cancelled. (Under fault
     # rules a delayed OrderPlaced may meet its cancel's tombstone instead; not all must.)

@@ -105,7 +105,9 @@ def test_a_write_whose_answer_was_lost_is_not_a_500_nor_a_second_order(stack, ta
     order_id = r.body["order_id"]
     assert [o["order_id"] for o in orders_of(stack, customer)] == [order_id]
     assert stack.wait_status(order_id, {"CONFIRMED"})["status"] == "CONFIRMED"
-    assert len(tap.wait_event(order_id, "OrderPlaced")) == 1
+    # one event (publishing is at least once: under the pinned fault rules a failed outbox clear
+    # lets the sweeper send the same event again, under the same id)
+    assert len({e["id"] for e in tap.wait_event(order_id, "OrderPlaced")}) == 1
 
 
 def test_a_hung_dynamodb_call_becomes_a_prompt_json_503(stack, faults):

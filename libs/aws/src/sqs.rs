@@ -6,7 +6,9 @@
 //! `maxReceiveCount` receives. A record whose handler panics fails alone, like any other
 //! failing record. Near the invocation's deadline no record is started any more: the ones
 //! left are reported as failures (SQS redelivers them) instead of being cut off by the timeout,
-//! which would fail the whole batch, done records included.
+//! which would fail the whole batch, done records included. For the same reason a record still
+//! running at `deadline - FINISH_MARGIN` is given up and reported as failed: its handler is
+//! idempotent, so whatever part of it took effect is found again on the redelivery.
 
 use std::any::Any;
 use std::fmt::{Debug, Display};
@@ -24,6 +26,11 @@ use tracing::{error, field, info, info_span, warn, Instrument, Span};
 /// No record starts later than this before the invocation's deadline: time for a short
 /// record to finish and for the response to reach Lambda.
 pub const START_MARGIN: Duration = Duration::from_millis(500);
+
+/// A started record still running this long before the deadline is given up: time for the
+/// response to reach Lambda. Shorter than the handlers' own margins (a notification releases
+/// its claim before this), so those run first.
+pub const FINISH_MARGIN: Duration = Duration::from_millis(200);
 
 /// The batch cannot be answered record by record.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +56,8 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
 
 /// Runs `process` over every record, at most `concurrency` at a time, and returns the
 /// partial batch response. Records not started by `deadline - START_MARGIN` are reported as
-/// failures without being processed.
+/// failures without being processed; records not finished by `deadline - FINISH_MARGIN` are
+/// dropped and reported as failures.
 pub async fn run_batch<F, Fut, T, E>(
     event: SqsEvent,
     concurrency: usize,
@@ -64,6 +72,7 @@ where
 {
     let total = event.records.len();
     let last_start = deadline.checked_sub(START_MARGIN).unwrap_or(deadline);
+    let give_up = deadline.checked_sub(FINISH_MARGIN).unwrap_or(deadline);
     let outcomes: Vec<(Option<String>, bool)> = stream::iter(event.records)
         .map(|record| {
             let message_id = record.message_id.clone();
@@ -85,7 +94,13 @@ where
             });
             async move {
                 let result = match fut {
-                    Some(Ok(f)) => f.await,
+                    Some(Ok(f)) => match tokio::time::timeout_at(give_up, f).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            warn!("given up: still running at the invocation's deadline; SQS will redeliver it");
+                            return (message_id, false);
+                        }
+                    },
                     Some(Err(panic)) => Err(panic),
                     None => {
                         warn!("not started: too close to the invocation's deadline; SQS will redeliver it");
@@ -389,6 +404,29 @@ mod tests {
         assert_eq!(*started.lock().unwrap(), ["m1", "m2", "m3"]);
         assert_eq!(failed_ids(&resp), ["m4", "m5"]);
         assert!(Instant::now() <= deadline, "answered before the deadline");
+    }
+
+    #[tokio::test]
+    async fn a_record_still_running_at_the_deadline_fails_alone() {
+        // A hung call (a loaded emulator, a slow dependency) must not run the invocation into
+        // its timeout: that fails the whole batch, the records already done included.
+        let deadline = Instant::now() + Duration::from_millis(600);
+        let ev = batch(vec![record(Some("hung"), "hung"), record(Some("ok"), "x")]);
+        let run = run_batch(ev, 2, deadline, |r: SqsMessage| async move {
+            if r.body.as_deref() == Some("hung") {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, String>(())
+        });
+        let resp = tokio::time::timeout(Duration::from_secs(3), run)
+            .await
+            .expect("the batch answered")
+            .unwrap();
+        assert_eq!(failed_ids(&resp), ["hung"]);
+        assert!(
+            Instant::now() + FINISH_MARGIN / 2 <= deadline,
+            "answered with time to spare"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 """A tap on the stack's topics: one SQS queue subscribed (raw delivery, no filter) to the
 topics given, drained into memory by a background thread, so tests and the soak can see what
-was published without touching the consumers' own queues."""
+was published without touching the consumers' own queues. With `check_contracts`, every
+message is checked against its event schema as it arrives (`contracts.violations`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import json
 import threading
 import uuid
 
+import contracts
 from orders_client import Stack, wait_for
 
 ALL_TOPICS = ("OrderEventsTopicArn", "InventoryEventsTopicArn", "CustomerNotificationsTopicArn")
 
 
 class Tap:
-    def __init__(self, stack: Stack, topics: tuple[str, ...] = ALL_TOPICS, prefix: str = "tap"):
+    def __init__(
+        self, stack: Stack, topics: tuple[str, ...] = ALL_TOPICS, prefix: str = "tap", check_contracts: bool = False
+    ):
         self.sqs = stack.client("sqs")
         self.sns = stack.client("sns")
         self.url = self.sqs.create_queue(QueueName=f"{prefix}-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -30,6 +34,8 @@ class Tap:
             for key in topics
         ]
         self.messages: list[dict] = []
+        self.check_contracts = check_contracts
+        self.violations: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain, daemon=True)
@@ -37,14 +43,18 @@ class Tap:
 
     def _drain(self) -> None:
         while not self._stop.is_set():
-            resp = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            resp = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+            )
             for m in resp.get("Messages", []):
                 try:
                     body = json.loads(m["Body"])
                 except ValueError:
                     body = {"unparsed": m["Body"]}
+                wrong = contracts.violations(m["Body"], m.get("MessageAttributes", {})) if self.check_contracts else []
                 with self._lock:
                     self.messages.append(body)
+                    self.violations += wrong
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
     def events(self, order_id: str | None = None, type_: str | None = None) -> list[dict]:
@@ -58,6 +68,10 @@ class Tap:
 
     def wait_event(self, order_id: str, type_: str, timeout: float = 60) -> list[dict]:
         return wait_for(lambda: self.events(order_id, type_), bool, timeout, f"{type_} for order {order_id}")
+
+    def contract_violations(self) -> list[str]:
+        with self._lock:
+            return list(self.violations)
 
     def close(self) -> None:
         self._stop.set()

@@ -78,9 +78,22 @@ def wait_told(stack: Stack, order_id: str, last: str, life: list[str], timeout: 
 
 @pytest.fixture(scope="session")
 def tap(stack: Stack):
-    t = Tap(stack)
+    """Every message on every topic, each checked against its event schema on arrival."""
+    t = Tap(stack, check_contracts=True)
     yield t
     t.close()
+    assert not t.contract_violations(), "\n".join(t.contract_violations())
+
+
+@pytest.fixture(autouse=True)
+def wire_contracts(tap: Tap):
+    """Fails the test during whose run a message broke its contract (one published late by an
+    earlier test's order shows up here too: its order id says whose it is)."""
+    before = len(tap.contract_violations())
+    yield
+    broken = tap.contract_violations()[before:]
+    if broken:
+        pytest.fail("events on the wire that break events/schemas:\n" + "\n".join(broken[:10]))
 
 
 class Faults:

@@ -12,9 +12,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{ClientScope, IdempotencyKey};
+use orders_domain::{trace, ClientScope, IdempotencyKey, TraceId};
 use serde_json::{json, Value};
-use tracing::{error, info};
+use tracing::{error, info, info_span, Instrument};
 
 /// The API's dependencies.
 pub struct Api<O, S, P, C> {
@@ -109,6 +109,37 @@ where
         }
     }
 
+    /// Serves one request as the deployed function does: within its trace (the X-Ray trace
+    /// Lambda gives the invocation, else the `X-Amzn-Trace-Id` header, else a new one), which
+    /// every event it publishes carries on; with a log span naming the API request id, the
+    /// `Idempotency-Key` and the trace; the trace id answered in `x-trace-id`, so a client can
+    /// quote it.
+    pub async fn serve(&self, req: Request, budget: std::time::Duration) -> Response<Body> {
+        let trace = request_trace(&req, &self.clock);
+        let request_id = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        };
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let span = info_span!(
+            "request",
+            request_id = request_id.as_deref().unwrap_or("-"),
+            idempotency_key = key.as_deref().unwrap_or("-"),
+            trace_id = %trace
+        );
+        let mut resp = trace::within(Some(trace.clone()), self.handle_within(req, budget))
+            .instrument(span)
+            .await;
+        if let Ok(v) = HeaderValue::from_str(trace.as_str()) {
+            resp.headers_mut().insert("x-trace-id", v);
+        }
+        resp
+    }
+
     /// Handles one request; never fails: every outcome is an HTTP response.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let method = req.method().clone();
@@ -172,9 +203,22 @@ pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
-/// emulator or a function URL gives no id) a hash of the key itself. `handle` has checked
-/// that the `x-api-key` header is there.
+fn request_trace(req: &Request, clock: &impl Clock) -> TraceId {
+    let from_lambda = req
+        .lambda_context_ref()
+        .and_then(|c| c.xray_trace_id.as_deref())
+        .and_then(TraceId::from_xray_header);
+    let from_header = || {
+        req.headers()
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceId::from_xray_header)
+    };
+    from_lambda
+        .or_else(from_header)
+        .unwrap_or_else(|| TraceId::generate(clock.now().timestamp() as u32))
+}
+
 /// The `Idempotency-Key` header, if any, parsed.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ValidationError> {
     let Some(value) = headers.get("idempotency-key") else {
@@ -194,6 +238,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Valida
         })
 }
 
+/// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
+/// emulator or a function URL gives no id) a hash of the key itself. `handle` has checked
+/// that the `x-api-key` header is there.
 fn client_scope(req: &Request) -> ClientScope {
     let id = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.api_key_id.as_deref(),

@@ -51,7 +51,7 @@ async fn main() -> Result<(), Error> {
             }
             _ => request_limit,
         };
-        Ok::<_, Error>(api.handle_within(req, budget).await)
+        Ok::<_, Error>(api.serve(req, budget).await)
     }))
     .await
 }

@@ -13,6 +13,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use orders_aws::config::process_env;
 use orders_aws::{Clients, OrdersTable, SnsPublisher};
 use orders_domain::ports::SystemClock;
+use orders_domain::{trace, TraceId};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -33,7 +34,14 @@ async fn main() -> Result<(), Error> {
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            sweeper.handle(event.payload).await
+            // Orders this run ends (pending timeout) are traced to this invocation; outbox
+            // events it republishes keep the trace they were written with.
+            let trace = event
+                .context
+                .xray_trace_id
+                .as_deref()
+                .and_then(TraceId::from_xray_header);
+            trace::within(trace, sweeper.handle(event.payload)).await
         },
     ))
     .await

@@ -19,7 +19,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
-use orders_domain::Event;
+use orders_domain::{trace, Event};
 use tokio::time::Instant;
 use tracing::{error, field, info, info_span, warn, Instrument, Span};
 
@@ -79,7 +79,8 @@ where
             let span = info_span!(
                 "sqs_message",
                 message_id = message_id.as_deref().unwrap_or("-"),
-                order_id = field::Empty
+                order_id = field::Empty,
+                trace_id = field::Empty
             );
             // Called as a slot frees, so this is the record's start.
             let late = Instant::now() >= last_start;
@@ -172,7 +173,8 @@ pub enum RecordError<E> {
 }
 
 /// [`run_batch`] for records whose body is a domain event: parses it (raw delivery or SNS
-/// envelope), records the event's order id in the message span, then calls `handle`.
+/// envelope), records the event's order and trace ids in the message span, then calls
+/// `handle` within the event's trace, so the events it builds carry it on.
 pub async fn run_event_batch<F, Fut, T, E>(
     event: SqsEvent,
     concurrency: usize,
@@ -187,7 +189,10 @@ where
 {
     run_batch(event, concurrency, deadline, |record: SqsMessage| {
         let parsed = parse_record(&record);
-        let fut = parsed.map(&handle);
+        let fut = parsed.map(|event| {
+            let trace = event.trace_id.clone();
+            trace::within(trace, handle(event))
+        });
         async move {
             match fut {
                 Ok(f) => f.await.map_err(RecordError::Handler),
@@ -202,7 +207,11 @@ fn parse_record<E>(record: &SqsMessage) -> Result<Event, RecordError<E>> {
     let body = record.body.as_deref().ok_or(RecordError::NoBody)?;
     let event = Event::from_message_body(body)?;
     // run_batch calls this inside the message's span.
-    Span::current().record("order_id", event.order_id.as_str());
+    let span = Span::current();
+    span.record("order_id", event.order_id.as_str());
+    if let Some(trace) = &event.trace_id {
+        span.record("trace_id", trace.as_str());
+    }
     Ok(event)
 }
 
@@ -379,6 +388,52 @@ mod tests {
         .unwrap();
         assert_eq!(failed_ids(&resp), ["poison", "wrong-version"]);
         assert_eq!(seen.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn each_event_is_handled_within_its_own_trace() {
+        let event = |order: &str, trace: &str| {
+            format!(
+                r#"{{"id":"6f1c1f64-3f59-8a1e-9b5e-3f9ad3b9a00{order}","type":"OrderCancelled","version":1,
+                "occurred_at":"2026-11-26T12:00:00Z","order_id":"0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a1{order}",
+                {trace}"data":{{"customer_id":"c"}}}}"#
+            )
+        };
+        let ev = batch(vec![
+            record(
+                Some("a"),
+                &event("1", r#""trace_id":"1-6b0a2fc4-00000000000000000000000a","#),
+            ),
+            record(
+                Some("b"),
+                &event("2", r#""trace_id":"1-6b0a2fc4-00000000000000000000000b","#),
+            ),
+            record(Some("none"), &event("3", "")),
+        ]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let resp = run_event_batch(ev, 3, later(), |e: Event| {
+            let seen = &seen;
+            async move {
+                tokio::task::yield_now().await; // interleaved with its batch-mates
+                let current = trace::current().map(|t| t.to_string());
+                assert_eq!(current, e.trace_id.map(|t| t.to_string()));
+                seen.lock().unwrap().push(current.unwrap_or_default());
+                Ok::<_, String>(())
+            }
+        })
+        .await
+        .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "",
+                "1-6b0a2fc4-00000000000000000000000a",
+                "1-6b0a2fc4-00000000000000000000000b"
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,5 +1,5 @@
-//! The event contract: an envelope `{id, type, version, occurred_at, order_id, data}` with a
-//! typed payload per `type`. JSON Schemas and samples live in `events/` at the repo root;
+//! The event contract: an envelope `{id, type, version, occurred_at, order_id, trace_id?, data}`
+//! with a typed payload per `type`. JSON Schemas and samples live in `events/` at the repo root;
 //! a test there proves these types, the samples and the schemas agree.
 
 use std::fmt;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, EventId, OrderId, Sku};
 use crate::model::{OrderLine, OrderStatus};
+use crate::trace::TraceId;
 
 /// The envelope version this code writes and accepts.
 pub const EVENT_VERSION: u32 = 1;
@@ -20,6 +21,10 @@ pub struct Event {
     pub version: u32,
     pub occurred_at: DateTime<Utc>,
     pub order_id: OrderId,
+    /// The trace of the request the flow started from ([`crate::trace`]); events built while
+    /// handling an event carry that event's. Absent in events from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<TraceId>,
     /// `type` and `data`.
     #[serde(flatten)]
     pub payload: EventPayload,
@@ -183,6 +188,7 @@ impl Event {
             version: EVENT_VERSION,
             occurred_at,
             order_id: order_id.clone(),
+            trace_id: crate::trace::current(),
             payload,
         }
     }
@@ -258,6 +264,7 @@ impl Event {
             version: EVENT_VERSION,
             occurred_at: at,
             order_id: source.order_id.clone(),
+            trace_id: source.trace_id.clone().or_else(crate::trace::current),
             payload: EventPayload::CustomerNotified(CustomerNotified {
                 customer_id: source.payload.customer_id().clone(),
                 source_event_id: source.id.clone(),

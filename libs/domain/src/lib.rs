@@ -29,6 +29,7 @@ pub mod place;
 pub mod ports;
 pub mod products;
 pub mod reservation;
+pub mod trace;
 pub mod validation;
 
 #[cfg(any(test, feature = "testing"))]
@@ -40,4 +41,5 @@ mod test_world;
 pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
 pub use ids::{AdjustmentId, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
+pub use trace::TraceId;
 pub use validation::{ErrorCode, ValidationError};

@@ -15,6 +15,7 @@ use orders_domain::ports::{Clock, SystemClock};
 use orders_domain::reservation::{inventory_event_for, Reservation, ReservationStatus};
 use orders_domain::{
     ClientScope, CustomerId, Event, EventId, EventType, IdempotencyKey, OrderId, OrderLine, Sku,
+    TraceId,
 };
 use serde_json::Value;
 
@@ -167,9 +168,24 @@ fn line(sku: &str, q: u32) -> OrderLine {
     }
 }
 
-/// Events as the code produces them (not just the hand-written samples) match the schemas.
-#[test]
-fn produced_events_validate() {
+/// Events as the code produces them (not just the hand-written samples) match the schemas,
+/// and each carries the trace it was built in.
+#[tokio::test]
+async fn produced_events_validate() {
+    let trace = TraceId::generate(0x6b0a2fc4);
+    let produced = orders_domain::trace::within(Some(trace.clone()), async { produce() }).await;
+    let mut seen = BTreeSet::new();
+    for e in produced {
+        let v = serde_json::to_value(&e).unwrap();
+        schema::validate(&schema_of(e.event_type()), &v)
+            .unwrap_or_else(|err| panic!("{}: {err:?}\n{v}", e.event_type()));
+        assert_eq!(v["trace_id"], trace.as_str(), "{}", e.event_type());
+        seen.insert(e.event_type().as_str());
+    }
+    assert_eq!(seen.len(), EventType::ALL.len(), "every type produced");
+}
+
+fn produce() -> Vec<Event> {
     let now = SystemClock.now();
     let order = Order::new_pending(
         OrderId::random(),
@@ -206,14 +222,7 @@ fn produced_events_validate() {
         produced.push(Event::customer_notified(&change, n.subject, n.message, now));
         produced.push(change);
     }
-    let mut seen = BTreeSet::new();
-    for e in produced {
-        let v = serde_json::to_value(&e).unwrap();
-        schema::validate(&schema_of(e.event_type()), &v)
-            .unwrap_or_else(|err| panic!("{}: {err:?}\n{v}", e.event_type()));
-        seen.insert(e.event_type().as_str());
-    }
-    assert_eq!(seen.len(), EventType::ALL.len(), "every type produced");
+    produced
 }
 
 #[test]

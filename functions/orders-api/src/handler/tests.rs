@@ -449,3 +449,42 @@ async fn a_request_that_runs_out_of_time_answers_a_json_503() {
         .await;
     assert_ne!(resp.status_code, 503);
 }
+
+#[tokio::test]
+async fn an_orders_events_carry_the_trace_of_the_request_that_placed_it() {
+    const ROOT: &str = "1-6b0a2fc4-1f2755f95f808630e5313525";
+    let api = api();
+    let mut event = sample("apigw-post-order.json");
+    event.headers.insert(
+        "x-amzn-trace-id",
+        format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1")
+            .parse()
+            .unwrap(),
+    );
+    let budget = std::time::Duration::from_secs(5);
+    let resp = proxy_response(api.serve(request(&event), budget).await);
+    assert_eq!(resp.status_code, 202, "{:?}", resp.body);
+    assert_eq!(header(&resp, "x-trace-id"), Some(ROOT));
+    let traces: Vec<_> = api
+        .publisher
+        .events()
+        .into_iter()
+        .map(|e| e.trace_id)
+        .collect();
+    assert_eq!(traces.len(), 2);
+    assert!(traces
+        .iter()
+        .all(|t| t.as_ref().map(|t| t.as_str()) == Some(ROOT)));
+
+    // Without a trace header, a new trace, in X-Ray's format, still reaches the events.
+    let mut other = sample("apigw-post-order.json");
+    other
+        .headers
+        .insert("idempotency-key", "another".parse().unwrap());
+    let resp = proxy_response(api.serve(request(&other), budget).await);
+    let new = header(&resp, "x-trace-id").unwrap().to_string();
+    assert!(TraceId::parse(new.as_str()).is_ok(), "{new}");
+    assert_ne!(new, ROOT);
+    let last = api.publisher.events().pop().unwrap();
+    assert_eq!(last.trace_id.unwrap().as_str(), new);
+}

@@ -11,7 +11,7 @@ use orders_domain::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    orders_aws::consumer::serve(|env, clients| {
+    orders_aws::consumer::serve("inventory", |env, clients| {
         Ok(handler::Inventory {
             store: InventoryTables::new(
                 clients.dynamodb.clone(),

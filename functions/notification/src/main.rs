@@ -16,7 +16,7 @@ use orders_domain::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    orders_aws::consumer::serve(|env, clients| {
+    orders_aws::consumer::serve("notification", |env, clients| {
         let timeout: u64 = env.parse_or("FUNCTION_TIMEOUT_SECONDS", 900)?;
         Ok(handler::Notifier {
             store: NotificationsTable::new(

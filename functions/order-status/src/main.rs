@@ -12,7 +12,7 @@ use orders_domain::ports::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    orders_aws::consumer::serve(|env, clients| {
+    orders_aws::consumer::serve("order-status", |env, clients| {
         Ok(handler::OrderStatusConsumer {
             orders: OrdersTable::new(clients.dynamodb.clone(), env.required("ORDERS_TABLE")?),
             publisher: SnsPublisher::new(

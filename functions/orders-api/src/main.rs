@@ -26,6 +26,7 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orders_aws::telemetry::init();
+    orders_aws::metrics::init("orders-api");
     // Config and clients once per cold start; a missing variable fails the init loudly.
     let env = process_env();
     let orders_table = env.required("ORDERS_TABLE")?;
@@ -51,7 +52,9 @@ async fn main() -> Result<(), Error> {
             }
             _ => request_limit,
         };
-        Ok::<_, Error>(api.serve(req, budget).await)
+        let resp = api.serve(req, budget).await;
+        orders_aws::metrics::flush();
+        Ok::<_, Error>(resp)
     }))
     .await
 }

@@ -18,6 +18,7 @@ use orders_domain::{trace, TraceId};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orders_aws::telemetry::init();
+    orders_aws::metrics::init("outbox-sweeper");
     let env = process_env();
     let orders = env.required("ORDERS_TABLE")?;
     let topic = env.required("ORDER_EVENTS_TOPIC_ARN")?;
@@ -41,7 +42,13 @@ async fn main() -> Result<(), Error> {
                 .xray_trace_id
                 .as_deref()
                 .and_then(TraceId::from_xray_header);
-            trace::within(trace, sweeper.handle(event.payload)).await
+            let run = trace::within(trace, sweeper.handle(event.payload)).await;
+            if let Ok(report) = &run {
+                let expired = report.pending.expired as u64;
+                orders_aws::metrics::count(orders_aws::metrics::names::ORDERS_TIMED_OUT, expired);
+            }
+            orders_aws::metrics::flush();
+            run
         },
     ))
     .await

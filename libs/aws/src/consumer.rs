@@ -44,12 +44,14 @@ pub async fn handle_batch<C: EventConsumer>(
 
 /// Runs a consumer function: `build` makes the consumer from the environment and the SDK
 /// clients (once per cold start); `BATCH_CONCURRENCY` (default 8) bounds the records in flight.
-pub async fn serve<C, B>(build: B) -> Result<(), Error>
+/// `service` names the function in its metrics; they are flushed after every batch.
+pub async fn serve<C, B>(service: &'static str, build: B) -> Result<(), Error>
 where
     C: EventConsumer,
     B: FnOnce(&ProcessEnv, &Clients) -> Result<C, ConfigError>,
 {
     crate::telemetry::init();
+    crate::metrics::init(service);
     let env = process_env();
     let concurrency = env.batch_concurrency()?;
     let clients = Clients::load().await;
@@ -57,7 +59,9 @@ where
     let consumer = &consumer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = Instant::now() + time_left(event.context.deadline);
-        handle_batch(consumer, event.payload, concurrency, deadline).await
+        let response = handle_batch(consumer, event.payload, concurrency, deadline).await;
+        crate::metrics::flush();
+        response
     }))
     .await
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod deadline;
 pub mod dynamo;
+pub mod metrics;
 pub mod retry;
 pub mod sns;
 pub mod sqs;

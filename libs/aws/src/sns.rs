@@ -42,7 +42,11 @@ impl EventPublisher for SnsPublisher {
             .message_attributes("type", type_attribute(event)?)
             .send()
             .await
-            .map_err(|e| PublishError(DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                metrics::counter!(crate::metrics::names::PUBLISH_FAILURES).increment(1);
+                PublishError(DisplayErrorContext(e).to_string())
+            })?;
+        crate::metrics::published(event);
         tracing::debug!(
             order_id = %event.order_id,
             event_id = %event.id,

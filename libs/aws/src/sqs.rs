@@ -142,6 +142,8 @@ where
             (false, None) => missing += 1,
         }
     }
+    metrics::counter!(crate::metrics::names::BATCH_ITEM_FAILURES)
+        .increment((response.batch_item_failures.len() + missing) as u64);
     if missing > 0 {
         return Err(BatchError::MissingMessageId(missing));
     }

@@ -22,6 +22,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use orders_domain::ports::StoreError;
 use orders_domain::{OrderLine, Sku};
 
+use crate::metrics::names;
+
 pub use inventory::InventoryTables;
 pub use notifications::NotificationsTable;
 pub use orders::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
@@ -45,8 +47,13 @@ where
 {
     let mut n = 1;
     loop {
-        match attempt().await {
+        let result = attempt().await;
+        if matches!(result, Err(StoreError::Retry(_))) {
+            metrics::counter!(names::RESERVATION_CONFLICTS).increment(1);
+        }
+        match result {
             Err(StoreError::Retry(reason)) if n < CONFLICT_ATTEMPTS => {
+                metrics::counter!(names::RESERVATION_RETRIES).increment(1);
                 let wait = (CONFLICT_BACKOFF * 2u32.pow(n - 1)).mul_f64(jitter());
                 tracing::info!(op, attempt = n, wait_ms = wait.as_millis() as u64, %reason, "transaction conflict, retrying");
                 tokio::time::sleep(wait).await;

@@ -4,8 +4,10 @@ without touching the consumers' own queues."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -74,6 +76,18 @@ def wait_told(stack: Stack, order_id: str, last: str, life: list[str], timeout: 
     assert set(kinds) <= set(life), (kinds, life)
     assert kinds[-1] == last, kinds
     return kinds
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_all` read what the whole run produced: they run last."""
+    last = [i for i in items if i.get_closest_marker("after_all")]
+    items[:] = [i for i in items if i not in last] + last
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_started_ms() -> int:
+    """When the run began (epoch ms, a second early for clock skew): where its logs start."""
+    return int(time.time() * 1000) - 1000
 
 
 @pytest.fixture(scope="session")
@@ -196,3 +210,28 @@ def poison(stack: Stack):
     yield POISON
     POISON.close()
     POISON = None
+
+
+def log_lines(stack: Stack, function_output: str, since_ms: int) -> list[dict]:
+    """The function's JSON log lines since `since_ms` (its CloudWatch log group)."""
+    logs, out = stack.client("logs"), list[dict]()
+    kwargs = {"logGroupName": f"/aws/lambda/{stack.outputs[function_output]}", "startTime": since_ms}
+    while True:
+        try:
+            page = logs.filter_log_events(**kwargs)
+        except logs.exceptions.ResourceNotFoundException:
+            return out
+        for e in page.get("events", []):
+            with contextlib.suppress(ValueError):  # the runtime's plain-text lines
+                out.append(json.loads(e["message"]))
+        if not page.get("nextToken"):
+            return out
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def span_field(line: dict, name: str) -> str | None:
+    """A field of the innermost span that has it (tracing's JSON: `span`, then `spans`)."""
+    for span in [line.get("span") or {}, *reversed(line.get("spans") or [])]:
+        if name in span:
+            return span[name]
+    return None

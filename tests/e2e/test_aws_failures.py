@@ -14,7 +14,7 @@ import uuid
 
 from boto3.dynamodb.conditions import Attr
 
-from conftest import new_customer, new_sku, wait_drained, wait_told
+from conftest import inventory_paused, log_lines, new_customer, new_sku, span_field, wait_drained, wait_told
 from orders_client import Response, wait_for
 
 
@@ -149,3 +149,30 @@ def test_a_restock_whose_answer_was_lost_is_applied_once(stack, faults):
     reused = stack.call("PATCH", f"/products/{sku}", {"delta": 4}, headers={"Idempotency-Key": key})
     assert (reused.status, reused.body["error"]) == (409, "idempotency_key_reused"), reused.text
     assert stack.product(sku)["available"] == 8
+
+
+def test_a_reservation_conflict_is_retried_within_the_delivery(stack, faults, session_started_ms):
+    """A stock transaction cancelled by a concurrent writer (`TransactionConflict`, which the
+    SDK does not retry) is run again by inventory itself, with jittered backoff, before the
+    record would fail: both orders confirm, one of them after a logged retry. every=2: the
+    second transaction of the two orders conflicts, its retry (the third) does not."""
+    sku = new_sku()
+    stack.set_stock(sku, 5)
+    with inventory_paused(stack):
+        ids = []
+        for _ in range(2):
+            r = stack.place(new_customer(), [(sku, 1)])
+            assert r.status == 202, r.text
+            ids.append(r.body["order_id"])
+        rule = rule_on(stack, "dynamodb:TransactWriteItems:TransactionConflict:1:every=2", "InventoryFunctionName")
+        faults.add(rule)
+    for order_id in ids:
+        assert stack.wait_status(order_id, {"CONFIRMED", "REJECTED"})["status"] == "CONFIRMED"
+    assert faults.rule(rule)["faulted"] >= 1
+    retried = wait_for(
+        lambda: [x for x in log_lines(stack, "InventoryFunctionName", session_started_ms)
+                 if x.get("fields", {}).get("message") == "transaction conflict, retrying"
+                 and span_field(x, "order_id") in ids],
+        bool, 30, "inventory's log of the retried conflict")  # fmt: skip
+    assert retried[0]["fields"]["op"] == "reserve"
+    assert stack.product(sku)["available"] == 3

@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e deploy-aws fmt
+.PHONY: help up build deploy seed demo bench soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ lint-python: tools ## ruff (lint, format check) and mypy over the project's Pyth
 
 lint-template: tools ## cfn-lint infra/template.yaml (zero errors and warnings)
 	$(TOOLS_BIN)/cfn-lint infra/template.yaml
+
+api-contract: deploy ## the deployed API fuzzed against infra/openapi.yaml (schemathesis; SEED=1 EXAMPLES=25)
+	scripts/api-contract.sh
 
 e2e: deploy ## end-to-end tests against the deployed stack
 	$(TOOLS_BIN)/pytest tests/e2e

@@ -73,6 +73,8 @@ run deploy make -s deploy
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/usage" >/dev/null
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
 run e2e "$TOOLS_BIN/pytest" -q tests/e2e
+# The API against infra/openapi.yaml (schemathesis), before the fault rules go on.
+run api-contract scripts/api-contract.sh
 run e2e-under-faults scripts/e2e-under-faults.sh
 # A short chaos soak (make soak N=1000 is the full one): 150 orders, one kill, a 10 s outage.
 run soak-short env -C scripts "../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10

@@ -42,14 +42,18 @@ soak: SEED ?= 1
 soak: ## chaos soak of the deployed stack: N=1000 FAULTS=0.1 SEED=1 (report: .build/soak/report.html)
 	@cd scripts && ../$(TOOLS_BIN)/python -m soak --n $(N) --faults $(FAULTS) --seed $(SEED)
 
-dlq: ## depth of every dead-letter queue
-	@cd scripts && ../$(TOOLS_BIN)/python redrive.py
+# The operator commands act on the local stack, or with PROFILE=, REGION= or STACK= on a
+# deployed one, with the caller's own credentials (scripts/ops_target.py).
+OPS_TARGET = $(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK))
 
-redrive: ## move a consumer's DLQ messages back to its queue: make redrive QUEUE=inventory
-	@cd scripts && ../$(TOOLS_BIN)/python redrive.py --queue $(QUEUE)
+dlq: ## every dead-letter queue: depth and a few messages with their first failure (PROFILE= REGION= STACK= for AWS)
+	@cd scripts && ../$(TOOLS_BIN)/python redrive.py $(if $(SHOW),--show $(SHOW)) $(OPS_TARGET)
 
-logs: ## follow a function's CloudWatch logs: make logs FN=inventory
-	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow
+redrive: ## move a consumer's DLQ messages back to its queue: make redrive QUEUE=inventory (RATE=10/s; PROFILE= REGION= STACK=)
+	@cd scripts && ../$(TOOLS_BIN)/python redrive.py --queue $(QUEUE) $(if $(RATE),--rate $(RATE)) $(OPS_TARGET)
+
+logs: ## follow a function's CloudWatch logs: make logs FN=inventory (PROFILE= REGION= STACK=)
+	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow $(OPS_TARGET)
 
 api-watch: ## the API function served as plain HTTP on :9000, rebuilt on save, against what make up deployed
 	@scripts/api-watch.sh

@@ -4,7 +4,7 @@ import argparse
 import sys
 import time
 
-from orders_client import Stack
+import ops_target
 
 OUTPUT_KEYS = {
     "orders-api": "OrdersApiFunctionName",
@@ -20,11 +20,12 @@ def main() -> int:
     p.add_argument("--function", required=True, choices=sorted(OUTPUT_KEYS))
     p.add_argument("--follow", action="store_true")
     p.add_argument("--since", type=float, default=600, help="seconds of history to show first")
+    ops_target.add_arguments(p)
     args = p.parse_args()
 
-    stack = Stack()
-    logs = stack.client("logs")
-    group = f"/aws/lambda/{stack.outputs[OUTPUT_KEYS[args.function]]}"
+    t = ops_target.target(args)
+    logs = t.client("logs")
+    group = f"/aws/lambda/{t.outputs[OUTPUT_KEYS[args.function]]}"
     start = int((time.time() - args.since) * 1000)
     seen: set[str] = set()
     print(f"# {group}", file=sys.stderr)

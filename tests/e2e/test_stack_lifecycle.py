@@ -1,6 +1,9 @@
 """The template's whole life in LocalStack: a second copy of the stack is created from the same
-packaged template, updated (a parameter change reaches the functions) and deleted (its
-resources are gone)."""
+packaged template in another region, updated (a parameter change reaches the functions) and
+deleted (its resources are gone). Meanwhile the operator commands (`make dlq`, `make redrive`,
+`make logs`) act on it as they would on AWS: through a named profile (its region and endpoint
+from an AWS config file, its keys from a credentials file) and the stack's outputs, with no
+credentials of their own."""
 
 from __future__ import annotations
 
@@ -16,10 +19,12 @@ from orders_client import wait_for
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 PACKAGED = os.path.join(ROOT, ".build", "packaged.yaml")
+REGION = "eu-west-1"  # not the local default (us-east-1)
+PROFILE = "orders-ops-test"
 
 
 def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
-    env = local_aws.cli_env(endpoint)
+    env = dict(local_aws.cli_env(endpoint), AWS_DEFAULT_REGION=REGION)
     cmd = [
         sys.executable,
         os.path.join(ROOT, "scripts", "cfn_deploy.py"),
@@ -32,11 +37,29 @@ def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_stack_updates_and_deletes(stack):
+def operator(tmp_path, endpoint: str, *make_args: str) -> str:
+    """Runs `make <args> PROFILE=orders-ops-test`, the profile (region, endpoint, keys) written to
+    AWS config and credentials files, and no AWS variable of the test's own environment."""
+    config, creds = tmp_path / "config", tmp_path / "credentials"
+    config.write_text(f"[profile {PROFILE}]\nregion = {REGION}\nendpoint_url = {endpoint}\n")
+    creds.write_text(f"[{PROFILE}]\naws_access_key_id = test\naws_secret_access_key = test\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(creds))
+    out = subprocess.run(["make", "-s", *make_args, f"PROFILE={PROFILE}"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_stack_updates_and_deletes(stack, tmp_path):
     if not os.path.exists(PACKAGED):
         pytest.fail(f"{PACKAGED} is missing: deploy first (make deploy)")
-    cfn, lam, ddb, sqs = (stack.client(s) for s in ("cloudformation", "lambda", "dynamodb", "sqs"))
-    main = cfn.describe_stacks(StackName=stack.info["stack"])["Stacks"][0]
+    session = local_aws.session()
+    main = stack.client("cloudformation").describe_stacks(StackName=stack.info["stack"])["Stacks"][0]
+    cfn, lam, ddb, sqs = (
+        session.client(s, region_name=REGION, endpoint_url=stack.endpoint)
+        for s in ("cloudformation", "lambda", "dynamodb", "sqs")
+    )
     params = {p["ParameterKey"]: p["ParameterValue"] for p in main["Parameters"]}
     name = f"orders-lifecycle-{uuid.uuid4().hex[:8]}"
 
@@ -47,6 +70,13 @@ def test_stack_updates_and_deletes(stack):
         }
         fn = outputs["InventoryFunctionName"]
         assert lam.get_function_configuration(FunctionName=fn)["Environment"]["Variables"]["RUST_LOG"] == "info"
+
+        # A message in its inventory DLQ, as the operator sees it and moves it back.
+        sqs.send_message(QueueUrl=outputs["InventoryDLQUrl"], MessageBody="ops-test-message")
+        shown = operator(tmp_path, stack.endpoint, "dlq", f"STACK={name}")
+        assert "InventoryDLQ " in shown and "ops-test-message" in shown, shown
+        moved = operator(tmp_path, stack.endpoint, "redrive", "QUEUE=inventory", f"STACK={name}")
+        assert "moved 1 message(s)" in moved, moved
 
         deploy(name, {**params, "LogLevel": "debug"}, stack.endpoint)
         assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ from functools import partial
 import pytest
 
 from conftest import inventory_paused, new_customer, new_sku, status_changed, wait_drained, wait_told
+from local_aws import ROOT
 from orders_client import wait_for
 
 SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED"}
@@ -222,6 +224,21 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
     assert not [b for b in poison.seen_in_dlq() if any(i in b for i in good_ids)], "a batch-mate reached the DLQ"
     for e in poison.good:
         assert notification_kinds(stack, e["order_id"]) == ["order_placed"]
+
+    # What the operator sees of it (before a later test redrives it): `make dlq` shows the
+    # message in its DLQ with the first failure its consumer logged for it.
+    out = subprocess.run(["make", "-s", "dlq", "SHOW=10"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    at = next((i for i, line in enumerate(lines) if poison.marker in line), None)
+    assert at is not None, out.stdout
+    assert next(x for x in reversed(lines[:at]) if not x.startswith(" ")).split()[:2] == [
+        "notification",
+        "NotificationDLQ",
+    ]
+    # (the receive count is the DLQ's own: every peek at it, the session's watcher's too, adds one)
+    assert re.search(r"sent \S+ \S+Z, received \d+x$", lines[at - 1]), lines[at - 1]
+    assert re.match(r"\s+first failure: \S+ unparseable message body", lines[at + 1]), lines[at + 1]
 
 
 # 7 -------------------------------------------------------------------------------------------

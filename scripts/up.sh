@@ -10,7 +10,7 @@ step() { printf '\n\033[1m[%3ds] %s\033[0m\n' "$((SECONDS - t0))" "$*"; }
 
 step "1/5 tools: pinned Python venvs for LocalStack and the project's tools"
 make -s tools
-step "2/5 LocalStack on 127.0.0.1 (host mode: Lambda executor + DynamoDB plugins)"
+step "2/5 LocalStack on 127.0.0.1 (host mode: Lambda executor + DynamoDB plugins), or the one at LOCALSTACK_ENDPOINT"
 make -s localstack
 step "3/5 build the functions for this host"
 scripts/build-functions.sh

@@ -51,6 +51,16 @@ def operator(tmp_path, endpoint: str, *make_args: str) -> str:
     return out.stdout
 
 
+def operator_logs(tmp_path, stack_name: str) -> str:
+    """`scripts/logs.py` (what `make logs` runs, without --follow) through the same profile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    cmd = [sys.executable, "logs.py", "--function", "inventory", "--profile", PROFILE, "--stack", stack_name]
+    out = subprocess.run(cmd, cwd=os.path.join(ROOT, "scripts"), env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_stack_updates_and_deletes(stack, tmp_path):
     if not os.path.exists(PACKAGED):
         pytest.fail(f"{PACKAGED} is missing: deploy first (make deploy)")
@@ -77,6 +87,8 @@ def test_stack_updates_and_deletes(stack, tmp_path):
         assert "InventoryDLQ " in shown and "ops-test-message" in shown, shown
         moved = operator(tmp_path, stack.endpoint, "redrive", "QUEUE=inventory", f"STACK={name}")
         assert "moved 1 message(s)" in moved, moved
+        # `make logs` follows; its script once through shows how inventory failed the redriven body.
+        wait_for(lambda: "unparseable message body" in operator_logs(tmp_path, name), bool, 60, "inventory's log of it")
 
         deploy(name, {**params, "LogLevel": "debug"}, stack.endpoint)
         assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

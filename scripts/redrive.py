@@ -63,7 +63,7 @@ def first_failure(t: ops_target.Target, function: str, message: dict) -> str:
                     at = datetime.fromtimestamp(e["timestamp"] / 1000, UTC).strftime("%H:%M:%S")
                     return f"{at} {line['fields'].get('error', line['fields'].get('message'))}"
             if not page.get("nextToken"):
-                return "none logged (a subscription DLQ message never reached its consumer)"
+                return "none logged (the invocation timed out or was killed, or the logs expired)"
             kwargs["nextToken"] = page["nextToken"]
     except logs.exceptions.ResourceNotFoundException:
         return "no logs"

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from functools import partial
 
 import pytest
 
@@ -37,26 +38,31 @@ def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def operator(tmp_path, endpoint: str, *make_args: str) -> str:
-    """Runs `make <args> PROFILE=orders-ops-test`, the profile (region, endpoint, keys) written to
-    AWS config and credentials files, and no AWS variable of the test's own environment."""
+def profile_env(tmp_path, endpoint: str) -> dict[str, str]:
+    """The environment of an operator with only the profile orders-ops-test (region, endpoint,
+    keys) in AWS config and credentials files, and no AWS variable of the test's own."""
     config, creds = tmp_path / "config", tmp_path / "credentials"
     config.write_text(f"[profile {PROFILE}]\nregion = {REGION}\nendpoint_url = {endpoint}\n")
     creds.write_text(f"[{PROFILE}]\naws_access_key_id = test\naws_secret_access_key = test\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(creds))
+    return env
+
+
+def operator(tmp_path, endpoint: str, *make_args: str) -> str:
+    """Runs `make <args> PROFILE=orders-ops-test` as that operator."""
+    env = profile_env(tmp_path, endpoint)
     out = subprocess.run(["make", "-s", *make_args, f"PROFILE={PROFILE}"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=180)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 
 
-def operator_logs(tmp_path, stack_name: str) -> str:
-    """`scripts/logs.py` (what `make logs` runs, without --follow) through the same profile."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+def operator_logs(tmp_path, endpoint: str, stack_name: str) -> str:
+    """`scripts/logs.py` (what `make logs` runs, without --follow) as that operator."""
     cmd = [sys.executable, "logs.py", "--function", "inventory", "--profile", PROFILE, "--stack", stack_name]
-    out = subprocess.run(cmd, cwd=os.path.join(ROOT, "scripts"), env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(cmd, cwd=os.path.join(ROOT, "scripts"), env=profile_env(tmp_path, endpoint),
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -88,7 +94,8 @@ def test_stack_updates_and_deletes(stack, tmp_path):
         moved = operator(tmp_path, stack.endpoint, "redrive", "QUEUE=inventory", f"STACK={name}")
         assert "moved 1 message(s)" in moved, moved
         # `make logs` follows; its script once through shows how inventory failed the redriven body.
-        wait_for(lambda: "unparseable message body" in operator_logs(tmp_path, name), bool, 60, "inventory's log of it")
+        logged = partial(operator_logs, tmp_path, stack.endpoint, name)
+        wait_for(lambda: "unparseable message body" in logged(), bool, 60, "inventory's log of it")
 
         deploy(name, {**params, "LogLevel": "debug"}, stack.endpoint)
         assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

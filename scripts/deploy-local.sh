@@ -26,6 +26,7 @@ params=(
   "BatchingWindowSeconds=0"
   "OutboxGraceSeconds=${OUTBOX_GRACE_SECONDS:-30}"
   "PendingTimeoutSeconds=${PENDING_TIMEOUT_SECONDS:-300}"
+  "StockShards=${STOCK_SHARDS:-1}"
   "PointInTimeRecovery=false"
   "LogLevel=${LOG_LEVEL:-info}"
 )

@@ -114,10 +114,14 @@ class Stack:
             parsed = None
         return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, parsed, r.text)
 
-    def set_stock(self, sku: str, available: int) -> Response:
-        """Creates the product, or sets an existing one's stock against the version just read
-        (the API refuses a blind overwrite: 428 without If-Match, 412 on a stale one)."""
-        r = self.call("PUT", f"/products/{sku}", {"available": available})
+    def set_stock(self, sku: str, available: int, shards: int | None = None) -> Response:
+        """Creates the product (over `shards` stock shards, else the stack's default), or sets
+        an existing one's stock against the version just read (the API refuses a blind
+        overwrite: 428 without If-Match, 412 on a stale one)."""
+        body: dict[str, int] = {"available": available}
+        if shards is not None:
+            body["shards"] = shards
+        r = self.call("PUT", f"/products/{sku}", body)
         if r.status == 428:
             etag = self.call("GET", f"/products/{sku}").headers["etag"]
             r = self.call("PUT", f"/products/{sku}", {"available": available}, headers={"If-Match": etag})
@@ -126,6 +130,16 @@ class Stack:
 
     def adjust_stock(self, sku: str, delta: int) -> Response:
         return self.call("PATCH", f"/products/{sku}", {"delta": delta})
+
+    def set_shards(self, sku: str, shards: int) -> Response:
+        """Changes a product's shard count; a 503 (the change lost a race with reservations on
+        a hot item) is retried, as any client of the API should."""
+        deadline = time.monotonic() + 60
+        while True:
+            r = self.call("PATCH", f"/products/{sku}", {"shards": shards})
+            if r.status != 503 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.2)
 
     def product(self, sku: str) -> dict:
         r = self.call("GET", f"/products/{sku}")

@@ -242,9 +242,10 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
 
 
 # 7 -------------------------------------------------------------------------------------------
-def test_no_oversell_under_concurrent_orders(stack):
+@pytest.mark.parametrize("shards", [1, 8])
+def test_no_oversell_under_concurrent_orders(stack, shards):
     sku = new_sku()
-    stack.set_stock(sku, 10)
+    stack.set_stock(sku, 10, shards=shards)
 
     def one(_):
         return place_ok(stack, new_customer(), [(sku, 1)])
@@ -260,7 +261,7 @@ def test_no_oversell_under_concurrent_orders(stack):
     assert final.count("CONFIRMED") == 10
     assert final.count("REJECTED") == 40
     product = stack.product(sku)
-    assert (product["available"], product["reserved"]) == (0, 10)
+    assert (product["available"], product["reserved"], product["shards"]) == (0, 10, shards)
 
 
 # 8 -------------------------------------------------------------------------------------------
@@ -284,6 +285,9 @@ BAD_REQUESTS = [
     ("wrong method", "DELETE", "/orders", None, 405, None),
     ("unknown order", "GET", "/orders/does-not-exist", None, 404, None),
     ("bad stock", "PUT", "/products/A-1", '{"available": -1}', 400, "available"),
+    ("too many shards", "PUT", "/products/A-1", '{"available": 1, "shards": 33}', 400, "shards"),
+    ("no shards", "PATCH", "/products/A-1", '{"shards": 0}', 400, "shards"),
+    ("delta and shards", "PATCH", "/products/A-1", '{"delta": 1, "shards": 2}', 400, "shards"),
 ]
 # fmt: on
 

@@ -62,7 +62,12 @@ mod tests {
         n: u64,
     ) {
         c.store
-            .create(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+            .create(
+                &Sku::parse(sku).unwrap(),
+                n,
+                orders_domain::stock::ShardCount::ONE,
+                chrono::Utc::now(),
+            )
             .await
             .unwrap();
     }

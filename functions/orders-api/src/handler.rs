@@ -25,6 +25,8 @@ pub struct Api<O, S, P, C> {
     /// How long a request of this function may run: its timeout plus a margin (see
     /// `orders_domain::place::place_order`).
     pub writer_window: std::time::Duration,
+    /// Shards a new product's stock gets unless its `PUT` names a count (`StockShards`).
+    pub default_shards: orders_domain::stock::ShardCount,
 }
 
 /// A matched route.
@@ -184,16 +186,7 @@ where
             Route::Cancel(id) => self.cancel(&id, body).await,
             Route::Product(sku) => {
                 let client = client_scope(&req);
-                products::handle(
-                    &self.products,
-                    &self.clock,
-                    &method,
-                    headers,
-                    &client,
-                    &sku,
-                    body,
-                )
-                .await
+                products::handle(self, &method, headers, &client, &sku, body).await
             }
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! Env: `ORDERS_TABLE`, `PRODUCTS_TABLE`, `ORDER_EVENTS_TOPIC_ARN` (required),
 //! `FUNCTION_TIMEOUT_SECONDS` (this function's timeout: how long a request may still roll its
-//! order back; default 29, API Gateway's limit).
+//! order back; default 29, API Gateway's limit), `STOCK_SHARDS` (shards of a new product's
+//! stock; default 1).
 
 mod handler;
 
@@ -12,6 +13,7 @@ use orders_aws::config::process_env;
 use orders_aws::deadline::time_left;
 use orders_aws::{Clients, OrdersTable, ProductsTable, SnsPublisher};
 use orders_domain::ports::SystemClock;
+use orders_domain::stock::ShardCount;
 use std::time::Duration;
 
 /// Margin on time comparisons between function instances (their clocks differ slightly).
@@ -33,6 +35,8 @@ async fn main() -> Result<(), Error> {
     let products_table = env.required("PRODUCTS_TABLE")?;
     let topic = env.required("ORDER_EVENTS_TOPIC_ARN")?;
     let timeout: u64 = env.parse_or("FUNCTION_TIMEOUT_SECONDS", 29)?;
+    let shards: u64 = env.parse_or("STOCK_SHARDS", 1)?;
+    let default_shards = ShardCount::new(shards, "STOCK_SHARDS")?;
     let clients = Clients::load().await;
     let api = handler::Api {
         orders: OrdersTable::new(clients.dynamodb.clone(), orders_table),
@@ -40,6 +44,7 @@ async fn main() -> Result<(), Error> {
         publisher: SnsPublisher::new(clients.sns.clone(), topic),
         clock: SystemClock,
         writer_window: Duration::from_secs(timeout) + CLOCK_MARGIN,
+        default_shards,
     };
     let api = &api;
     let request_limit = Duration::from_secs(timeout).saturating_sub(ANSWER_MARGIN);

@@ -34,9 +34,13 @@ pub mod names {
     /// Publishes that failed after the SDK's retries (the outbox or a redelivery repeats them).
     pub const PUBLISH_FAILURES: &str = "PublishFailures";
     pub const NOTIFICATIONS_SENT: &str = "NotificationsSent";
+    /// A reservation found its stock shard short and re-planned over the SKU's other shards.
+    pub const STOCK_SHARD_MISSES: &str = "StockShardMisses";
+    /// Shards of a SKU evened out after a miss.
+    pub const STOCK_REBALANCES: &str = "StockRebalances";
 
     /// Every name above.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         ORDERS_PLACED,
         ORDERS_CONFIRMED,
         ORDERS_REJECTED,
@@ -47,6 +51,8 @@ pub mod names {
         BATCH_ITEM_FAILURES,
         PUBLISH_FAILURES,
         NOTIFICATIONS_SENT,
+        STOCK_SHARD_MISSES,
+        STOCK_REBALANCES,
     ];
 }
 

@@ -6,185 +6,25 @@
 //! parallel and against a LocalStack that other things use.
 #![cfg(feature = "localstack-tests")]
 
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus,
-};
-use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use orders_aws::{
-    InventoryTables, NotificationsTable, OrdersTable, ProductsTable, SnsPublisher, OUTBOX_INDEX,
-    PENDING_INDEX,
-};
+use orders_aws::{NotificationsTable, SnsPublisher};
 use orders_domain::ports::{
-    Adjusted, ClaimOutcome, Clock, EventPublisher, InsertOutcome, InventoryStore,
-    NotificationRecord, NotificationStore, OrderStore, ProductStore, StockWrite, StoreError,
-    SystemClock, TransitionOutcome, TransitionWrite,
+    Adjusted, ClaimOutcome, EventPublisher, InsertOutcome, InventoryStore, NotificationRecord,
+    NotificationStore, OrderStore, ProductStore, StockWrite, StoreError, TransitionOutcome,
+    TransitionWrite,
 };
 use orders_domain::reservation::ReservationStatus;
+use orders_domain::stock::ShardCount;
 use orders_domain::{
-    AdjustmentId, CustomerId, Event, EventId, EventPayload, HistoryEntry, Order, OrderId,
-    OrderLine, OrderStatus, Outbox, Sku, Trigger,
+    AdjustmentId, Event, EventId, EventPayload, HistoryEntry, OrderId, OrderStatus, Outbox, Sku,
+    Trigger,
 };
-
-fn endpoint() -> String {
-    let ep = std::env::var("LOCALSTACK_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "LOCALSTACK_ENDPOINT is not set. These adapter tests need LocalStack: run `make localstack`, then \
-             LOCALSTACK_ENDPOINT=http://127.0.0.1:4566 cargo test -p orders-aws --features localstack-tests"
-        )
-    });
-    let hostport = ep
-        .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .trim_end_matches('/');
-    let reachable = hostport
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
-    assert!(
-        reachable,
-        "LOCALSTACK_ENDPOINT={ep} is set but nothing answers there; is LocalStack running?"
-    );
-    ep
-}
-
-async fn sdk() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "localstack-tests",
-        ))
-        .load()
-        .await
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid_like())
-}
-
-fn uuid_like() -> String {
-    OrderId::random().as_str().replace('-', "")[..16].to_string()
-}
-
-async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, key: &str, outbox_index: bool) {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key_el = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    let mut req = ddb
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr(key))
-        .key_schema(key_el(key, KeyType::Hash));
-    if outbox_index {
-        // KEYS_ONLY: the adapter must not need more than keys from the indexes.
-        let sparse = |index: &str, hash: &str, range: &str| {
-            GlobalSecondaryIndex::builder()
-                .index_name(index)
-                .key_schema(key_el(hash, KeyType::Hash))
-                .key_schema(key_el(range, KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .unwrap()
-        };
-        for a in [
-            "outbox_pending",
-            "outbox_since",
-            "pending_order",
-            "created_at",
-        ] {
-            req = req.attribute_definitions(attr(a));
-        }
-        req = req
-            .global_secondary_indexes(sparse(OUTBOX_INDEX, "outbox_pending", "outbox_since"))
-            .global_secondary_indexes(sparse(PENDING_INDEX, "pending_order", "created_at"));
-    }
-    req.send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
-    for _ in 0..100 {
-        let d = ddb.describe_table().table_name(name).send().await.unwrap();
-        if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("table {name} never became ACTIVE");
-}
-
-async fn orders_table() -> OrdersTable {
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
-    let name = unique("orders");
-    create_table(&ddb, &name, "order_id", true).await;
-    OrdersTable::new(ddb, name)
-}
-
-async fn inventory() -> (ProductsTable, InventoryTables) {
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
-    let (p, r) = (unique("products"), unique("reservations"));
-    create_table(&ddb, &p, "sku", false).await;
-    create_table(&ddb, &r, "order_id", false).await;
-    (
-        ProductsTable::new(ddb.clone(), p.clone()),
-        InventoryTables::new(ddb, p, r),
-    )
-}
-
-fn now() -> DateTime<Utc> {
-    SystemClock.now()
-}
-
-fn line(sku: &str, q: u32) -> OrderLine {
-    OrderLine {
-        sku: Sku::parse(sku).unwrap(),
-        quantity: q,
-    }
-}
-
-fn customer() -> CustomerId {
-    CustomerId::parse("cust-1").unwrap()
-}
-
-fn pending_order(at: DateTime<Utc>) -> Order {
-    let mut o = Order::new_pending(
-        OrderId::random(),
-        customer(),
-        vec![line("A", 2), line("B", 1)],
-        "hash".into(),
-        at,
-    );
-    let status = Event::status_changed(&o.order_id, &o.customer_id, OrderStatus::Pending, None, at);
-    o.outbox = Some(Outbox::new(vec![Event::order_placed(&o, at), status], at));
-    o
-}
+use support::*;
 
 #[tokio::test]
 async fn orders_conditional_put_is_idempotent_and_round_trips() {
@@ -412,11 +252,19 @@ async fn products_create_set_under_a_version_and_adjust() {
         products.set_if_version(&sku, 1, 1, now()).await.unwrap(),
         StockWrite::NotFound
     );
-    let StockWrite::Written(p) = products.create(&sku, 5, now()).await.unwrap() else {
+    let StockWrite::Written(p) = products
+        .create(&sku, 5, ShardCount::ONE, now())
+        .await
+        .unwrap()
+    else {
         panic!("created")
     };
     assert_eq!((p.available, p.reserved, p.version), (5, 0, 1));
-    let StockWrite::Refused(p) = products.create(&sku, 9, now()).await.unwrap() else {
+    let StockWrite::Refused(p) = products
+        .create(&sku, 9, ShardCount::ONE, now())
+        .await
+        .unwrap()
+    else {
         panic!("exists")
     };
     assert_eq!(p.available, 5, "create never overwrites");
@@ -464,23 +312,6 @@ async fn products_create_set_under_a_version_and_adjust() {
             .unwrap(),
         Adjusted::NotFound
     );
-}
-
-async fn stock(products: &ProductsTable, sku: &str, n: u64) {
-    let write = products
-        .create(&Sku::parse(sku).unwrap(), n, now())
-        .await
-        .unwrap();
-    assert!(matches!(write, StockWrite::Written(_)), "{write:?}");
-}
-
-async fn level(products: &ProductsTable, sku: &str) -> (u64, u64) {
-    let p = products
-        .get(&Sku::parse(sku).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    (p.available, p.reserved)
 }
 
 #[tokio::test]
@@ -532,22 +363,6 @@ async fn short_skus_are_named_and_nothing_is_taken() {
     let again = inv.reserve(&id, &customer(), &lines, now()).await.unwrap();
     assert!(!again.newly_written);
     assert_eq!(again.reservation.status, ReservationStatus::Rejected);
-}
-
-/// Retries what the store could not decide (transaction conflicts), as SQS would.
-async fn reserve_until_decided(
-    inv: &InventoryTables,
-    id: &OrderId,
-    lines: &[OrderLine],
-) -> ReservationStatus {
-    for _ in 0..20 {
-        match inv.reserve(id, &customer(), lines, now()).await {
-            Ok(r) => return r.reservation.status,
-            Err(StoreError::Retry(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    panic!("never decided")
 }
 
 #[tokio::test]

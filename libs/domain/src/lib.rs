@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | place an order | `place` | orders-api |
 //! | cancel an order | `cancel` | orders-api |
-//! | product stock | `products` | orders-api |
+//! | product stock | `products` (shards: `stock`) | orders-api |
 //! | reserve / release stock | `inventory` (decision: `reservation`) | inventory |
 //! | apply stock decisions to orders | `order_status` | order-status |
 //! | tell the customer | `notify` | notification |
@@ -29,6 +29,7 @@ pub mod place;
 pub mod ports;
 pub mod products;
 pub mod reservation;
+pub mod stock;
 pub mod trace;
 pub mod validation;
 

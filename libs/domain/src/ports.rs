@@ -15,6 +15,7 @@ use crate::events::Event;
 use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
 use crate::order::{HistoryEntry, Order, OrderLine, Outbox, Trigger};
 use crate::reservation::Recorded;
+use crate::stock::ShardCount;
 
 /// A storage failure. None of these is a client mistake; callers retry or answer 5xx.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,8 +168,11 @@ pub struct Product {
     pub sku: Sku,
     pub available: u64,
     pub reserved: u64,
-    /// Bumped by every write (API and reservations alike): what `If-Match` compares.
+    /// Bumped by every write (API and reservations alike): what `If-Match` compares. With
+    /// shards, the sum of the shards' versions (each write bumps one, so the sum moves too).
     pub version: u64,
+    /// The shards reservations and restocks use (`crate::stock`).
+    pub shards: u32,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -197,11 +201,13 @@ pub enum Adjusted {
 
 /// The Products table as the API sees it. Every write bumps `version`.
 pub trait ProductStore: Send + Sync {
-    /// Creates the product (`reserved = 0`, `version = 1`); `Refused` if it exists.
+    /// Creates the product (`reserved = 0`), its units split over `shards`; `Refused` if it
+    /// exists.
     fn create(
         &self,
         sku: &Sku,
         available: u64,
+        shards: ShardCount,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
 
@@ -223,6 +229,16 @@ pub trait ProductStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Adjusted, StoreError>> + Send;
 
+    /// Sets the product's shard count and spreads its units over the new shards, in one
+    /// atomic write that keeps the total; `NotFound` if there is no such product.
+    fn set_shards(
+        &self,
+        sku: &Sku,
+        shards: ShardCount,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send;
+
+    /// The product's totals over all its shards, from one consistent read.
     fn get(&self, sku: &Sku) -> impl Future<Output = Result<Option<Product>, StoreError>> + Send;
 }
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{AdjustmentId, ClientScope, IdempotencyKey, Sku};
 use crate::ports::{Adjusted, Clock, Product, ProductStore, StockWrite, StoreError};
-use crate::validation::{AdjustStockRequest, ErrorCode, SetStockRequest, ValidationError};
+use crate::stock::ShardCount;
+use crate::validation::{ErrorCode, PatchProductRequest, SetStockRequest, ValidationError};
 
 /// Errors of the product routes, each with one HTTP meaning.
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +47,34 @@ pub struct StockSet {
 
 /// `PUT /products/{sku}`: without `If-Match`, creates the product with its first stock level
 /// (`428` if it exists); with `If-Match: "<version>"`, sets `available` if the product is still
-/// at that version (`412` otherwise).
+/// at that version (`412` otherwise). A new product's units are split over `shards` from the
+/// body, else `default_shards` (the stack's `StockShards`).
 pub async fn set_stock<S: ProductStore, C: Clock>(
     products: &S,
     clock: &C,
     sku: &str,
     if_match: Option<&str>,
     body: &[u8],
+    default_shards: ShardCount,
 ) -> Result<StockSet, ProductError> {
     let sku = parse_path_sku(sku)?;
     let version = if_match.map(parse_if_match).transpose()?;
     let request = SetStockRequest::parse(body)?;
     let now: DateTime<Utc> = clock.now();
+    if version.is_some() && request.shards.is_some() {
+        return Err(ValidationError::new(
+            ErrorCode::InvalidValue,
+            "shards",
+            "shards is set when a product is created; change it with PATCH {\"shards\": n}",
+        )
+        .into());
+    }
+    let shards = request.shards.unwrap_or(default_shards);
     match version {
-        None => match products.create(&sku, request.available, now).await? {
+        None => match products
+            .create(&sku, request.available, shards, now)
+            .await?
+        {
             StockWrite::Written(product) => Ok(StockSet {
                 product,
                 created: true,
@@ -86,7 +101,8 @@ pub async fn set_stock<S: ProductStore, C: Clock>(
 /// `PATCH /products/{sku}` `{"delta": n}`: adds (restock) or takes (write-off) units, whatever
 /// the version; never below zero. Applied once: a retry (with the same `Idempotency-Key`, or
 /// the SDK's after a lost answer) answers the product without adding again.
-pub async fn adjust_stock<S: ProductStore, C: Clock>(
+/// `{"shards": n}`: the SKU's shard count, changed while it sells (the total is kept).
+pub async fn patch_product<S: ProductStore, C: Clock>(
     products: &S,
     clock: &C,
     sku: &str,
@@ -95,20 +111,25 @@ pub async fn adjust_stock<S: ProductStore, C: Clock>(
     body: &[u8],
 ) -> Result<Product, ProductError> {
     let sku = parse_path_sku(sku)?;
-    let request = AdjustStockRequest::parse(body)?;
+    let delta = match PatchProductRequest::parse(body)? {
+        PatchProductRequest::Adjust { delta } => delta,
+        PatchProductRequest::Reshard { shards } => {
+            // Setting a count is idempotent by itself: no key needed.
+            return match products.set_shards(&sku, shards, clock.now()).await? {
+                StockWrite::Written(p) | StockWrite::Refused(p) => Ok(p),
+                StockWrite::NotFound => Err(ProductError::NotFound(sku)),
+            };
+        }
+    };
     let id = match key {
         Some(key) => AdjustmentId::for_idempotency_key(client, &sku, key),
         None => AdjustmentId::random(),
     };
-    match products
-        .adjust(&sku, request.delta, &id, clock.now())
-        .await?
-    {
+    match products.adjust(&sku, delta, &id, clock.now()).await? {
         Adjusted::Applied(product) | Adjusted::AlreadyApplied(product) => Ok(product),
-        Adjusted::Refused(current) => Err(ProductError::Insufficient(
-            current,
-            request.delta.unsigned_abs(),
-        )),
+        Adjusted::Refused(current) => {
+            Err(ProductError::Insufficient(current, delta.unsigned_abs()))
+        }
         Adjusted::NotFound => Err(ProductError::NotFound(sku)),
         Adjusted::IdReused => Err(ProductError::KeyReused),
     }
@@ -165,7 +186,7 @@ mod tests {
         sku: &str,
         body: &[u8],
     ) -> Result<Product, ProductError> {
-        adjust_stock(inv, c, sku, &ClientScope::api_key_id("k"), None, body).await
+        patch_product(inv, c, sku, &ClientScope::api_key_id("k"), None, body).await
     }
 
     #[tokio::test]
@@ -178,17 +199,17 @@ mod tests {
         );
         let key = IdempotencyKey::parse("restock-1").unwrap();
         for _ in 0..2 {
-            let p = adjust_stock(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":3}"#)
+            let p = patch_product(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":3}"#)
                 .await
                 .unwrap();
             assert_eq!((p.available, p.version), (8, 2), "applied once");
         }
         // The same key from another client is another adjustment.
-        let p = adjust_stock(&inv, &c, "SKU-9", &other, Some(&key), br#"{"delta":3}"#)
+        let p = patch_product(&inv, &c, "SKU-9", &other, Some(&key), br#"{"delta":3}"#)
             .await
             .unwrap();
         assert_eq!(p.available, 11);
-        let e = adjust_stock(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":4}"#)
+        let e = patch_product(&inv, &c, "SKU-9", &me, Some(&key), br#"{"delta":4}"#)
             .await
             .unwrap_err();
         assert!(matches!(e, ProductError::KeyReused), "{e:?}");
@@ -200,7 +221,7 @@ mod tests {
 
     async fn create(inv: &InMemoryInventory, c: &FixedClock, available: u64) -> Product {
         let body = format!(r#"{{"available":{available}}}"#);
-        let set = set_stock(inv, c, "SKU-9", None, body.as_bytes())
+        let set = set_stock(inv, c, "SKU-9", None, body.as_bytes(), ShardCount::ONE)
             .await
             .unwrap();
         assert!(set.created);
@@ -219,24 +240,45 @@ mod tests {
     async fn an_existing_product_is_set_only_against_the_version_read() {
         let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
         create(&inv, &c, 7).await;
-        let e = set_stock(&inv, &c, "SKU-9", None, br#"{"available":9}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "SKU-9",
+            None,
+            br#"{"available":9}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, ProductError::PreconditionRequired(ref p) if p.version == 1),
             "{e:?}"
         );
 
-        let set = set_stock(&inv, &c, "SKU-9", Some("\"1\""), br#"{"available":9}"#)
-            .await
-            .unwrap();
+        let set = set_stock(
+            &inv,
+            &c,
+            "SKU-9",
+            Some("\"1\""),
+            br#"{"available":9}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap();
         assert!(!set.created);
         assert_eq!((set.product.available, set.product.version), (9, 2));
 
         // A reservation (or any write) in between makes the read stale.
-        let e = set_stock(&inv, &c, "SKU-9", Some("\"1\""), br#"{"available":3}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "SKU-9",
+            Some("\"1\""),
+            br#"{"available":3}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, ProductError::VersionMismatch(ref p) if p.version == 2 && p.available == 9),
             "{e:?}"
@@ -247,13 +289,27 @@ mod tests {
             "nothing overwritten"
         );
 
-        let e = set_stock(&inv, &c, "SKU-0", Some("1"), br#"{"available":3}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "SKU-0",
+            Some("1"),
+            br#"{"available":3}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, ProductError::NotFound(_)), "{e:?}");
-        let e = set_stock(&inv, &c, "SKU-9", Some("W/x"), br#"{"available":3}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "SKU-9",
+            Some("W/x"),
+            br#"{"available":3}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("If-Match")),
             "{e:?}"
@@ -278,9 +334,16 @@ mod tests {
         .unwrap();
         // "+5" computed from the read, written as an absolute 10, would resell the 2 units.
         let if_match = etag(read.version);
-        let e = set_stock(&inv, &c, "SKU-9", Some(&if_match), br#"{"available":10}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "SKU-9",
+            Some(&if_match),
+            br#"{"available":10}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, ProductError::VersionMismatch(ref p) if p.available == 3),
             "{e:?}"
@@ -323,9 +386,16 @@ mod tests {
     #[tokio::test]
     async fn bad_skus_and_bodies_name_the_field() {
         let (inv, c) = (InMemoryInventory::new(), FixedClock::default_time());
-        let e = set_stock(&inv, &c, "bad sku", None, br#"{"available":7}"#)
-            .await
-            .unwrap_err();
+        let e = set_stock(
+            &inv,
+            &c,
+            "bad sku",
+            None,
+            br#"{"available":7}"#,
+            ShardCount::ONE,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(e, ProductError::Invalid(ref v) if v.field.as_deref() == Some("sku")),
             "{e:?}"

@@ -99,13 +99,14 @@ pub enum ItemFailure {
 }
 
 /// How to read a cancelled reserve transaction whose first item is the reservation put and
-/// whose item `i + 1` is the stock update of `lines[i]`.
+/// whose item `i + 1` takes units of line `item_lines[i]` from one stock shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReserveVerdict {
     /// The reservation already exists: a redelivery (or a cancellation that came first).
     Duplicate,
-    /// These lines did not have enough stock (or the SKU is unknown).
-    Short(Vec<Sku>),
+    /// These lines (indexes, ascending) found too few units on a shard they tried: read
+    /// their stock and take from other shards, or reject the order if all of it is short.
+    Missed(Vec<usize>),
     /// Not a decision (conflict, throttling, unexpected shape): retry the message.
     Retry,
 }
@@ -113,9 +114,9 @@ pub enum ReserveVerdict {
 /// The reservation decision for a cancelled transaction, pure.
 pub fn classify_reserve_cancellation(
     reasons: &[ItemFailure],
-    lines: &[OrderLine],
+    item_lines: &[usize],
 ) -> ReserveVerdict {
-    if reasons.len() != lines.len() + 1 {
+    if reasons.len() != item_lines.len() + 1 {
         return ReserveVerdict::Retry;
     }
     if reasons[0] == ItemFailure::ConditionFailed {
@@ -126,16 +127,17 @@ pub fn classify_reserve_cancellation(
     if reasons.contains(&ItemFailure::Other) {
         return ReserveVerdict::Retry;
     }
-    let short: Vec<Sku> = reasons[1..]
+    let mut missed: Vec<usize> = reasons[1..]
         .iter()
-        .zip(lines)
+        .zip(item_lines)
         .filter(|(r, _)| **r == ItemFailure::ConditionFailed)
-        .map(|(_, l)| l.sku.clone())
+        .map(|(_, &line)| line)
         .collect();
-    if short.is_empty() {
+    missed.dedup();
+    if missed.is_empty() {
         ReserveVerdict::Retry
     } else {
-        ReserveVerdict::Short(short)
+        ReserveVerdict::Missed(missed)
     }
 }
 
@@ -189,7 +191,7 @@ mod tests {
 
     #[test]
     fn classify_cancellation() {
-        let l = lines(&["A", "B", "C"]);
+        let l = [0, 1, 2];
         assert_eq!(
             classify_reserve_cancellation(&[F, N, N, N], &l),
             ReserveVerdict::Duplicate
@@ -201,11 +203,16 @@ mod tests {
         );
         assert_eq!(
             classify_reserve_cancellation(&[N, N, F, N], &l),
-            ReserveVerdict::Short(vec![Sku::parse("B").unwrap()])
+            ReserveVerdict::Missed(vec![1])
         );
         assert_eq!(
             classify_reserve_cancellation(&[N, F, N, F], &l),
-            ReserveVerdict::Short(vec![Sku::parse("A").unwrap(), Sku::parse("C").unwrap()])
+            ReserveVerdict::Missed(vec![0, 2])
+        );
+        // Line 1 took from two shards and both were short: named once.
+        assert_eq!(
+            classify_reserve_cancellation(&[N, N, F, F, N], &[0, 1, 1, 2]),
+            ReserveVerdict::Missed(vec![1])
         );
         assert_eq!(
             classify_reserve_cancellation(&[N, F, O, N], &l),

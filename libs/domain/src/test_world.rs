@@ -68,7 +68,12 @@ impl World {
 
 pub async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {
     let write = inv
-        .create(&Sku::parse(sku).unwrap(), n, chrono::Utc::now())
+        .create(
+            &Sku::parse(sku).unwrap(),
+            n,
+            crate::stock::ShardCount::ONE,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     assert!(matches!(write, crate::ports::StockWrite::Written(_)));

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::ids::{sha256_hex, CustomerId, Sku};
 use crate::order::OrderLine;
+use crate::stock::ShardCount;
 
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -193,44 +194,71 @@ fn parse_line(raw: &Value, i: usize) -> Result<OrderLine, ValidationError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetStockRequest {
     pub available: u64,
+    /// The shard count a new product gets (else the stack's default). Only on create: an
+    /// existing product's count changes by `PATCH`.
+    pub shards: Option<ShardCount>,
 }
 
 impl SetStockRequest {
     pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
         let obj = parse_object(body)?;
-        reject_unknown(&obj, &["available"], "")?;
-        match obj.get("available") {
-            None | Some(Value::Null) => Err(missing("available")),
+        reject_unknown(&obj, &["available", "shards"], "")?;
+        let available = match obj.get("available") {
+            None | Some(Value::Null) => return Err(missing("available")),
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(a) if a <= MAX_AVAILABLE => Ok(SetStockRequest { available: a }),
-                _ => Err(ValidationError::new(
-                    ErrorCode::InvalidValue,
-                    "available",
-                    format!("available must be an integer from 0 to {MAX_AVAILABLE}"),
-                )),
+                Some(a) if a <= MAX_AVAILABLE => a,
+                _ => {
+                    return Err(ValidationError::new(
+                        ErrorCode::InvalidValue,
+                        "available",
+                        format!("available must be an integer from 0 to {MAX_AVAILABLE}"),
+                    ))
+                }
             },
-            Some(_) => Err(wrong_type("available", "an integer")),
-        }
+            Some(_) => return Err(wrong_type("available", "an integer")),
+        };
+        let shards = match obj.get("shards") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_shards(v)?),
+        };
+        Ok(SetStockRequest { available, shards })
     }
 }
 
-/// A validated `PATCH /products/{sku}` body: `{"delta": n}`, n a non-zero integer within
-/// +-[`MAX_AVAILABLE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdjustStockRequest {
-    pub delta: i64,
+fn parse_shards(v: &Value) -> Result<ShardCount, ValidationError> {
+    match v {
+        Value::Number(n) => ShardCount::new(n.as_u64().unwrap_or(0), "shards"),
+        _ => Err(wrong_type("shards", "an integer")),
+    }
 }
 
-impl AdjustStockRequest {
+/// A validated `PATCH /products/{sku}` body: `{"delta": n}` (n a non-zero integer within
+/// +-[`MAX_AVAILABLE`]), or `{"shards": n}` (the SKU's shard count, changed while it sells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchProductRequest {
+    Adjust { delta: i64 },
+    Reshard { shards: ShardCount },
+}
+
+impl PatchProductRequest {
     pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
         let obj = parse_object(body)?;
-        reject_unknown(&obj, &["delta"], "")?;
+        reject_unknown(&obj, &["delta", "shards"], "")?;
         let max = MAX_AVAILABLE as i64;
-        match obj.get("delta") {
-            None | Some(Value::Null) => Err(missing("delta")),
-            Some(Value::Number(n)) => match n.as_i64() {
+        let given = |name| obj.get(name).filter(|v| !v.is_null());
+        match (given("delta"), given("shards")) {
+            (Some(_), Some(_)) => Err(ValidationError::new(
+                ErrorCode::InvalidValue,
+                "shards",
+                "send either delta or shards, not both",
+            )),
+            (None, None) => Err(missing("delta")),
+            (None, Some(v)) => Ok(PatchProductRequest::Reshard {
+                shards: parse_shards(v)?,
+            }),
+            (Some(Value::Number(n)), None) => match n.as_i64() {
                 Some(d) if d != 0 && (-max..=max).contains(&d) => {
-                    Ok(AdjustStockRequest { delta: d })
+                    Ok(PatchProductRequest::Adjust { delta: d })
                 }
                 _ => Err(ValidationError::new(
                     ErrorCode::InvalidValue,
@@ -238,7 +266,7 @@ impl AdjustStockRequest {
                     format!("delta must be a non-zero integer from -{max} to {max}"),
                 )),
             },
-            Some(_) => Err(wrong_type("delta", "an integer")),
+            (Some(_), None) => Err(wrong_type("delta", "an integer")),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The product routes: `GET` (with an `ETag`), `PUT` (create, or set under `If-Match`) and
-//! `PATCH` (relative adjustment) of `/products/{sku}`.
+//! `PATCH` (relative adjustment, or the shard count) of `/products/{sku}`.
 
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use lambda_http::{Body, Response};
@@ -9,17 +9,18 @@ use orders_domain::ClientScope;
 use serde_json::{json, Value};
 
 use super::orders::store_error;
+use super::Api;
 use super::{error_response, idempotency_key, json_response, time, validation_response};
 
-pub(super) async fn handle<S: ProductStore, C: Clock>(
-    store: &S,
-    clock: &C,
+pub(super) async fn handle<O, S: ProductStore, P, C: Clock>(
+    api: &Api<O, S, P, C>,
     method: &Method,
     headers: &HeaderMap,
     client: &ClientScope,
     sku: &str,
     body: &[u8],
 ) -> Response<Body> {
+    let (store, clock) = (&api.products, &api.clock);
     let result = match *method {
         Method::PUT => {
             let if_match = match headers.get("if-match").map(HeaderValue::to_str) {
@@ -27,13 +28,13 @@ pub(super) async fn handle<S: ProductStore, C: Clock>(
                 Some(Ok(v)) => Some(v),
                 Some(Err(_)) => Some("?"), // not ASCII: reported as a malformed If-Match
             };
-            products::set_stock(store, clock, sku, if_match, body)
+            products::set_stock(store, clock, sku, if_match, body, api.default_shards)
                 .await
                 .map(|set| with_etag(if set.created { 201 } else { 200 }, &set.product))
         }
         Method::PATCH => match idempotency_key(headers) {
             Err(v) => Err(v.into()),
-            Ok(key) => products::adjust_stock(store, clock, sku, client, key.as_ref(), body)
+            Ok(key) => products::patch_product(store, clock, sku, client, key.as_ref(), body)
                 .await
                 .map(|p| with_etag(200, &p)),
         },
@@ -50,6 +51,7 @@ fn view(p: &Product) -> Value {
         "available": p.available,
         "reserved": p.reserved,
         "version": p.version,
+        "shards": p.shards,
         "updated_at": time(p.updated_at),
     })
 }

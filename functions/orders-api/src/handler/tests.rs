@@ -48,6 +48,7 @@ fn api() -> TestApi {
         publisher: RecordingPublisher::new(),
         clock: FixedClock::default_time(),
         writer_window: std::time::Duration::from_secs(11),
+        default_shards: orders_domain::stock::ShardCount::ONE,
     }
 }
 
@@ -426,6 +427,7 @@ async fn a_request_that_runs_out_of_time_answers_a_json_503() {
         publisher: HungPublisher,
         clock: FixedClock::default_time(),
         writer_window: std::time::Duration::from_secs(11),
+        default_shards: orders_domain::stock::ShardCount::ONE,
     };
     let resp = api
         .call_within(
@@ -487,4 +489,42 @@ async fn an_orders_events_carry_the_trace_of_the_request_that_placed_it() {
     assert_ne!(new, ROOT);
     let last = api.publisher.events().pop().unwrap();
     assert_eq!(last.trace_id.unwrap().as_str(), new);
+}
+
+#[tokio::test]
+async fn a_product_gets_the_default_shard_count_or_its_own_and_patch_changes_it() {
+    let mut api = api();
+    api.default_shards = orders_domain::stock::ShardCount::new(4, "shards").unwrap();
+    let resp = api.call(sample("apigw-put-product.json")).await;
+    assert_eq!(body_json(&resp)["shards"], 4, "the stack's default");
+
+    let mut own = sample("apigw-put-product.json");
+    own.path_parameters.insert("sku".into(), "SKU-HOT".into());
+    own.path = Some("/products/SKU-HOT".into());
+    own.body = Some(r#"{"available": 9, "shards": 8}"#.into());
+    let resp = api.call(own.clone()).await;
+    assert_eq!(resp.status_code, 201, "{:?}", resp.body);
+    assert_eq!(body_json(&resp)["shards"], 8);
+
+    // The count of an existing product changes by PATCH, not by a set.
+    own.headers
+        .insert("if-match", HeaderValue::from_static("\"1\""));
+    let b = assert_error(&api.call(own.clone()).await, 400, "invalid_value");
+    assert_eq!(b["field"], "shards");
+    let mut patch = own;
+    patch.headers.remove("if-match");
+    patch.http_method = Method::PATCH;
+    patch.body = Some(r#"{"shards": 2}"#.into());
+    let resp = api.call(patch.clone()).await;
+    assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+    assert_eq!(
+        (
+            body_json(&resp)["shards"].as_u64(),
+            body_json(&resp)["available"].as_u64()
+        ),
+        (Some(2), Some(9))
+    );
+    patch.body = Some(r#"{"shards": 0}"#.into());
+    let b = assert_error(&api.call(patch).await, 400, "invalid_value");
+    assert_eq!(b["field"], "shards");
 }

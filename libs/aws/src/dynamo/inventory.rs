@@ -4,31 +4,34 @@
 //! (reservation exists) or which lines were short.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::ports::{InventoryStore, StoreError};
-use orders_domain::reservation::{
-    classify_reserve_cancellation, ItemFailure, Recorded, Reservation, ReservationStatus,
-    ReserveVerdict,
-};
-use orders_domain::{CustomerId, OrderId, OrderLine};
+use orders_domain::reservation::{ItemFailure, Recorded, Reservation, ReservationStatus};
+use orders_domain::stock::ShardCount;
+use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
+
+use super::reserve::{takes_from_item, StockTake};
 
 use super::{
-    applied, backend, get_consistent, key1, lines_av, n, retry_conflicts, s, skus_av, ts, Item,
-    Reader,
+    applied, backend, get_consistent, key1, lines_av, retry_conflicts, s, skus_av, ts, Item, Reader,
 };
 
 /// Products and Reservations, changed together by the inventory consumer.
 #[derive(Debug, Clone)]
 pub struct InventoryTables {
-    client: Client,
-    products: String,
-    reservations: String,
+    pub(super) client: Client,
+    pub(super) products: String,
+    pub(super) reservations: String,
+    /// Each SKU's active shard count as this container last read it (`reserve`).
+    pub(super) shard_counts: Arc<Mutex<HashMap<Sku, (ShardCount, Instant)>>>,
 }
 
 impl InventoryTables {
@@ -41,10 +44,11 @@ impl InventoryTables {
             client,
             products: products.into(),
             reservations: reservations.into(),
+            shard_counts: Arc::default(),
         }
     }
 
-    fn reservation_item(&self, r: &Reservation) -> Item {
+    pub(super) fn reservation_item(&self, r: &Reservation) -> Item {
         HashMap::from([
             ("order_id".to_string(), s(r.order_id.as_str())),
             ("status".to_string(), s(r.status.as_str())),
@@ -55,19 +59,26 @@ impl InventoryTables {
         ])
     }
 
-    async fn get_reservation(&self, id: &OrderId) -> Result<Option<Reservation>, StoreError> {
+    /// The reservation and the shards its units came from.
+    async fn get_reservation(
+        &self,
+        id: &OrderId,
+    ) -> Result<Option<(Reservation, Vec<StockTake>)>, StoreError> {
         let key = key1("order_id", id.as_str());
-        get_consistent(&self.client, &self.reservations, key, "get reservation")
-            .await?
-            .as_ref()
-            .map(reservation_from_item)
-            .transpose()
+        let Some(item) =
+            get_consistent(&self.client, &self.reservations, key, "get reservation").await?
+        else {
+            return Ok(None);
+        };
+        let r = reservation_from_item(&item)?;
+        let takes = takes_from_item(&item, &r)?;
+        Ok(Some((r, takes)))
     }
 
     /// The recorded reservation, which must exist (a condition just said so).
-    async fn existing(&self, id: &OrderId) -> Result<Recorded, StoreError> {
+    pub(super) async fn existing(&self, id: &OrderId) -> Result<Recorded, StoreError> {
         match self.get_reservation(id).await? {
-            Some(r) => Ok(Recorded {
+            Some((r, _)) => Ok(Recorded {
                 reservation: r,
                 newly_written: false,
             }),
@@ -78,7 +89,7 @@ impl InventoryTables {
     }
 
     /// Conditional put of a reservation that must not exist yet; `false` if it does.
-    async fn put_new(&self, r: &Reservation) -> Result<bool, StoreError> {
+    pub(super) async fn put_new(&self, r: &Reservation) -> Result<bool, StoreError> {
         let res = self
             .client
             .put_item()
@@ -92,68 +103,6 @@ impl InventoryTables {
             PutItemError::is_conditional_check_failed_exception,
             "put reservation",
         )
-    }
-
-    /// One transaction: the reservation's own write, then every line's stock moved with it
-    /// (`take`: reserve, else release).
-    async fn transact_with_stock(
-        &self,
-        reservation_write: TransactWriteItem,
-        lines: &[OrderLine],
-        take: bool,
-        at: DateTime<Utc>,
-    ) -> Result<Result<(), SdkError<TransactWriteItemsError>>, StoreError> {
-        let mut items = vec![reservation_write];
-        for line in lines {
-            items.push(self.stock_update(line, take, at)?);
-        }
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        Ok(res.map(|_| ()))
-    }
-
-    /// Stock update for one line: `take` moves quantity from available to reserved (only if
-    /// enough is available), otherwise back (release).
-    fn stock_update(
-        &self,
-        line: &OrderLine,
-        take: bool,
-        at: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let q = i64::from(line.quantity);
-        let (expr, cond, reserved_delta) = if take {
-            (
-                "SET #a = #a - :q, #u = :u ADD #r :dr, #v :one",
-                "#a >= :q",
-                q,
-            )
-        } else {
-            (
-                "SET #a = #a + :q, #u = :u ADD #r :dr, #v :one",
-                "attribute_exists(sku)",
-                -q,
-            )
-        };
-        let update = Update::builder()
-            .table_name(&self.products)
-            .key("sku", s(line.sku.as_str()))
-            .update_expression(expr)
-            .condition_expression(cond)
-            .expression_attribute_names("#a", "available")
-            .expression_attribute_names("#r", "reserved")
-            .expression_attribute_names("#u", "updated_at")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":q", n(q))
-            .expression_attribute_values(":dr", n(reserved_delta))
-            .expression_attribute_values(":u", s(ts(at)))
-            .build()
-            .map_err(|e| backend("build stock update", e))?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -201,65 +150,6 @@ pub(crate) fn item_failure(code: Option<&str>) -> ItemFailure {
 }
 
 impl InventoryTables {
-    /// One reserve transaction (and its follow-up when it was refused).
-    async fn reserve_once(
-        &self,
-        order_id: &OrderId,
-        customer_id: &CustomerId,
-        lines: &[OrderLine],
-        at: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
-        let reserved = Reservation {
-            order_id: order_id.clone(),
-            customer_id: customer_id.clone(),
-            status: ReservationStatus::Reserved,
-            lines: lines.to_vec(),
-            short_skus: Vec::new(),
-            updated_at: at,
-        };
-        let put = Put::builder()
-            .table_name(&self.reservations)
-            .set_item(Some(self.reservation_item(&reserved)))
-            .condition_expression("attribute_not_exists(order_id)")
-            .build()
-            .map_err(|e| backend("build reservation put", e))?;
-        let put = TransactWriteItem::builder().put(put).build();
-        let err = match self.transact_with_stock(put, lines, true, at).await? {
-            Ok(_) => {
-                return Ok(Recorded {
-                    reservation: reserved,
-                    newly_written: true,
-                })
-            }
-            Err(e) => e,
-        };
-        let Some(reasons) = cancellation_reasons(&err) else {
-            return Err(backend("reserve transaction", err));
-        };
-        match classify_reserve_cancellation(&reasons, lines) {
-            ReserveVerdict::Duplicate => self.existing(order_id).await,
-            ReserveVerdict::Retry => Err(StoreError::Retry(format!(
-                "reserve transaction cancelled without a decision: {reasons:?}"
-            ))),
-            ReserveVerdict::Short(short_skus) => {
-                let rejected = Reservation {
-                    status: ReservationStatus::Rejected,
-                    short_skus,
-                    ..reserved
-                };
-                if self.put_new(&rejected).await? {
-                    Ok(Recorded {
-                        reservation: rejected,
-                        newly_written: true,
-                    })
-                } else {
-                    // A concurrent delivery recorded its outcome first; that one stands.
-                    self.existing(order_id).await
-                }
-            }
-        }
-    }
-
     /// One pass of the release protocol.
     async fn release_once(
         &self,
@@ -271,7 +161,7 @@ impl InventoryTables {
         // re-reads. Three passes cover every interleaving of reserve and release.
         for _ in 0..3 {
             let current = self.get_reservation(order_id).await?;
-            let Some(current) = current else {
+            let Some((current, takes)) = current else {
                 let marker = Reservation::cancelled_before_reserve(order_id, customer_id, at);
                 if self.put_new(&marker).await? {
                     return Ok(Recorded {
@@ -299,11 +189,17 @@ impl InventoryTables {
                 .expression_attribute_values(":u", s(ts(at)))
                 .build()
                 .map_err(|e| backend("build reservation update", e))?;
-            let update = TransactWriteItem::builder().update(update).build();
-            match self
-                .transact_with_stock(update, &current.lines, false, at)
-                .await?
-            {
+            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            for t in &takes {
+                items.push(t.give_back().item(&self.products, at)?);
+            }
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match res {
                 Ok(_) => {
                     return Ok(Recorded {
                         reservation: Reservation {

@@ -8,6 +8,9 @@ mod notifications;
 mod order_item;
 mod orders;
 mod products;
+mod reserve;
+mod shard_admin;
+mod stock;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -66,7 +69,7 @@ where
 
 /// A random factor in [0, 1) from the standard library's randomly keyed hasher (no extra crate
 /// for a backoff jitter).
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let x = RandomState::new().hash_one(0u8);
     (x >> 11) as f64 / (1u64 << 53) as f64
 }

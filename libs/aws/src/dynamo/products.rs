@@ -8,9 +8,11 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::ports::{Adjusted, Product, ProductStore, StockWrite, StoreError};
 use orders_domain::reservation::ItemFailure;
+use orders_domain::stock::{self as shards, ShardCount};
 use orders_domain::{AdjustmentId, Sku};
 
 use super::inventory::cancellation_reasons;
+use super::stock::{self, read_stock, Guard, Level, ShardWrite, Stock};
 use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Item, Reader};
 
 /// One relative stock change, as `adjust` receives it.
@@ -29,8 +31,8 @@ const ADJUSTMENT_MEMORY_SECS: i64 = 7 * 24 * 3600;
 /// The Products table as the API uses it (set and read stock).
 #[derive(Debug, Clone)]
 pub struct ProductsTable {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl ProductsTable {
@@ -48,19 +50,64 @@ fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         _ => "?",
     };
     let r = Reader::new(item, key);
+    let sku = Sku::parse(key).map_err(|e| r.corrupt(e.to_string()))?;
+    let (active, _) = stock::counts(item, &sku)?;
     Ok(Product {
-        sku: Sku::parse(key).map_err(|e| r.corrupt(e.to_string()))?,
+        sku,
         available: r.n("available")?,
         reserved: r.opt_n("reserved")?.unwrap_or(0),
         version: r.opt_n("version")?.unwrap_or(0),
+        shards: active.get(),
         updated_at: r.time("updated_at")?,
     })
 }
 
 impl ProductsTable {
+    /// The stock writes of an adjustment: a restock spread over the active shards, a
+    /// write-off taken from the fullest; `None` if the shards hold less than a write-off takes.
+    fn adjustment_writes<'a>(stock: &'a Stock, delta: i64) -> Option<Vec<ShardWrite<'a>>> {
+        let write = |shard, units: u64, take: bool| ShardWrite {
+            sku: &stock.sku,
+            shard,
+            level: Level::Add(if take { -(units as i64) } else { units as i64 }),
+            reserved_delta: 0,
+            guard: if take {
+                Guard::HasAtLeast(units)
+            } else {
+                Guard::Exists
+            },
+            counts: None,
+        };
+        let units = delta.unsigned_abs();
+        if delta > 0 {
+            let spread = shards::spread(units, stock.active);
+            return Some(
+                spread
+                    .into_iter()
+                    .map(|(k, u)| write(k, u, false))
+                    .collect(),
+            );
+        }
+        let plan = shards::plan_take(&stock.levels(), units)?;
+        Some(plan.into_iter().map(|(k, u)| write(k, u, true)).collect())
+    }
+
     async fn adjust_once(&self, adjustment: &Adjustment<'_>) -> Result<Adjusted, StoreError> {
         let Adjustment { sku, delta, id, at } = *adjustment;
         let record_key = format!("adjustment#{id}");
+        let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
+            return Ok(Adjusted::NotFound);
+        };
+        let Some(writes) = Self::adjustment_writes(&stock, delta) else {
+            // Too few units for this write-off, unless it was applied before (a retry).
+            return Ok(
+                match self.recorded_adjustment(&record_key, sku, delta).await? {
+                    Some(true) => Adjusted::AlreadyApplied(stock.product()),
+                    Some(false) => Adjusted::IdReused,
+                    None => Adjusted::Refused(stock.product()),
+                },
+            );
+        };
         let record = Update::builder()
             .table_name(&self.table)
             .key("sku", s(&record_key))
@@ -72,31 +119,14 @@ impl ProductsTable {
             .expression_attribute_values(":x", n(at.timestamp() + ADJUSTMENT_MEMORY_SECS))
             .build()
             .map_err(|e| backend("build adjustment record", e))?;
-        let mut stock = Update::builder()
-            .table_name(&self.table)
-            .key("sku", s(sku.as_str()))
-            .update_expression("SET #u = :u ADD #a :d, #v :one")
-            .expression_attribute_names("#a", "available")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_names("#u", "updated_at")
-            .expression_attribute_values(":d", n(delta))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":u", s(ts(at)));
-        stock = if delta < 0 {
-            stock
-                .condition_expression("attribute_exists(sku) AND #a >= :need")
-                .expression_attribute_values(":need", n(delta.unsigned_abs()))
-        } else {
-            stock.condition_expression("attribute_exists(sku)")
-        };
-        let stock = stock
-            .build()
-            .map_err(|e| backend("build stock adjustment", e))?;
+        let mut items = vec![TransactWriteItem::builder().update(record).build()];
+        for w in &writes {
+            items.push(w.item(&self.table, at)?);
+        }
         let res = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(record).build())
-            .transact_items(TransactWriteItem::builder().update(stock).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         let err = match res {
@@ -114,33 +144,46 @@ impl ProductsTable {
             return Err(backend("adjust stock", err));
         };
         match reasons.as_slice() {
-            [ItemFailure::ConditionFailed, _] => {
-                let record = get_consistent(
-                    &self.client,
-                    &self.table,
-                    key1("sku", &record_key),
-                    "get adjustment",
-                )
-                .await?;
-                let same = record.as_ref().is_some_and(|r| {
-                    r.get("for_sku") == Some(&s(sku.as_str())) && r.get("delta") == Some(&n(delta))
-                });
-                if !same {
-                    return Ok(Adjusted::IdReused);
-                }
+            [ItemFailure::ConditionFailed, ..] => Ok(
+                match self.recorded_adjustment(&record_key, sku, delta).await? {
+                    Some(true) => match self.get(sku).await? {
+                        Some(p) => Adjusted::AlreadyApplied(p),
+                        None => Adjusted::NotFound,
+                    },
+                    _ => Adjusted::IdReused,
+                },
+            ),
+            // One shard: its condition is the whole stock's. With more, the units moved
+            // between the read and the write: read again.
+            [_, ItemFailure::ConditionFailed] if stock.shards.len() == 1 => {
                 Ok(match self.get(sku).await? {
-                    Some(p) => Adjusted::AlreadyApplied(p),
+                    Some(p) => Adjusted::Refused(p),
                     None => Adjusted::NotFound,
                 })
             }
-            [_, ItemFailure::ConditionFailed] => Ok(match self.get(sku).await? {
-                Some(p) => Adjusted::Refused(p),
-                None => Adjusted::NotFound,
-            }),
             _ => Err(StoreError::Retry(format!(
                 "adjustment transaction cancelled: {reasons:?}"
             ))),
         }
+    }
+
+    /// `Some(same)` if the adjustment id is recorded (`same`: for this SKU and delta).
+    async fn recorded_adjustment(
+        &self,
+        record_key: &str,
+        sku: &Sku,
+        delta: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let record = get_consistent(
+            &self.client,
+            &self.table,
+            key1("sku", record_key),
+            "get adjustment",
+        )
+        .await?;
+        Ok(record.map(|r| {
+            r.get("for_sku") == Some(&s(sku.as_str())) && r.get("delta") == Some(&n(delta))
+        }))
     }
 
     /// One conditional update of a product (`ALL_NEW` on success); when its condition fails,
@@ -200,8 +243,12 @@ impl ProductStore for ProductsTable {
         &self,
         sku: &Sku,
         available: u64,
+        shards: ShardCount,
         at: DateTime<Utc>,
     ) -> Result<StockWrite, StoreError> {
+        if shards != ShardCount::ONE {
+            return self.create_sharded(sku, available, shards, at).await;
+        }
         self.conditional_update(
             sku,
             "SET #a = :a, #r = :zero, #v = :one, #u = :u",
@@ -224,6 +271,16 @@ impl ProductStore for ProductsTable {
         version: u64,
         at: DateTime<Utc>,
     ) -> Result<StockWrite, StoreError> {
+        match read_stock(&self.client, &self.table, sku).await? {
+            None => return Ok(StockWrite::NotFound),
+            Some(stock) if stock.shards.len() > 1 => {
+                let set = retry_conflicts("set sharded stock", || {
+                    self.set_sharded(sku, available, version, at)
+                });
+                return set.await;
+            }
+            Some(_) => {}
+        }
         // Items written before versions existed read as version 0.
         let condition = if version == 0 {
             "attribute_exists(sku) AND attribute_not_exists(#v)"
@@ -258,16 +315,19 @@ impl ProductStore for ProductsTable {
         retry_conflicts("adjust stock", || self.adjust_once(&adjustment)).await
     }
 
+    async fn set_shards(
+        &self,
+        sku: &Sku,
+        shards: ShardCount,
+        at: DateTime<Utc>,
+    ) -> Result<StockWrite, StoreError> {
+        retry_conflicts("set shards", || self.reshard(sku, shards, at)).await
+    }
+
+    // A snapshot of several shards is cancelled by a reservation in progress on any of them
+    // (on AWS as here): retried like a write conflict, else the API answers 503.
     async fn get(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
-        get_consistent(
-            &self.client,
-            &self.table,
-            key1("sku", sku.as_str()),
-            "get product",
-        )
-        .await?
-        .as_ref()
-        .map(product_from_item)
-        .transpose()
+        let stock = retry_conflicts("read stock", || read_stock(&self.client, &self.table, sku));
+        Ok(stock.await?.map(|stock| stock.product()))
     }
 }

@@ -11,6 +11,7 @@ use crate::ids::{AdjustmentId, CustomerId, OrderId, Sku};
 use crate::order::OrderLine;
 use crate::ports::{Adjusted, InventoryStore, Product, ProductStore, StockWrite, StoreError};
 use crate::reservation::{Recorded, Reservation, ReservationStatus};
+use crate::stock::ShardCount;
 
 #[derive(Debug, Default)]
 struct InventoryState {
@@ -45,6 +46,7 @@ impl ProductStore for InMemoryInventory {
         &self,
         sku: &Sku,
         available: u64,
+        shards: ShardCount,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
         let mut st = lock(&self.state);
@@ -56,6 +58,7 @@ impl ProductStore for InMemoryInventory {
                     available,
                     reserved: 0,
                     version: 1,
+                    shards: shards.get(),
                     updated_at: at,
                 };
                 st.products.insert(sku.clone(), p.clone());
@@ -109,6 +112,26 @@ impl ProductStore for InMemoryInventory {
                     Adjusted::Applied(p.clone())
                 }
             },
+        };
+        ready(Ok(out))
+    }
+
+    // One item stands for all shards here: the count is recorded, the units stay together.
+    fn set_shards(
+        &self,
+        sku: &Sku,
+        shards: ShardCount,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<StockWrite, StoreError>> + Send {
+        let mut st = lock(&self.state);
+        let out = match st.products.get_mut(sku) {
+            None => StockWrite::NotFound,
+            Some(p) => {
+                p.shards = shards.get();
+                p.version += 1;
+                p.updated_at = at;
+                StockWrite::Written(p.clone())
+            }
         };
         ready(Ok(out))
     }

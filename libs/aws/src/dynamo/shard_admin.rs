@@ -1,0 +1,166 @@
+//! The API's writes to a sharded product: create it over N shards, set its total under the
+//! version the caller read, change its shard count while it sells. Each is one transaction
+//! over every shard, conditioned on what was read, so the total never moves by accident;
+//! a transaction that lost a race answers `Retry` and runs again on a fresh read.
+
+use chrono::{DateTime, Utc};
+use orders_domain::ports::{StockWrite, StoreError};
+use orders_domain::reservation::ItemFailure;
+use orders_domain::stock::{self as shards, ShardCount};
+use orders_domain::Sku;
+
+use super::inventory::cancellation_reasons;
+use super::products::ProductsTable;
+use super::stock::{read_stock, Guard, Level, ShardWrite};
+use super::{backend, retry_conflicts};
+
+impl ProductsTable {
+    /// One transaction of shard writes: `Ok(Err(reasons))` when DynamoDB cancelled it.
+    pub(super) async fn transact(
+        &self,
+        writes: &[ShardWrite<'_>],
+        at: DateTime<Utc>,
+        op: &str,
+    ) -> Result<Result<(), Vec<ItemFailure>>, StoreError> {
+        let items = writes
+            .iter()
+            .map(|w| w.item(&self.table, at))
+            .collect::<Result<Vec<_>, _>>()?;
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match cancellation_reasons(&e) {
+                Some(reasons) => Ok(Err(reasons)),
+                None => Err(backend(op, e)),
+            },
+        }
+    }
+
+    async fn written(&self, sku: &Sku) -> Result<StockWrite, StoreError> {
+        Ok(match read_stock(&self.client, &self.table, sku).await? {
+            Some(stock) => StockWrite::Written(stock.product()),
+            None => StockWrite::NotFound,
+        })
+    }
+
+    async fn refused(&self, sku: &Sku) -> Result<StockWrite, StoreError> {
+        Ok(match read_stock(&self.client, &self.table, sku).await? {
+            Some(stock) => StockWrite::Refused(stock.product()),
+            None => StockWrite::NotFound,
+        })
+    }
+
+    /// A new product over `count` shards, its units split evenly.
+    pub(super) async fn create_sharded(
+        &self,
+        sku: &Sku,
+        available: u64,
+        count: ShardCount,
+        at: DateTime<Utc>,
+    ) -> Result<StockWrite, StoreError> {
+        let levels = shards::split_even(available, count.get());
+        let writes: Vec<ShardWrite> = levels
+            .iter()
+            .enumerate()
+            .map(|(k, &level)| ShardWrite {
+                sku,
+                shard: k as u32,
+                level: Level::Set(level),
+                reserved_delta: 0,
+                guard: Guard::New,
+                counts: (k == 0).then_some((count.get(), count.get())),
+            })
+            .collect();
+        retry_conflicts("create sharded product", || async {
+            match self.transact(&writes, at, "create sharded product").await? {
+                Ok(()) => self.written(sku).await,
+                Err(r) if r.first() == Some(&ItemFailure::ConditionFailed) => {
+                    self.refused(sku).await
+                }
+                Err(r) => Err(StoreError::Retry(format!("create cancelled: {r:?}"))),
+            }
+        })
+        .await
+    }
+
+    /// `available` in all, if the product (all shards) is at `version`.
+    pub(super) async fn set_sharded(
+        &self,
+        sku: &Sku,
+        available: u64,
+        version: u64,
+        at: DateTime<Utc>,
+    ) -> Result<StockWrite, StoreError> {
+        let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
+            return Ok(StockWrite::NotFound);
+        };
+        if stock.product().version != version {
+            return Ok(StockWrite::Refused(stock.product()));
+        }
+        let mut levels = shards::split_even(available, stock.active.get());
+        levels.resize(stock.shards.len(), 0);
+        let writes: Vec<ShardWrite> = stock
+            .shards
+            .iter()
+            .zip(levels)
+            .enumerate()
+            .map(|(k, (shard, level))| ShardWrite {
+                sku,
+                shard: k as u32,
+                level: Level::Set(level),
+                reserved_delta: 0,
+                guard: Guard::VersionIs(shard.version),
+                counts: None,
+            })
+            .collect();
+        match self.transact(&writes, at, "set sharded stock").await? {
+            Ok(()) => self.written(sku).await,
+            // A shard moved after the read that matched the caller's version: it changed.
+            Err(r) if r.contains(&ItemFailure::ConditionFailed) => self.refused(sku).await,
+            Err(r) => Err(StoreError::Retry(format!("set cancelled: {r:?}"))),
+        }
+    }
+
+    /// The product over `count` shards: missing shard items created, every unit spread over
+    /// the active ones (retired shards emptied, kept for the releases that return there).
+    pub(super) async fn reshard(
+        &self,
+        sku: &Sku,
+        count: ShardCount,
+        at: DateTime<Utc>,
+    ) -> Result<StockWrite, StoreError> {
+        let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
+            return Ok(StockWrite::NotFound);
+        };
+        let levels = stock.levels();
+        if stock.active == count && !shards::needs_rebalance(&levels, count) {
+            return Ok(StockWrite::Written(stock.product()));
+        }
+        let target = shards::rebalanced(&levels, count);
+        let all_slots = target.len() as u32;
+        let writes: Vec<ShardWrite> = target
+            .iter()
+            .enumerate()
+            .map(|(k, &level)| ShardWrite {
+                sku,
+                shard: k as u32,
+                level: Level::Set(level),
+                reserved_delta: 0,
+                guard: match stock.shards.get(k) {
+                    Some(shard) => Guard::VersionIs(shard.version),
+                    None => Guard::New,
+                },
+                counts: (k == 0).then_some((count.get(), all_slots)),
+            })
+            .collect();
+        match self.transact(&writes, at, "set shards").await? {
+            Ok(()) => self.written(sku).await,
+            Err(r) => Err(StoreError::Retry(format!("set shards cancelled: {r:?}"))),
+        }
+    }
+}

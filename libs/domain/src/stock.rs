@@ -1,0 +1,183 @@
+//! Sharded stock: a SKU's units split over N shard items, so orders for a hot SKU write to N
+//! items instead of one (a DynamoDB item takes ~500 transactional writes/s). The decisions
+//! here are pure: how many shards, which shard a reservation tries first, how units are
+//! taken from several shards when that one is short, how units are spread back (restock,
+//! rebalance). The adapter owns the item layout and the transactions.
+//!
+//! Shards `0..active` take reservations and restocks; a SKU whose count was lowered keeps its
+//! higher shards (`active..slots`) as items: reservations there are released back there, and
+//! a rebalance moves their units into the active ones. The total is always the sum over all
+//! slots. Design and its alternatives: docs/design.md, "Sharded stock".
+
+use crate::validation::{ErrorCode, ValidationError};
+
+/// Most shards a SKU may have: a rebalance or a count change writes every shard in one
+/// transaction (100 items at most), and 32 shards carry ~16,000 transactional writes/s.
+pub const MAX_SHARDS: u32 = 32;
+
+/// A SKU's shard count, 1..=[`MAX_SHARDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardCount(u32);
+
+impl ShardCount {
+    pub const ONE: ShardCount = ShardCount(1);
+
+    /// `field` names the input in the error (`shards`, `STOCK_SHARDS`).
+    pub fn new(n: u64, field: &str) -> Result<Self, ValidationError> {
+        match u32::try_from(n) {
+            Ok(n) if (1..=MAX_SHARDS).contains(&n) => Ok(ShardCount(n)),
+            _ => Err(ValidationError::new(
+                ErrorCode::InvalidValue,
+                field,
+                format!("{field} must be an integer from 1 to {MAX_SHARDS}"),
+            )),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The shard a reservation tries first: uniform over the active shards, from a random
+/// `r` in [0, 1).
+pub fn pick(active: ShardCount, r: f64) -> u32 {
+    ((r.clamp(0.0, 1.0) * f64::from(active.0)) as u32).min(active.0 - 1)
+}
+
+/// `total` split as evenly as possible over `n` shards, the remainder on the first ones.
+pub fn split_even(total: u64, n: u32) -> Vec<u64> {
+    let n = u64::from(n.max(1));
+    (0..n)
+        .map(|k| total / n + u64::from(k < total % n))
+        .collect()
+}
+
+/// Units to take from each shard (`levels[k]` available on shard `k`, any slot) to make up
+/// `quantity`: fullest shards first, so a take touches as few items as possible. `None` if
+/// all shards together hold less. Pairs are `(shard, units)`, units > 0.
+pub fn plan_take(levels: &[u64], quantity: u64) -> Option<Vec<(u32, u64)>> {
+    if levels.iter().sum::<u64>() < quantity {
+        return None;
+    }
+    let mut order: Vec<u32> = (0..levels.len() as u32).collect();
+    order.sort_by_key(|&k| (std::cmp::Reverse(levels[k as usize]), k));
+    let mut left = quantity;
+    let mut plan = Vec::new();
+    for k in order {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(levels[k as usize]);
+        if take > 0 {
+            plan.push((k, take));
+            left -= take;
+        }
+    }
+    Some(plan)
+}
+
+/// The levels after a rebalance: every unit of every slot spread evenly over the active
+/// shards, none left on the others. Same total.
+pub fn rebalanced(levels: &[u64], active: ShardCount) -> Vec<u64> {
+    let total: u64 = levels.iter().sum();
+    let mut out = split_even(total, active.0);
+    out.resize(levels.len().max(active.0 as usize), 0);
+    out
+}
+
+/// Whether a rebalance is worth a transaction: an active shard is empty while others hold
+/// stock, or units sit on a retired shard.
+pub fn needs_rebalance(levels: &[u64], active: ShardCount) -> bool {
+    let active = active.0 as usize;
+    let total: u64 = levels.iter().sum();
+    let empty_active = levels.iter().take(active).any(|&a| a == 0);
+    let retired = levels.iter().skip(active).any(|&a| a > 0);
+    retired || (empty_active && total >= active as u64)
+}
+
+/// A restock of `delta` units spread over the active shards: `(shard, units)`, units > 0.
+pub fn spread(delta: u64, active: ShardCount) -> Vec<(u32, u64)> {
+    split_even(delta, active.0)
+        .into_iter()
+        .enumerate()
+        .filter(|&(_, u)| u > 0)
+        .map(|(k, u)| (k as u32, u))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shards(n: u64) -> ShardCount {
+        ShardCount::new(n, "shards").unwrap()
+    }
+
+    #[test]
+    fn shard_counts_are_bounded() {
+        assert!(ShardCount::new(0, "shards").is_err());
+        assert!(ShardCount::new(u64::from(MAX_SHARDS) + 1, "shards").is_err());
+        let e = ShardCount::new(99, "STOCK_SHARDS").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("STOCK_SHARDS"));
+        assert_eq!(shards(8).get(), 8);
+    }
+
+    #[test]
+    fn picks_cover_every_active_shard_and_no_other() {
+        let n = shards(8);
+        let picked: std::collections::BTreeSet<u32> =
+            (0..800).map(|i| pick(n, f64::from(i) / 800.0)).collect();
+        assert_eq!(picked, (0..8).collect());
+        assert_eq!(pick(n, 1.0), 7, "r = 1.0 is clamped to the last shard");
+        assert_eq!(pick(ShardCount::ONE, 0.99), 0);
+    }
+
+    #[test]
+    fn even_split_keeps_the_total() {
+        assert_eq!(split_even(10, 4), vec![3, 3, 2, 2]);
+        assert_eq!(split_even(3, 8), vec![1, 1, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(split_even(7, 1), vec![7]);
+        for (t, n) in [(0, 3), (1, 32), (1_000_000_007, 16)] {
+            assert_eq!(split_even(t, n).iter().sum::<u64>(), t);
+        }
+    }
+
+    #[test]
+    fn a_take_uses_the_fullest_shards_and_never_more_than_there_is() {
+        assert_eq!(plan_take(&[2, 5, 1], 4), Some(vec![(1, 4)]));
+        assert_eq!(plan_take(&[2, 5, 1], 7), Some(vec![(1, 5), (0, 2)]));
+        assert_eq!(plan_take(&[2, 5, 1], 8), Some(vec![(1, 5), (0, 2), (2, 1)]));
+        assert_eq!(plan_take(&[2, 5, 1], 9), None);
+        assert_eq!(plan_take(&[0, 0], 1), None);
+        assert_eq!(plan_take(&[0, 3], 3), Some(vec![(1, 3)]));
+    }
+
+    #[test]
+    fn a_rebalance_moves_retired_units_into_the_active_shards() {
+        assert_eq!(rebalanced(&[0, 6, 0, 2], shards(4)), vec![2, 2, 2, 2]);
+        assert_eq!(rebalanced(&[1, 0, 5, 3], shards(2)), vec![5, 4, 0, 0]);
+        // A count raised past the slots that exist grows the levels.
+        assert_eq!(rebalanced(&[9], shards(3)), vec![3, 3, 3]);
+    }
+
+    #[test]
+    fn rebalance_only_when_it_helps() {
+        let four = shards(4);
+        assert!(needs_rebalance(&[0, 3, 3, 3], four));
+        assert!(!needs_rebalance(&[1, 3, 3, 3], four));
+        // Fewer units than shards: some shard is empty whatever is done.
+        assert!(!needs_rebalance(&[0, 1, 1, 0], four));
+        assert!(
+            needs_rebalance(&[1, 1, 1, 1, 2], four),
+            "units on a retired shard"
+        );
+    }
+
+    #[test]
+    fn a_restock_is_spread_over_the_active_shards() {
+        assert_eq!(spread(5, shards(2)), vec![(0, 3), (1, 2)]);
+        assert_eq!(spread(1, shards(4)), vec![(0, 1)]);
+        assert_eq!(spread(4, ShardCount::ONE), vec![(0, 4)]);
+    }
+}

@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
+.PHONY: help up build deploy seed demo bench sim shard-bench calls-per-order soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -35,6 +35,17 @@ demo: ## place an order through the API and follow it to the end
 
 bench: deploy ## the pipeline against the emulator's own ceiling, per-function init/RSS/zip; writes docs/bench/ (QUICK=1: fewer samples)
 	@cd scripts && ../$(TOOLS_BIN)/python -m bench $(if $(QUICK),--quick)
+
+sim: tools ## simulated hot-SKU reservations on DynamoDB over 1, 4 and 16 stock shards: docs/hot-sku-sim.png and the tables in docs/hot-sku-sim.md
+	$(TOOLS_BIN)/python scripts/hot_sku_sim.py --shards 1,4,16 --out docs/hot-sku-sim.png --table docs/hot-sku-sim.md
+
+shard-bench: ## the hot-SKU shapes on LocalStack (1, 4, 16 shards, the reserve code against the conflict model) next to make sim's model: docs/hot-sku-localstack.png
+	@cd scripts && ../$(TOOLS_BIN)/python shard_bench.py
+
+calls-per-order: N ?= 50
+calls-per-order: CANCEL ?= 0
+calls-per-order: ## AWS calls per order on the stack make up deployed, per function and resource: N=50 CANCEL=0 (share cancelled); docs/capacity.md
+	@cd scripts && ../$(TOOLS_BIN)/python calls_per_order.py --orders $(N) --cancel $(CANCEL)
 
 soak: N ?= 1000
 soak: FAULTS ?= 0.1

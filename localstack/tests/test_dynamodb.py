@@ -294,3 +294,17 @@ def test_concurrent_transactions_lose_no_update(aws, table):
             j.result()
     item = ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}}, ConsistentRead=True)["Item"]
     assert item["n"]["N"] == "150"
+
+
+def test_a_transactional_read_takes_up_to_100_items_as_on_aws(aws, table):
+    """AWS's limit for TransactGetItems is 100 items (moto's own was the old 25)."""
+    ddb = aws("dynamodb")
+    keys = [{"pk": {"S": f"shard-{k}"}} for k in range(101)]
+    for k in keys[:100]:
+        ddb.put_item(TableName=table, Item={**k, "available": {"N": "1"}})
+    got = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": k}} for k in keys[:100]])
+    assert [r["Item"]["pk"]["S"] for r in got["Responses"]] == [f"shard-{k}" for k in range(100)]
+    with pytest.raises(ddb.exceptions.ClientError) as e:
+        ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": k}} for k in keys])
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert "less than or equal to 100" in e.value.response["Error"]["Message"]

@@ -68,9 +68,18 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items[hash_key] = item
 
 
+# DynamoDB takes up to 100 items in a TransactGetItems, as in a TransactWriteItems (raised from
+# 25 in 2022: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactGetItems.html);
+# moto still refuses more than 25, so a read AWS serves (a SKU's 32 stock shards) failed here.
+TRANSACT_GET_MAX_ITEMS = 100
+
+
 def install() -> None:
-    """Patches moto's ``DynamoDBBackend.transact_write_items`` (idempotent)."""
-    from moto.dynamodb import models
+    """Patches moto's ``DynamoDBBackend.transact_write_items`` and its TransactGetItems limit
+    (idempotent)."""
+    from moto.dynamodb import models, responses
+
+    responses.TRANSACTION_MAX_ITEMS = TRANSACT_GET_MAX_ITEMS
 
     backend_cls = models.DynamoDBBackend
     if getattr(backend_cls.transact_write_items, "_item_backup", False):

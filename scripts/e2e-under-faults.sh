@@ -26,7 +26,7 @@ faults set "$RULES" >/dev/null
 trap 'faults clear >/dev/null' EXIT
 echo "==> fault rules: $RULES"
 rc=0
-"$TOOLS_BIN/pytest" -q tests/e2e "$@" || rc=$?
+"$TOOLS_BIN/pytest" -q --durations=5 tests/e2e "$@" || rc=$?
 echo "==> what the rules did"
 faults check || rc=1
 echo "==> DynamoDB transaction conflicts (the contention model, both e2e runs)"

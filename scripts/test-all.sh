@@ -72,7 +72,7 @@ run deploy make -s deploy
 # This run's IAM evidence starts empty (LocalStack may have served earlier runs).
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/usage" >/dev/null
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
-run e2e "$TOOLS_BIN/pytest" -q tests/e2e
+run e2e "$TOOLS_BIN/pytest" -q --durations=5 tests/e2e
 # The API against infra/openapi.yaml (schemathesis), before the fault rules go on.
 run api-contract scripts/api-contract.sh
 run e2e-under-faults scripts/e2e-under-faults.sh

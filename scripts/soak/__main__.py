@@ -83,6 +83,7 @@ def main() -> int:
     ap.add_argument("--outage", type=float, default=60, help="seconds order-status's mapping stays disabled")
     ap.add_argument("--dependency-outage", type=float, default=75,
                     help="seconds inventory's DynamoDB calls fail (5 receives: DLQ, redrive)")  # fmt: skip
+    ap.add_argument("--hot-shards", type=int, default=4, help="stock shards of the hot SKU (the others have one)")
     ap.add_argument("--out", default=str(local_aws.ROOT / ".build" / "soak"))
     args = ap.parse_args()
 
@@ -90,9 +91,10 @@ def main() -> int:
     pending_timeout = float(parameter(stack, "PendingTimeoutSeconds"))
     plan = make_plan(args.n, args.seed)
     note("plan", f"run {plan.run}: {args.n} orders, {len(plan.stock)} SKUs (hot {plan.hot}: {plan.stock[plan.hot]} "
-                 f"units), {len(plan.restocks)} restocks, faults {args.faults}, seed {args.seed}")  # fmt: skip
+                 f"units on {args.hot_shards} shards), {len(plan.restocks)} restocks, faults {args.faults}, "
+                 f"seed {args.seed}")  # fmt: skip
     for sku, units in plan.stock.items():
-        stack.set_stock(sku, units)
+        stack.set_stock(sku, units, shards=args.hot_shards if sku == plan.hot else 1)
     tap = Tap(stack, ("OrderEventsTopicArn", "CustomerNotificationsTopicArn"), prefix="soak-tap")
     chaos = Chaos(stack, args.faults, args.seed, args.kills, args.outage, lambda: load.placed / args.n, note,
                   dependency_outage_s=args.dependency_outage)  # fmt: skip

@@ -115,11 +115,18 @@ def check_stock(f: Findings, stack: Stack, plan: Plan, orders: list[dict], load:
             f.fail("unknown outcome", f"restock {r.key} of {r.sku}: {out.status} {out.error} (stock not checkable)")
     products = stack.table("ProductsTableName")
     for sku, initial in plan.stock.items():
-        # From the table, not the API: a corrupt (negative) count is what this looks for.
-        p = products.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]
-        available, reserved = int(p["available"]), int(p.get("reserved", 0))
-        if available < 0 or reserved < 0:
-            f.fail("oversold", f"{sku}: available {available}, reserved {reserved}")
+        # From the table, not the API: a corrupt (negative) count on any shard is what this
+        # looks for. Shard k > 0 of a SKU is the item `<sku>#shard#<k>`.
+        head = products.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]
+        shards = [head] + [
+            products.get_item(Key={"sku": f"{sku}#shard#{k}"}, ConsistentRead=True)["Item"]
+            for k in range(1, int(head.get("shard_slots", 1)))
+        ]
+        available = sum(int(p["available"]) for p in shards)
+        reserved = sum(int(p.get("reserved", 0)) for p in shards)
+        for k, p in enumerate(shards):
+            if int(p["available"]) < 0 or int(p.get("reserved", 0)) < 0:
+                f.fail("oversold", f"{sku} shard {k}: available {p['available']}, reserved {p.get('reserved')}")
         if initial + restocked[sku] != available + confirmed[sku]:
             f.fail("oversold", f"{sku}: {initial} + restocks {restocked[sku]} != available {available} "
                                f"+ confirmed units {confirmed[sku]}")  # fmt: skip

@@ -125,6 +125,23 @@ async fn stale_outbox_pages_and_limits() {
 }
 
 #[tokio::test]
+async fn the_sweeper_sees_the_oldest_first_across_every_index_key_value() {
+    let t = orders_table().await;
+    let start = now() - chrono::Duration::seconds(100);
+    // 24 orders, a second apart, spread over the indexes' 16 hash key values.
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let o = pending_order(start + chrono::Duration::seconds(i));
+        ids.push(o.order_id.clone());
+        t.insert_new(&o).await.unwrap();
+    }
+    let cutoff = start + chrono::Duration::seconds(60);
+    assert_eq!(t.stale_outbox(cutoff, 5).await.unwrap(), ids[..5]);
+    assert_eq!(t.stale_pending(cutoff, 7).await.unwrap(), ids[..7]);
+    assert_eq!(t.stale_pending(cutoff, 100).await.unwrap(), ids);
+}
+
+#[tokio::test]
 async fn stale_pending_lists_only_orders_still_pending() {
     let t = orders_table().await;
     let at = now();

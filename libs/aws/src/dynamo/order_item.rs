@@ -10,8 +10,23 @@ use orders_domain::{
 
 use super::{lines_av, s, ts, Item, Reader};
 
-/// The value of the sparse indexes' hash keys (`outbox_pending`, `pending_order`).
-pub(super) const PENDING: &str = "1";
+/// Hash key values of the sparse indexes (`outbox_pending`, `pending_order`): an order's is
+/// `index_key(order id)`, one of this many. One constant value put every order on one index
+/// partition (1,000 WCU/s: ~170 orders/s for `outbox`, docs/capacity.md); the sweeper queries
+/// each value. Items written before had "1", which is one of them.
+pub(super) const INDEX_PARTITIONS: u32 = 16;
+
+/// The sparse indexes' hash key value of an order: FNV-1a of its id, stable across releases
+/// (a later transition must write the value its insert wrote).
+pub(super) fn index_key(order_id: &OrderId) -> String {
+    let hash = order_id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash % u64::from(INDEX_PARTITIONS)).to_string()
+}
 
 pub(super) fn history_av(h: &HistoryEntry) -> AttributeValue {
     let mut m = HashMap::from([
@@ -50,10 +65,10 @@ pub(crate) fn order_to_item(o: &Order) -> Item {
         );
     }
     if let Some(ob) = &o.outbox {
-        item.extend(outbox_attrs(ob));
+        item.extend(outbox_attrs(&o.order_id, ob));
     }
     if o.status == OrderStatus::Pending {
-        item.insert("pending_order".into(), s(PENDING));
+        item.insert("pending_order".into(), s(index_key(&o.order_id)));
     }
     item
 }
@@ -66,11 +81,11 @@ pub(super) fn first_id(ob: &Outbox) -> &str {
     ob.first_id().map_or("", |id| id.as_str())
 }
 
-pub(super) fn outbox_attrs(ob: &Outbox) -> [(String, AttributeValue); 4] {
+pub(super) fn outbox_attrs(order_id: &OrderId, ob: &Outbox) -> [(String, AttributeValue); 4] {
     [
         ("outbox_events".to_string(), outbox_events_av(ob)),
         ("outbox_id".to_string(), s(first_id(ob))),
-        ("outbox_pending".to_string(), s(PENDING)),
+        ("outbox_pending".to_string(), s(index_key(order_id))),
         ("outbox_since".to_string(), s(ts(ob.since))),
     ]
 }

@@ -16,7 +16,7 @@ use orders_domain::ports::{
 use orders_domain::{EventId, Order, OrderId, OrderStatus, Outbox};
 
 use super::order_item::{
-    first_id, history_av, order_from_item, order_to_item, outbox_attrs, PENDING,
+    first_id, history_av, order_from_item, order_to_item, outbox_attrs, INDEX_PARTITIONS,
 };
 use super::{applied, backend, get_consistent, key1, s, ts, Item};
 
@@ -82,7 +82,7 @@ pub(crate) fn transition_expression(
     let mut condition = format!("#status IN ({})", from.join(", "));
     if let Some(ob) = w.outbox {
         // Appended to what is still pending, which keeps its first id and its age.
-        for (name, value) in outbox_attrs(ob) {
+        for (name, value) in outbox_attrs(w.order_id, ob) {
             let (n, v) = (format!("#{name}"), format!(":{name}"));
             set.push(match name.as_str() {
                 "outbox_events" => {
@@ -117,8 +117,9 @@ fn is_condition_failed_put(e: &aws_sdk_dynamodb::error::SdkError<PutItemError>) 
 }
 
 impl OrdersTable {
-    /// Order ids from a sparse index (hash `hash` = "1", range `range` <= `older_than`), oldest
-    /// first, at most `limit`. Only keys are read, so any projection of the index works.
+    /// Order ids from a sparse index (range `range` <= `older_than`), oldest first, at most
+    /// `limit`: each hash key value's oldest `limit`, merged. Only keys are read, so any
+    /// projection of the index works.
     async fn ids_up_to(
         &self,
         index: &str,
@@ -127,6 +128,26 @@ impl OrdersTable {
         older_than: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OrderId>, StoreError> {
+        let mut found: Vec<(String, OrderId)> = Vec::new();
+        for part in 0..INDEX_PARTITIONS {
+            found.extend(
+                self.part_up_to(index, (hash, &part.to_string()), range, older_than, limit)
+                    .await?,
+            );
+        }
+        found.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
+        Ok(found.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
+    /// `(range value, order id)` of one hash key value's oldest `limit` items.
+    async fn part_up_to(
+        &self,
+        index: &str,
+        (hash, value): (&str, &str),
+        range: &str,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, OrderId)>, StoreError> {
         let mut ids = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -135,10 +156,10 @@ impl OrdersTable {
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression("#h = :one AND #r <= :cutoff")
+                .key_condition_expression("#h = :part AND #r <= :cutoff")
                 .expression_attribute_names("#h", hash)
                 .expression_attribute_names("#r", range)
-                .expression_attribute_values(":one", s(PENDING))
+                .expression_attribute_values(":part", s(value))
                 .expression_attribute_values(":cutoff", s(ts(older_than)))
                 .set_exclusive_start_key(start.take())
                 .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
@@ -146,13 +167,14 @@ impl OrdersTable {
                 .await
                 .map_err(|e| backend(&format!("query index {index}"), e))?;
             for item in page.items() {
-                if let Some(AttributeValue::S(k)) = item.get("order_id") {
-                    match OrderId::parse(k.as_str()) {
-                        Ok(id) => ids.push(id),
-                        Err(e) => {
-                            tracing::warn!(index, error = %e, "malformed order id skipped")
-                        }
-                    }
+                let (Some(AttributeValue::S(k)), Some(AttributeValue::S(at))) =
+                    (item.get("order_id"), item.get(range))
+                else {
+                    continue;
+                };
+                match OrderId::parse(k.as_str()) {
+                    Ok(id) => ids.push((at.clone(), id)),
+                    Err(e) => tracing::warn!(index, error = %e, "malformed order id skipped"),
                 }
             }
             match page.last_evaluated_key() {
@@ -298,6 +320,7 @@ impl OrderStore for OrdersTable {
 
 #[cfg(test)]
 mod tests {
+    use super::super::order_item::index_key;
     use super::*;
     use orders_domain::{CustomerId, Event, HistoryEntry};
     use orders_domain::{OrderLine, Sku, Trigger};
@@ -350,13 +373,32 @@ mod tests {
     }
 
     #[test]
+    fn orders_spread_over_every_index_key_value_and_keep_theirs() {
+        let mut per_value = std::collections::HashMap::<String, usize>::new();
+        for _ in 0..1600 {
+            let id = OrderId::random();
+            assert_eq!(index_key(&id), index_key(&id), "stable");
+            *per_value.entry(index_key(&id)).or_default() += 1;
+        }
+        assert_eq!(per_value.len(), INDEX_PARTITIONS as usize);
+        // 100 expected per value: none far off, so no value is an index's hot partition.
+        assert!(
+            per_value.values().all(|&n| (50..=150).contains(&n)),
+            "{per_value:?}"
+        );
+        let fixed = OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap();
+        // Pinned: a different hash would strand the index entries of orders in flight.
+        assert_eq!(index_key(&fixed), "1");
+    }
+
+    #[test]
     fn outbox_attributes_feed_the_sparse_index() {
         let o = order();
         let item = order_to_item(&o);
-        assert_eq!(item["outbox_pending"], s("1"));
+        let key = s(index_key(&o.order_id));
+        assert_eq!(item["outbox_pending"], key);
         assert_eq!(
-            item["pending_order"],
-            s("1"),
+            item["pending_order"], key,
             "a new order is in the pending index"
         );
         let ob = o.outbox.unwrap();

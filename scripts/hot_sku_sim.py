@@ -311,12 +311,12 @@ def table(main: dict[int, list[Result]], sens: dict[float, dict[int, list[Result
     return "\n".join(rows) + "\n"
 
 
-def write_table(path: Path, text: str) -> None:
-    """Replaces the generated section of `path` (between BEGIN and END), or appends one."""
+def write_table(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replaces the generated section of `path` (between `begin` and `end`), or appends one."""
     doc = path.read_text() if path.exists() else "# Hot-SKU reservation simulation\n"
-    block = f"{BEGIN}\n{text}{END}"
-    if BEGIN in doc and END in doc:
-        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
+    block = f"{begin}\n{text}{end}"
+    if begin in doc and end in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
     else:
         doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(doc)

@@ -90,16 +90,6 @@ def table(points: list[dict], sims: dict[tuple[int, float], sim.Result], window_
     return "\n".join(rows) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    doc = path.read_text()
-    block = f"{BEGIN}\n{text}{END}"
-    if BEGIN in doc and END in doc:
-        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--shards", default="1,4,16")
@@ -113,7 +103,7 @@ def main() -> None:
     (args.docs / "hot-sku-localstack.json").write_text(json.dumps(points, indent=1) + "\n")
     plot(points, sims, args.window_ms, args.docs / "hot-sku-localstack.png")
     text = table(points, sims, args.window_ms)
-    write_section(args.docs / "hot-sku-sim.md", text)
+    sim.write_table(args.docs / "hot-sku-sim.md", text, BEGIN, END)
     print(text)
 
 

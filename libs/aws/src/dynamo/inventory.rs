@@ -19,6 +19,7 @@ use orders_domain::stock::ShardCount;
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::reserve::{takes_from_item, StockTake};
+use super::stock::transact;
 
 use super::{
     applied, backend, get_consistent, key1, lines_av, retry_conflicts, s, skus_av, ts, Item, Reader,
@@ -189,17 +190,9 @@ impl InventoryTables {
                 .expression_attribute_values(":u", s(ts(at)))
                 .build()
                 .map_err(|e| backend("build reservation update", e))?;
-            let mut items = vec![TransactWriteItem::builder().update(update).build()];
-            for t in &takes {
-                items.push(t.give_back().item(&self.products, at)?);
-            }
-            let res = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            match res {
+            let update = TransactWriteItem::builder().update(update).build();
+            let back: Vec<_> = takes.iter().map(StockTake::give_back).collect();
+            match transact(&self.client, &self.products, Some(update), &back, at).await? {
                 Ok(_) => {
                     return Ok(Recorded {
                         reservation: Reservation {

@@ -12,7 +12,7 @@ use orders_domain::stock::{self as shards, ShardCount};
 use orders_domain::{AdjustmentId, Sku};
 
 use super::inventory::cancellation_reasons;
-use super::stock::{self, read_stock, Guard, Level, ShardWrite, Stock};
+use super::stock::{self, read_stock, transact, Guard, Level, ShardWrite, Stock};
 use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Item, Reader};
 
 /// One relative stock change, as `adjust` receives it.
@@ -119,17 +119,8 @@ impl ProductsTable {
             .expression_attribute_values(":x", n(at.timestamp() + ADJUSTMENT_MEMORY_SECS))
             .build()
             .map_err(|e| backend("build adjustment record", e))?;
-        let mut items = vec![TransactWriteItem::builder().update(record).build()];
-        for w in &writes {
-            items.push(w.item(&self.table, at)?);
-        }
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match res {
+        let record = TransactWriteItem::builder().update(record).build();
+        let err = match transact(&self.client, &self.table, Some(record), &writes, at).await? {
             Ok(_) => {
                 return match self.get(sku).await? {
                     Some(p) => Ok(Adjusted::Applied(p)),

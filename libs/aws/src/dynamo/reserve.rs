@@ -17,7 +17,7 @@ use orders_domain::stock::{self as shards, ShardCount};
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::inventory::{cancellation_reasons, InventoryTables};
-use super::stock::{read_stock, rebalance_writes, Guard, Level, ShardWrite, Stock};
+use super::stock::{read_stock, rebalance_writes, transact, Guard, Level, ShardWrite, Stock};
 use super::{backend, jitter, n, s, Item, Reader};
 
 /// How long a container trusts a SKU's shard count: a count raised since is used a little
@@ -199,17 +199,9 @@ impl InventoryTables {
                 .condition_expression("attribute_not_exists(order_id)")
                 .build()
                 .map_err(|e| backend("build reservation put", e))?;
-            let mut items = vec![TransactWriteItem::builder().put(put).build()];
-            for t in &takes {
-                items.push(t.take().item(&self.products, at)?);
-            }
-            let res = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let err = match res {
+            let put = TransactWriteItem::builder().put(put).build();
+            let writes: Vec<_> = takes.iter().map(StockTake::take).collect();
+            let err = match transact(&self.client, &self.products, Some(put), &writes, at).await? {
                 Ok(_) => {
                     self.rebalance(&snapshots, &takes, at).await;
                     return Ok(Recorded {
@@ -302,16 +294,9 @@ impl InventoryTables {
                 continue;
             }
             let writes = rebalance_writes(stock, &after);
-            let items: Result<Vec<_>, _> =
-                writes.iter().map(|w| w.item(&self.products, at)).collect();
-            let res = match items {
-                Ok(items) => self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| backend("rebalance", e)),
+            let res = match transact(&self.client, &self.products, None, &writes, at).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(backend("rebalance", e)),
                 Err(e) => Err(e),
             };
             match res {

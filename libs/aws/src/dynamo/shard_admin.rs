@@ -11,7 +11,7 @@ use orders_domain::Sku;
 
 use super::inventory::cancellation_reasons;
 use super::products::ProductsTable;
-use super::stock::{read_stock, Guard, Level, ShardWrite};
+use super::stock::{read_stock, transact, Guard, Level, ShardWrite};
 use super::{backend, retry_conflicts};
 
 impl ProductsTable {
@@ -22,17 +22,7 @@ impl ProductsTable {
         at: DateTime<Utc>,
         op: &str,
     ) -> Result<Result<(), Vec<ItemFailure>>, StoreError> {
-        let items = writes
-            .iter()
-            .map(|w| w.item(&self.table, at))
-            .collect::<Result<Vec<_>, _>>()?;
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
+        match transact(&self.client, &self.table, None, writes, at).await? {
             Ok(_) => Ok(Ok(())),
             Err(e) => match cancellation_reasons(&e) {
                 Some(reasons) => Ok(Err(reasons)),
@@ -64,18 +54,7 @@ impl ProductsTable {
         at: DateTime<Utc>,
     ) -> Result<StockWrite, StoreError> {
         let levels = shards::split_even(available, count.get());
-        let writes: Vec<ShardWrite> = levels
-            .iter()
-            .enumerate()
-            .map(|(k, &level)| ShardWrite {
-                sku,
-                shard: k as u32,
-                level: Level::Set(level),
-                reserved_delta: 0,
-                guard: Guard::New,
-                counts: (k == 0).then_some((count.get(), count.get())),
-            })
-            .collect();
+        let writes = set_levels(sku, &levels, count, |_| Guard::New);
         retry_conflicts("create sharded product", || async {
             match self.transact(&writes, at, "create sharded product").await? {
                 Ok(()) => self.written(sku).await,
@@ -142,25 +121,36 @@ impl ProductsTable {
             return Ok(StockWrite::Written(stock.product()));
         }
         let target = shards::rebalanced(&levels, count);
-        let all_slots = target.len() as u32;
-        let writes: Vec<ShardWrite> = target
-            .iter()
-            .enumerate()
-            .map(|(k, &level)| ShardWrite {
-                sku,
-                shard: k as u32,
-                level: Level::Set(level),
-                reserved_delta: 0,
-                guard: match stock.shards.get(k) {
-                    Some(shard) => Guard::VersionIs(shard.version),
-                    None => Guard::New,
-                },
-                counts: (k == 0).then_some((count.get(), all_slots)),
-            })
-            .collect();
+        let writes = set_levels(sku, &target, count, |k| match stock.shards.get(k) {
+            Some(shard) => Guard::VersionIs(shard.version),
+            None => Guard::New,
+        });
         match self.transact(&writes, at, "set shards").await? {
             Ok(()) => self.written(sku).await,
             Err(r) => Err(StoreError::Retry(format!("set shards cancelled: {r:?}"))),
         }
     }
+}
+
+/// Every slot of `sku` set to its level in `levels`, each under `guard(slot)`; the product item
+/// records `active` and how many slots there are.
+fn set_levels<'a>(
+    sku: &'a Sku,
+    levels: &[u64],
+    active: ShardCount,
+    guard: impl Fn(usize) -> Guard,
+) -> Vec<ShardWrite<'a>> {
+    let slots = levels.len() as u32;
+    levels
+        .iter()
+        .enumerate()
+        .map(|(k, &level)| ShardWrite {
+            sku,
+            shard: k as u32,
+            level: Level::Set(level),
+            reserved_delta: 0,
+            guard: guard(k),
+            counts: (k == 0).then_some((active.get(), slots)),
+        })
+        .collect()
 }

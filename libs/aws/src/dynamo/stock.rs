@@ -7,6 +7,7 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Get, TransactGetItem, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -270,6 +271,26 @@ impl ShardWrite<'_> {
             .map_err(|e| backend("build shard write", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
+}
+
+/// One transaction: `first` (the record the stock moves with, if any), then every shard write.
+pub(crate) async fn transact(
+    client: &Client,
+    table: &str,
+    first: Option<TransactWriteItem>,
+    writes: &[ShardWrite<'_>],
+    at: DateTime<Utc>,
+) -> Result<Result<(), SdkError<TransactWriteItemsError>>, StoreError> {
+    let mut items: Vec<TransactWriteItem> = first.into_iter().collect();
+    for w in writes {
+        items.push(w.item(table, at)?);
+    }
+    let res = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    Ok(res.map(|_| ()))
 }
 
 /// The writes that move `stock` to `levels` (same total), each under the level it was read

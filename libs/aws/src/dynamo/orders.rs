@@ -130,10 +130,11 @@ impl OrdersTable {
     ) -> Result<Vec<OrderId>, StoreError> {
         let mut found: Vec<(String, OrderId)> = Vec::new();
         for part in 0..INDEX_PARTITIONS {
-            found.extend(
-                self.part_up_to(index, (hash, &part.to_string()), range, older_than, limit)
-                    .await?,
-            );
+            // Boxed: inlined, the query future nested in the loop made the sweeper's future
+            // type deeper than rustc's layout query limit.
+            let part = part.to_string();
+            let query = Box::pin(self.part_up_to(index, (hash, &part), range, older_than, limit));
+            found.extend(query.await?);
         }
         found.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
         Ok(found.into_iter().take(limit).map(|(_, id)| id).collect())

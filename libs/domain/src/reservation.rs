@@ -133,6 +133,8 @@ pub fn classify_reserve_cancellation(
         .filter(|(r, _)| **r == ItemFailure::ConditionFailed)
         .map(|(_, &line)| line)
         .collect();
+    // A re-planned line's items move to the end: sort before dropping repeats.
+    missed.sort_unstable();
     missed.dedup();
     if missed.is_empty() {
         ReserveVerdict::Retry
@@ -213,6 +215,11 @@ mod tests {
         assert_eq!(
             classify_reserve_cancellation(&[N, N, F, F, N], &[0, 1, 1, 2]),
             ReserveVerdict::Missed(vec![1])
+        );
+        // Re-planned lines come last in the transaction; the verdict is in line order.
+        assert_eq!(
+            classify_reserve_cancellation(&[N, F, N, F, F], &[2, 0, 1, 1]),
+            ReserveVerdict::Missed(vec![1, 2])
         );
         assert_eq!(
             classify_reserve_cancellation(&[N, F, O, N], &l),

@@ -88,14 +88,14 @@ def unsettled(stack: Stack, ids: list[str]) -> list[str]:
 
 
 def operations() -> Counter[tuple[str, str]]:
-    rows = requests.get(f"{CONTROL}/requests", timeout=10).json()["requests"]
+    rows = local_aws.hostmode("requests")["requests"]
     return Counter({(r["service"], r["operation"]): r["count"] for r in rows if not r["internal"]})
 
 
 def deliveries() -> Counter[tuple[str, str]]:
     """Per queue: messages the mapping delivered and batches (= consumer invocations)."""
     out: Counter[tuple[str, str]] = Counter()
-    for m in requests.get(f"{CONTROL}/mappings", timeout=10).json()["mappings"]:
+    for m in local_aws.hostmode("mappings")["mappings"]:
         out[(m["queue_arn"], "messages")] += m["messages"]
         out[(m["queue_arn"], "batches")] += m["batches"]
     return out
@@ -111,7 +111,7 @@ def sweeper_runs(role: str, timeout: float) -> tuple[Counter[tuple[str, str]], f
     the usage record until the sweeper's calls change, then until they stop changing, twice."""
 
     def calls() -> Counter[tuple[str, str]]:
-        got = requests.get(f"{CONTROL}/iam/usage", timeout=10).json().get(role, [])
+        got = local_aws.hostmode("iam/usage").get(role, [])
         return Counter({(u["action"], u["resource"]): u["count"] for u in got})
 
     def next_run(before: Counter[tuple[str, str]]) -> tuple[Counter[tuple[str, str]], float]:
@@ -165,7 +165,7 @@ def main() -> int:
         assert r.status in (200, 202, 409), f"cancel {oid}: {r.status} {r.text}"
         api_requests += 1
     wait_for(lambda: unsettled(stack, ids), lambda left: not left, args.timeout, "orders settled", interval=1)
-    usage = requests.get(f"{CONTROL}/iam/usage", timeout=10).json()
+    usage = local_aws.hostmode("iam/usage")
     ops, maps = operations() - ops, deliveries() - maps
     versions = product_writes(stack, skus) - versions
 

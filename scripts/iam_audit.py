@@ -19,8 +19,6 @@ import re
 import sys
 from urllib.parse import unquote
 
-import requests
-
 import local_aws
 
 
@@ -37,7 +35,6 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stack", default=os.environ.get("STACK_NAME", "orders-pipeline"))
     args = ap.parse_args()
-    endpoint = local_aws.ENDPOINT
     cfn, iam, lam = (local_aws.client(s) for s in ("cloudformation", "iam", "lambda"))
 
     functions = [
@@ -45,8 +42,8 @@ def main() -> int:
         for r in cfn.describe_stack_resources(StackName=args.stack)["StackResources"]
         if r["ResourceType"] == "AWS::Lambda::Function"
     ]
-    usage = requests.get(f"{endpoint}/_hostmode/iam/usage", timeout=10).json()
-    denials = requests.get(f"{endpoint}/_hostmode/iam/denials", timeout=10).json()["denials"]
+    usage = local_aws.hostmode("iam/usage")
+    denials = local_aws.hostmode("iam/denials")["denials"]
 
     problems = []
     rows = []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
@@ -38,6 +39,14 @@ def cli_env(endpoint: str = ENDPOINT) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
         AWS_DEFAULT_REGION=REGION,
     )
+
+
+def hostmode(path: str) -> Any:
+    """JSON of the localstack-hostmode extension's `GET /_hostmode/<path>` (requests served,
+    mapping counters, IAM usage and denials, ...)."""
+    r = requests.get(f"{ENDPOINT}/_hostmode/{path}", timeout=10)
+    r.raise_for_status()
+    return r.json()
 
 
 def queue_depth(sqs: Any, url: str) -> tuple[int, int]:

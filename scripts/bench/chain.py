@@ -59,9 +59,7 @@ def drain_rate(bare: Bare, consumers: tuple[str, ...], per_queue: int) -> tuple[
 
 
 def total_requests() -> int:
-    r = requests.get(f"{local_aws.ENDPOINT}/_hostmode/requests", timeout=10)
-    r.raise_for_status()
-    return sum(x["count"] for x in r.json()["requests"])
+    return sum(x["count"] for x in local_aws.hostmode("requests")["requests"])
 
 
 def api_to_trivial(bare: Bare, n: int) -> Latency:

@@ -125,17 +125,14 @@ class Pipeline:
     @staticmethod
     def requests() -> dict[str, int]:
         """Requests LocalStack's gateway served so far, by "service.Operation" (+ " (internal)")."""
-        r = requests.get(f"{local_aws.ENDPOINT}/_hostmode/requests", timeout=10)
-        r.raise_for_status()
         return {
             f"{x['service']}.{x['operation']}" + (" (internal)" if x["internal"] else ""): x["count"]
-            for x in r.json()["requests"]
+            for x in local_aws.hostmode("requests")["requests"]
         }
 
     def deliveries(self) -> int:
-        r = requests.get(f"{local_aws.ENDPOINT}/_hostmode/mappings", timeout=10)
-        r.raise_for_status()
-        return sum(m["messages"] for m in r.json()["mappings"] if m["queue_arn"] in self.queue_arns)
+        mappings = local_aws.hostmode("mappings")["mappings"]
+        return sum(m["messages"] for m in mappings if m["queue_arn"] in self.queue_arns)
 
     def _post(self) -> tuple[str | None, float]:
         """One order (its own session per thread); (order id or None, epoch ms when sent)."""

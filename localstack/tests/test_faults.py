@@ -57,6 +57,7 @@ def test_dynamodb_error_shapes(probe, table, faults):
         ("ProvisionedThroughputExceededException", 400),
         ("RequestLimitExceeded", 400),
         ("InternalServerError", 500),
+        ("ValidationException", 400),
         ("ServiceUnavailable", 503),
     ]:
         faults(f"dynamodb:GetItem:{error}:1:function={probe.name}")

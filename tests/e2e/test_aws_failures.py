@@ -137,6 +137,35 @@ def test_a_hung_dynamodb_call_becomes_a_prompt_json_503(stack, faults):
     assert stack.call("GET", f"/orders/{order_id}").status == 200
 
 
+def test_a_request_dynamodb_refuses_is_a_500_not_an_invitation_to_retry(stack, faults, session_started_ms):
+    # A ValidationException (an item over 400 KB, say) meets the same request again: neither the
+    # SDK nor the client should retry it, and the cause is logged as an error.
+    rule = rule_on(stack, "dynamodb:PutItem:ValidationException:1", "OrdersApiFunctionName")
+    _, customer, r = order_under(stack, faults, rule)
+    assert r.status == 500, r.text
+    assert r.body["error"] == "internal", r.body
+    assert (faults.rule(rule)["faulted"], faults.rule(rule)["retried"]) == (1, 0), "not retried"
+    assert orders_of(stack, customer) == []
+    wait_for(
+        lambda: [
+            x
+            for x in log_lines(stack, "OrdersApiFunctionName", session_started_ms)
+            if x.get("level") == "ERROR" and "ValidationException" in x.get("fields", {}).get("detail", "")
+        ],
+        bool,
+        30,
+        "the refusal logged as an error, with DynamoDB's code",
+    )
+    faults.remove(rule)
+
+    # The same on a read: GET /orders/{id}.
+    order_id = stack.place(customer, [(new_sku(), 1)]).body["order_id"]
+    rule = rule_on(stack, "dynamodb:GetItem:ValidationException:1", "OrdersApiFunctionName")
+    faults.add(rule)
+    r = stack.call("GET", f"/orders/{order_id}")
+    assert (r.status, r.body["error"]) == (500, "internal"), r.text
+
+
 def test_a_restock_whose_answer_was_lost_is_applied_once(stack, faults):
     # The adjustment's transaction commits, then its answer is an error (`applied`); the SDK's
     # retry finds the adjustment's record and adds nothing; so does the client's own retry.

@@ -24,7 +24,7 @@ pub enum CancelError {
     /// A dependency failed; retrying the same request is safe.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
-    /// A stored record is corrupt (not the client's to retry).
+    /// A stored record is corrupt, or the store refused the request (not the client's to retry).
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -32,7 +32,9 @@ pub enum CancelError {
 impl From<StoreError> for CancelError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Corrupt { .. } => CancelError::Internal(e.to_string()),
+            StoreError::Corrupt { .. } | StoreError::Refused(_) => {
+                CancelError::Internal(e.to_string())
+            }
             StoreError::Backend(_) | StoreError::Retry(_) => {
                 CancelError::Unavailable(e.to_string())
             }

@@ -36,7 +36,8 @@ pub enum PlaceError {
     /// A dependency failed; retrying the same request is safe.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
-    /// A stored record is corrupt, or a random id collided (not the client's to retry).
+    /// A stored record is corrupt, the store refused the request, or a random id collided
+    /// (not the client's to retry).
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,7 +45,9 @@ pub enum PlaceError {
 impl From<StoreError> for PlaceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Corrupt { .. } => PlaceError::Internal(e.to_string()),
+            StoreError::Corrupt { .. } | StoreError::Refused(_) => {
+                PlaceError::Internal(e.to_string())
+            }
             StoreError::Backend(_) | StoreError::Retry(_) => PlaceError::Unavailable(e.to_string()),
         }
     }

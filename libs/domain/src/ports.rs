@@ -29,6 +29,10 @@ pub enum StoreError {
     /// Not decided this time (transaction conflict): try again later.
     #[error("retry later: {0}")]
     Retry(String),
+    /// The backend refused the request itself (invalid, table missing, access denied): a
+    /// defect or a misconfiguration that the same request meets again, so not worth retrying.
+    #[error("store refused the request: {0}")]
+    Refused(String),
 }
 
 /// Publishing an event failed; whether SNS got it is unknown.

@@ -54,6 +54,14 @@ ERRORS: dict[str, tuple[tuple[str, ...], str, int, str]] = {
         "Please contact AWS Support at https://aws.amazon.com/support request a limit increase",
     ),
     "InternalServerError": (("dynamodb",), "InternalServerError", 500, "Internal server error"),
+    # A request DynamoDB refuses for what it is (an item over 400 KB, a bad expression): the
+    # same request meets it again, so nothing should retry it.
+    "ValidationException": (
+        ("dynamodb",),
+        "ValidationException",
+        400,
+        "Item size has exceeded the maximum allowed size",
+    ),
     "ServiceUnavailable": (("dynamodb", "sns", "sqs"), "ServiceUnavailable", 503, "Service Unavailable"),
     # TransactWriteItems: TransactionCanceledException with a TransactionConflict reason;
     # a single-item write: TransactionConflictException (see :func:`build_exception`).

@@ -162,10 +162,10 @@ fn cancel_error(e: &CancelError) -> Response {
     }
 }
 
-/// A store failure: `503` when retrying may help, `500` for a corrupt record.
+/// A store failure: `503` when retrying may help, `500` for a corrupt record or a refused request.
 pub(super) fn store_error(e: &StoreError) -> Response {
     match e {
-        StoreError::Corrupt { .. } => internal(&e.to_string()),
+        StoreError::Corrupt { .. } | StoreError::Refused(_) => internal(&e.to_string()),
         StoreError::Backend(_) | StoreError::Retry(_) => unavailable(&e.to_string()),
     }
 }

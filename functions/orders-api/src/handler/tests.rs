@@ -407,6 +407,19 @@ async fn publish_failure_is_503_and_leaves_no_order() {
     );
 }
 
+#[test]
+fn a_store_refusal_is_a_500_and_a_store_failure_a_503() {
+    use orders_domain::ports::StoreError;
+    let answer = |e: StoreError| {
+        let resp = proxy_response(orders::store_error(&e));
+        (resp.status_code, body_json(&resp)["error"].clone())
+    };
+    let refused = StoreError::Refused("get order: ValidationException".into());
+    assert_eq!(answer(refused), (500, "internal".into()));
+    let failed = StoreError::Backend("get order: ThrottlingException".into());
+    assert_eq!(answer(failed), (503, "unavailable".into()));
+}
+
 /// A publisher that never answers (a hung SNS call).
 struct HungPublisher;
 

@@ -22,7 +22,8 @@ use super::reserve::{takes_from_item, StockTake};
 use super::stock::transact;
 
 use super::{
-    applied, backend, get_consistent, key1, lines_av, retry_conflicts, s, skus_av, ts, Item, Reader,
+    applied, backend, get_consistent, key1, lines_av, retry_conflicts, s, skus_av, ts, unbuilt,
+    Item, Reader,
 };
 
 /// Products and Reservations, changed together by the inventory consumer.
@@ -189,7 +190,7 @@ impl InventoryTables {
                 .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
                 .expression_attribute_values(":u", s(ts(at)))
                 .build()
-                .map_err(|e| backend("build reservation update", e))?;
+                .map_err(|e| unbuilt("build reservation update", e))?;
             let update = TransactWriteItem::builder().update(update).build();
             let back: Vec<_> = takes.iter().map(StockTake::give_back).collect();
             match transact(&self.client, &self.products, Some(update), &back, at).await? {

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -74,9 +74,33 @@ pub(crate) fn jitter() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Any SDK failure that is not an expected condition outcome.
-pub(crate) fn backend(op: &str, e: impl std::error::Error) -> StoreError {
-    StoreError::Backend(format!("{op}: {}", DisplayErrorContext(e)))
+/// DynamoDB's errors that the same request meets again ("OK to retry? No" in the developer
+/// guide's "Error handling with DynamoDB"; condition failures are decided where they occur).
+const REFUSALS: [&str; 7] = [
+    "AccessDeniedException",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
+    "ResourceInUseException",
+    "ResourceNotFoundException",
+    "SerializationException",
+    "ValidationException",
+];
+
+/// Any SDK failure that is not an expected condition outcome: `Refused` when DynamoDB refused
+/// the request itself (retrying cannot help), else `Backend` (throttling, 5xx, timeouts, I/O).
+pub(crate) fn backend(op: &str, e: impl std::error::Error + ProvideErrorMetadata) -> StoreError {
+    let refused = e.code().is_some_and(|code| REFUSALS.contains(&code));
+    let detail = format!("{op}: {}", DisplayErrorContext(e));
+    if refused {
+        StoreError::Refused(detail)
+    } else {
+        StoreError::Backend(detail)
+    }
+}
+
+/// A request this code could not build (a required field left out): a defect, never retried.
+pub(crate) fn unbuilt(op: &str, e: BuildError) -> StoreError {
+    StoreError::Refused(format!("{op}: {}", DisplayErrorContext(e)))
 }
 
 /// One item by key, read strongly consistent: the decisions that follow a read (after a failed
@@ -111,7 +135,7 @@ pub(crate) fn applied<T, E, R>(
     op: &str,
 ) -> Result<bool, StoreError>
 where
-    SdkError<E, R>: std::error::Error,
+    SdkError<E, R>: std::error::Error + ProvideErrorMetadata,
 {
     match res {
         Ok(_) => Ok(true),
@@ -256,6 +280,39 @@ pub(crate) fn parse_time(v: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_refused_request_is_told_from_a_failure_worth_retrying() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        let error = |code: &str| {
+            GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build())
+        };
+        for code in [
+            "ValidationException",
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+        ] {
+            let e = backend("get order", error(code));
+            assert!(
+                matches!(&e, StoreError::Refused(d) if d.contains(code)),
+                "{code}: {e:?}"
+            );
+        }
+        for code in [
+            "ThrottlingException",
+            "InternalServerError",
+            "RequestLimitExceeded",
+        ] {
+            let e = backend("get order", error(code));
+            assert!(matches!(e, StoreError::Backend(_)), "{code}: {e:?}");
+        }
+        let no_code = GetItemError::generic(ErrorMetadata::builder().build());
+        assert!(matches!(
+            backend("get order", no_code),
+            StoreError::Backend(_)
+        ));
+    }
 
     #[test]
     fn timestamps_are_fixed_width_and_sort_as_time() {

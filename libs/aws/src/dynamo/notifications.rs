@@ -12,7 +12,7 @@ use orders_domain::reservation::ItemFailure;
 use orders_domain::{EventId, OrderId};
 
 use super::inventory::cancellation_reasons;
-use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Reader};
+use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Reader};
 
 const CLAIMED: &str = "CLAIMED";
 const SENT: &str = "SENT";
@@ -92,7 +92,7 @@ impl NotificationsTable {
             .expression_attribute_values(":claimed", s(CLAIMED))
             .expression_attribute_values(":stale", n(stale_before_ms))
             .build()
-            .map_err(|e| backend("build notification claim", e))?;
+            .map_err(|e| unbuilt("build notification claim", e))?;
         let mark = Update::builder()
             .table_name(&self.table)
             .key("event_id", s(mark_key(&rec.order_id)))
@@ -100,7 +100,7 @@ impl NotificationsTable {
             .condition_expression("attribute_not_exists(hwm) OR hwm <= :seq")
             .expression_attribute_values(":seq", n(rec.seq))
             .build()
-            .map_err(|e| backend("build notification mark", e))?;
+            .map_err(|e| unbuilt("build notification mark", e))?;
         let res = self
             .client
             .transact_write_items()

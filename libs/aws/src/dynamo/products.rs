@@ -13,7 +13,7 @@ use orders_domain::{AdjustmentId, Sku};
 
 use super::inventory::cancellation_reasons;
 use super::stock::{self, read_stock, transact, Guard, Level, ShardWrite, Stock};
-use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, Item, Reader};
+use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Item, Reader};
 
 /// One relative stock change, as `adjust` receives it.
 #[derive(Clone, Copy)]
@@ -118,7 +118,7 @@ impl ProductsTable {
             .expression_attribute_values(":u", s(ts(at)))
             .expression_attribute_values(":x", n(at.timestamp() + ADJUSTMENT_MEMORY_SECS))
             .build()
-            .map_err(|e| backend("build adjustment record", e))?;
+            .map_err(|e| unbuilt("build adjustment record", e))?;
         let record = TransactWriteItem::builder().update(record).build();
         let err = match transact(&self.client, &self.table, Some(record), &writes, at).await? {
             Ok(_) => {

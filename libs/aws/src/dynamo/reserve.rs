@@ -18,7 +18,7 @@ use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::inventory::{cancellation_reasons, InventoryTables};
 use super::stock::{read_stock, rebalance_writes, transact, Guard, Level, ShardWrite, Stock};
-use super::{backend, jitter, n, s, Item, Reader};
+use super::{backend, jitter, n, s, unbuilt, Item, Reader};
 
 /// How long a container trusts a SKU's shard count: a count raised since is used a little
 /// late; a lowered one sends some reservations to emptied shards, which miss and re-plan.
@@ -198,7 +198,7 @@ impl InventoryTables {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(order_id)")
                 .build()
-                .map_err(|e| backend("build reservation put", e))?;
+                .map_err(|e| unbuilt("build reservation put", e))?;
             let put = TransactWriteItem::builder().put(put).build();
             let writes: Vec<_> = takes.iter().map(StockTake::take).collect();
             let err = match transact(&self.client, &self.products, Some(put), &writes, at).await? {

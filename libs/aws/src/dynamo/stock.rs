@@ -15,7 +15,7 @@ use orders_domain::ports::{Product, StoreError};
 use orders_domain::stock::{self, ShardCount};
 use orders_domain::Sku;
 
-use super::{backend, get_consistent, key1, n, s, ts, Item, Reader};
+use super::{backend, get_consistent, key1, n, s, ts, unbuilt, Item, Reader};
 
 /// The key of shard `shard` of `sku`.
 pub(crate) fn shard_key(sku: &Sku, shard: u32) -> String {
@@ -114,7 +114,7 @@ pub(crate) async fn read_stock(
             .key("sku", s(shard_key(sku, k)))
             .build()
             .map(|g| TransactGetItem::builder().get(g).build())
-            .map_err(|e| backend("build shard get", e))
+            .map_err(|e| unbuilt("build shard get", e))
     });
     let out = client
         .transact_get_items()
@@ -268,7 +268,7 @@ impl ShardWrite<'_> {
             .update_expression(expr)
             .condition_expression(condition)
             .build()
-            .map_err(|e| backend("build shard write", e))?;
+            .map_err(|e| unbuilt("build shard write", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,10 +135,19 @@ class Stack:
     def set_shards(self, sku: str, shards: int) -> Response:
         """Changes a product's shard count; a 503 (the change lost a race with reservations on
         a hot item) is retried, as any client of the API should."""
-        deadline = time.monotonic() + 60
+        return self.as_client(lambda: self.call("PATCH", f"/products/{sku}", {"shards": shards}))
+
+    @staticmethod
+    def as_client(send: Callable[[], Response], timeout: float = 60) -> Response:
+        """Sends a request the way a careful client does: again while the API answers 503
+        ("retrying the same request is safe": a call timed out or lost a race under load) or
+        409 `idempotency_key_in_use` (with Retry-After), for up to `timeout` seconds. Only for
+        requests that are safe to repeat (idempotent, or under an Idempotency-Key)."""
+        deadline = time.monotonic() + timeout
         while True:
-            r = self.call("PATCH", f"/products/{sku}", {"shards": shards})
-            if r.status != 503 or time.monotonic() > deadline:
+            r = send()
+            busy = r.status == 409 and isinstance(r.body, dict) and r.body.get("error") == "idempotency_key_in_use"
+            if not (r.status == 503 or busy) or time.monotonic() > deadline:
                 return r
             time.sleep(0.2)
 
@@ -150,6 +160,12 @@ class Stack:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         body = {"customer_id": customer_id, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
         return self.call("POST", "/orders", body, headers=headers)
+
+    def place_accepted(self, customer_id: str, lines: list[tuple[str, int]], key: str | None = None) -> Response:
+        """Places an order as a careful client does: under an Idempotency-Key (its own, or a
+        new one), retried while the API answers 503, so one call makes at most one order."""
+        key = key or f"client-{uuid.uuid4().hex}"
+        return self.as_client(lambda: self.place(customer_id, lines, idempotency_key=key))
 
     def order(self, order_id: str) -> dict:
         r = self.call("GET", f"/orders/{order_id}")

@@ -25,12 +25,13 @@ def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap, fau
     with inventory_paused(stack):
 
         def place(i: int) -> str:
-            r = stack.place(new_customer(), [(skus[i], 1 + i % 3)])
+            r = stack.place_accepted(new_customer(), [(skus[i], 1 + i % 3)])
             assert r.status == 202, r.text
             return r.body["order_id"]
 
         def cancel(order_id: str) -> None:
-            c = stack.call("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+            path = f"/orders/{order_id}/cancel"
+            c = stack.as_client(lambda: stack.call("POST", path, {"reason": "changed my mind"}))
             assert c.status == 202, c.text
 
         with ThreadPoolExecutor(10) as pool:

@@ -25,7 +25,7 @@ SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED"}
 
 
 def place_ok(stack, customer, lines, key=None) -> str:
-    r = stack.place(customer, lines, idempotency_key=key)
+    r = stack.place_accepted(customer, lines, key=key)
     assert r.status == 202, f"{r.status} {r.text}"
     assert r.body["status"] == "PENDING"
     assert r.headers.get("location", "").endswith(f"/orders/{r.body['order_id']}")

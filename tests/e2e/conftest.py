@@ -163,6 +163,7 @@ class PoisonBatch:
     def __init__(self, stack: Stack):
         self.sqs = stack.client("sqs")
         self.dlq = stack.outputs["NotificationDLQUrl"]
+        self._drop_earlier_markers()
         self.marker = f"poison-{uuid.uuid4()}"
         self.good = [status_changed(str(uuid.uuid4()), "PENDING", 1) for _ in range(3)]
         entries = [{"Id": "poison", "MessageBody": self.marker}] + [
@@ -180,6 +181,18 @@ class PoisonBatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
+
+    def _drop_earlier_markers(self) -> None:
+        """Earlier sessions' poison messages (on a stack that `make up` keeps; the DLQ keeps
+        them 4 days, and the redrive test cycles them back) would crowd this session's out of
+        the watcher's peek of 10. Paged with a 10 s visibility timeout: no test runs yet."""
+        for _ in range(50):
+            msgs = self.sqs.receive_message(QueueUrl=self.dlq, MaxNumberOfMessages=10, VisibilityTimeout=10)
+            if not msgs.get("Messages"):
+                return
+            for m in msgs["Messages"]:
+                if m["Body"].startswith("poison-"):
+                    self.sqs.delete_message(QueueUrl=self.dlq, ReceiptHandle=m["ReceiptHandle"])
 
     def _watch(self) -> None:
         while not self._stop.wait(1):

@@ -190,7 +190,7 @@ fn pending_order() -> Order {
 }
 
 #[tokio::test]
-async fn a_failed_insert_condition_is_an_existing_order_and_other_errors_are_backend() {
+async fn a_failed_insert_condition_is_an_existing_order_and_a_missing_table_is_refused() {
     let (ddb, _) = client(vec![
         error("ConditionalCheckFailedException", ""),
         error("ResourceNotFoundException", ""),
@@ -203,7 +203,7 @@ async fn a_failed_insert_condition_is_an_existing_order_and_other_errors_are_bac
     );
     let err = t.insert_new(&o).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("ResourceNotFound")),
+        matches!(&err, StoreError::Refused(m) if m.contains("ResourceNotFound")),
         "{err:?}"
     );
 }

@@ -159,7 +159,7 @@ def test_a_request_dynamodb_refuses_is_a_500_not_an_invitation_to_retry(stack, f
     faults.remove(rule)
 
     # The same on a read: GET /orders/{id}.
-    order_id = stack.place(customer, [(new_sku(), 1)]).body["order_id"]
+    order_id = stack.place_accepted(customer, [(new_sku(), 1)]).body["order_id"]
     rule = rule_on(stack, "dynamodb:GetItem:ValidationException:1", "OrdersApiFunctionName")
     faults.add(rule)
     r = stack.call("GET", f"/orders/{order_id}")

@@ -49,6 +49,12 @@ class Response:
     text: str
 
 
+def key_in_use(r: Response) -> bool:
+    """The API's 409 for a request whose Idempotency-Key another request still holds: the same
+    request, sent again after its Retry-After, gets the first one's answer."""
+    return r.status == 409 and isinstance(r.body, dict) and r.body.get("error") == "idempotency_key_in_use"
+
+
 class Stack:
     def __init__(self, path: str | os.PathLike[str] = local_aws.STACK_FILE):
         with open(path) as f:
@@ -146,8 +152,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             r = send()
-            busy = r.status == 409 and isinstance(r.body, dict) and r.body.get("error") == "idempotency_key_in_use"
-            if not (r.status == 503 or busy) or time.monotonic() > deadline:
+            if not (r.status == 503 or key_in_use(r)) or time.monotonic() > deadline:
                 return r
             time.sleep(0.2)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from orders_client import Response, Stack
+from orders_client import Response, Stack, key_in_use
 from soak.plan import OrderPlan, Plan, RestockPlan
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -54,9 +54,7 @@ def send(stack: Stack, method: str, path: str, body: Any, headers: dict[str, str
         try:
             r: Response = stack.call(method, path, body, headers=headers)
             out.status, out.body, out.error = r.status, r.body, None
-            retry = r.status in RETRY_STATUSES or (
-                r.status == 409 and isinstance(r.body, dict) and r.body.get("error") == "idempotency_key_in_use"
-            )
+            retry = r.status in RETRY_STATUSES or key_in_use(r)
         except requests.RequestException as e:
             out.status, out.body, out.error = None, None, type(e).__name__
             retry = True

@@ -55,6 +55,14 @@ def hostmode_speedups():
         install()
 
 
+@hooks.on_infra_start()
+def hostmode_cfn_roles():
+    """Stack updates that change a role's inline policies apply them, as on AWS."""
+    from .cfn_roles import install
+
+    install()
+
+
 @hooks.on_infra_shutdown()
 def hostmode_kill_function_processes():
     """Belt and braces: the Lambda service stops its environments on shutdown; this makes sure

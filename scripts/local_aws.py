@@ -55,3 +55,15 @@ def queue_depth(sqs: Any, url: str) -> tuple[int, int]:
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def hostmode_put(path: str, body: Any) -> Any:
+    """`PUT /_hostmode/<path>` with a JSON body (fault rules, contention window)."""
+    r = requests.put(f"{ENDPOINT}/_hostmode/{path}", json=body, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def hostmode_delete(path: str, body: Any = None) -> None:
+    """`DELETE /_hostmode/<path>`; with a body, only what it names (fault rules)."""
+    requests.delete(f"{ENDPOINT}/_hostmode/{path}", json=body, timeout=10).raise_for_status()

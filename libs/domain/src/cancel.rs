@@ -35,7 +35,7 @@ impl From<StoreError> for CancelError {
             StoreError::Corrupt { .. } | StoreError::Refused(_) => {
                 CancelError::Internal(e.to_string())
             }
-            StoreError::Backend(_) | StoreError::Retry(_) => {
+            StoreError::Backend(_) | StoreError::Busy(_) | StoreError::Retry(_) => {
                 CancelError::Unavailable(e.to_string())
             }
         }

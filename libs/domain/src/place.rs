@@ -48,7 +48,9 @@ impl From<StoreError> for PlaceError {
             StoreError::Corrupt { .. } | StoreError::Refused(_) => {
                 PlaceError::Internal(e.to_string())
             }
-            StoreError::Backend(_) | StoreError::Retry(_) => PlaceError::Unavailable(e.to_string()),
+            StoreError::Backend(_) | StoreError::Busy(_) | StoreError::Retry(_) => {
+                PlaceError::Unavailable(e.to_string())
+            }
         }
     }
 }

@@ -20,9 +20,13 @@ use crate::stock::ShardCount;
 /// A storage failure. None of these is a client mistake; callers retry or answer 5xx.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The backend failed or could not be reached (network, throttling, 5xx).
+    /// The backend failed or could not be reached (network, 5xx).
     #[error("store backend error: {0}")]
     Backend(String),
+    /// The backend is overloaded: it throttled the request, or the call outlasted its
+    /// timeout. Nothing is wrong with the request; it is worth doing again, later.
+    #[error("store busy: {0}")]
+    Busy(String),
     /// A stored item does not have the expected shape.
     #[error("corrupt stored record {key}: {reason}")]
     Corrupt { key: String, reason: String },
@@ -37,8 +41,28 @@ pub enum StoreError {
 
 /// Publishing an event failed; whether SNS got it is unknown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("publish failed: {0}")]
-pub struct PublishError(pub String);
+#[error("publish failed: {detail}")]
+pub struct PublishError {
+    pub detail: String,
+    /// Throttled or out of time (the topic or the caller overloaded), not refused.
+    pub busy: bool,
+}
+
+impl PublishError {
+    pub fn failed(detail: impl Into<String>) -> Self {
+        PublishError {
+            detail: detail.into(),
+            busy: false,
+        }
+    }
+
+    pub fn busy(detail: impl Into<String>) -> Self {
+        PublishError {
+            detail: detail.into(),
+            busy: true,
+        }
+    }
+}
 
 /// Wall-clock time (a port so tests control it).
 pub trait Clock: Send + Sync {

@@ -120,11 +120,11 @@ impl EventPublisher for RecordingPublisher {
             }
         };
         let result = if nth || take(&self.fail_next) {
-            Err(PublishError("injected publish failure".into()))
+            Err(PublishError::failed("injected publish failure"))
         } else if take(&self.ambiguous_next) {
             lock(&self.events).push(event.clone());
-            Err(PublishError(
-                "injected timeout after the publish went out".into(),
+            Err(PublishError::busy(
+                "injected timeout after the publish went out",
             ))
         } else {
             lock(&self.events).push(event.clone());

@@ -6,7 +6,7 @@ use orders_aws::consumer::EventConsumer;
 use orders_domain::consumer::{ConsumerError, Handled};
 use orders_domain::inventory::on_order_event;
 use orders_domain::ports::{Clock, EventPublisher, InventoryStore};
-use orders_domain::Event;
+use orders_domain::{Event, EventPayload};
 use tokio::time::Instant;
 
 /// The consumer's dependencies.
@@ -22,6 +22,16 @@ impl<S: InventoryStore, P: EventPublisher, C: Clock> EventConsumer for Inventory
 
     async fn on_event(&self, event: Event, _deadline: Instant) -> Result<Handled, ConsumerError> {
         on_order_event(&self.store, &self.publisher, &self.clock, &event).await
+    }
+
+    /// Reservations of one SKU write its stock items: in one batch they take turns instead of
+    /// cancelling each other's transactions. A release's SKUs are known only once its
+    /// reservation is read, so it keeps its order's lane.
+    fn lanes(&self, event: &Event) -> Vec<String> {
+        match &event.payload {
+            EventPayload::OrderPlaced(d) => d.lines.iter().map(|l| l.sku.to_string()).collect(),
+            _ => vec![event.order_id.to_string()],
+        }
     }
 }
 
@@ -52,7 +62,7 @@ mod tests {
         /// One batch, as the skeleton runs it, with time to spare.
         async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
             let later = Instant::now() + std::time::Duration::from_secs(10);
-            handle_batch(self, batch, 4, later).await
+            handle_batch(self, batch, &orders_aws::testing::flow(4), later).await
         }
     }
 

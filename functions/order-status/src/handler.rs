@@ -49,7 +49,7 @@ mod tests {
         /// One batch, as the skeleton runs it, with time to spare.
         async fn handle(&self, batch: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
             let later = Instant::now() + std::time::Duration::from_secs(10);
-            handle_batch(self, batch, 4, later).await
+            handle_batch(self, batch, &orders_aws::testing::flow(4), later).await
         }
     }
 

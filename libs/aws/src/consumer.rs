@@ -1,10 +1,11 @@
 //! The skeleton every SQS consumer function shares: tracing, configuration and SDK clients
 //! once per cold start, then each batch through the batch runner with the invocation's
-//! deadline. A consumer states only what differs: how to build itself, and what to do with
-//! one event ([`EventConsumer`]).
+//! deadline and the container's flow control. A consumer states only what differs: how to
+//! build itself, what to do with one event, and which records must not race ([`EventConsumer`]).
 
 use std::fmt::{Debug, Display};
 use std::future::Future;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -13,13 +14,18 @@ use tokio::time::Instant;
 
 use crate::config::{process_env, ConfigError, ProcessEnv};
 use crate::deadline::time_left;
-use crate::sqs::{run_event_batch, BatchError};
+use crate::defer::{Deferrer, SqsDeferrer};
+use crate::flow::Limiter;
+use crate::sqs::{run_event_batch, BatchError, Busy, Flow};
 use crate::Clients;
+
+/// A record slower than this tells the container's flow control that its dependencies queue.
+pub const DEFAULT_LATENCY_TARGET: Duration = Duration::from_millis(500);
 
 /// What one consumer does with one event of its queue.
 pub trait EventConsumer: Send + Sync {
     type Output: Debug;
-    type Error: Display;
+    type Error: Display + Busy;
 
     /// Handles `event`; the invocation must be answered by `deadline`.
     fn on_event(
@@ -27,24 +33,36 @@ pub trait EventConsumer: Send + Sync {
         event: Event,
         deadline: Instant,
     ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+
+    /// The lanes of `event`: records of one batch that share a lane run one after the other,
+    /// in batch order. By default its order: one order's events never race each other.
+    fn lanes(&self, event: &Event) -> Vec<String> {
+        vec![event.order_id.to_string()]
+    }
 }
 
-/// One SQS batch through `consumer`, at most `concurrency` records at a time.
-pub async fn handle_batch<C: EventConsumer>(
+/// One SQS batch through `consumer`, as the container's `flow` allows.
+pub async fn handle_batch<C: EventConsumer, D: Deferrer>(
     consumer: &C,
     batch: SqsEvent,
-    concurrency: usize,
+    flow: &Flow<D>,
     deadline: Instant,
 ) -> Result<SqsBatchResponse, BatchError> {
-    run_event_batch(batch, concurrency, deadline, |event| {
-        consumer.on_event(event, deadline)
-    })
+    run_event_batch(
+        batch,
+        flow,
+        deadline,
+        |event| consumer.lanes(event),
+        |event| consumer.on_event(event, deadline),
+    )
     .await
 }
 
 /// Runs a consumer function: `build` makes the consumer from the environment and the SDK
-/// clients (once per cold start); `BATCH_CONCURRENCY` (default 8) bounds the records in flight.
-/// `service` names the function in its metrics; they are flushed after every batch.
+/// clients (once per cold start). `BATCH_CONCURRENCY` (default 8) is the most records in
+/// flight, `FLOW_LATENCY_TARGET_MS` (default 500) the record latency above which the container
+/// runs fewer, `DEFER_QUEUE_URL` (required) the queue busy records go back to: the function's
+/// own. `service` names the function in its metrics; they are flushed after every batch.
 pub async fn serve<C, B>(service: &'static str, build: B) -> Result<(), Error>
 where
     C: EventConsumer,
@@ -54,12 +72,21 @@ where
     crate::metrics::init(service);
     let env = process_env();
     let concurrency = env.batch_concurrency()?;
+    let target: u64 = env.parse_or(
+        "FLOW_LATENCY_TARGET_MS",
+        DEFAULT_LATENCY_TARGET.as_millis() as u64,
+    )?;
     let clients = Clients::load().await;
+    let flow = Flow {
+        limiter: Limiter::new(concurrency, Duration::from_millis(target)),
+        deferrer: SqsDeferrer::new(clients.sqs.clone(), env.required("DEFER_QUEUE_URL")?),
+    };
     let consumer = build(&env, &clients)?;
-    let consumer = &consumer;
+    let (consumer, flow) = (&consumer, &flow);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = Instant::now() + time_left(event.context.deadline);
-        let response = handle_batch(consumer, event.payload, concurrency, deadline).await;
+        // Boxed: the batch future's type is deep enough to overflow rustc's layout queries.
+        let response = Box::pin(handle_batch(consumer, event.payload, flow, deadline)).await;
         crate::metrics::flush();
         response
     }))

@@ -32,8 +32,8 @@ impl<P: EventPublisher> EventPublisher for BoundedPublisher<'_, P> {
     async fn publish(&self, event: &Event) -> Result<(), PublishError> {
         match tokio::time::timeout_at(self.until, self.inner.publish(event)).await {
             Ok(result) => result,
-            Err(_) => Err(PublishError(
-                "gave up: the invocation's deadline is near".into(),
+            Err(_) => Err(PublishError::busy(
+                "gave up: the invocation's deadline is near",
             )),
         }
     }
@@ -71,7 +71,7 @@ mod tests {
             .publish(&event())
             .await
             .unwrap_err();
-        assert!(err.0.contains("deadline"), "{err}");
+        assert!(err.detail.contains("deadline") && err.busy, "{err}");
         assert_eq!(Instant::now(), until, "not a moment later");
 
         let inner = RecordingPublisher::new();

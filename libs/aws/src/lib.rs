@@ -7,13 +7,18 @@
 pub mod config;
 pub mod consumer;
 pub mod deadline;
+pub mod defer;
 pub mod dynamo;
+pub mod flow;
 pub mod metrics;
 pub mod retry;
 pub mod sns;
 pub mod sqs;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -28,6 +33,8 @@ pub use sns::SnsPublisher;
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
+    /// The consumers' own queue, for the records they defer.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -41,8 +48,16 @@ impl Clients {
                     .retry_classifier(retry::TooManyRequestsIsThrottling)
                     .build(),
             ),
+            sqs: aws_sdk_sqs::Client::new(&config),
         }
     }
+}
+
+/// A random factor in [0, 1) from the standard library's randomly keyed hasher (no extra crate
+/// for a backoff jitter).
+pub(crate) fn jitter() -> f64 {
+    let x = RandomState::new().hash_one(0u8);
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Bounds on every AWS call, so a hung call fails (and is retried or reported) instead of

@@ -38,9 +38,13 @@ pub mod names {
     pub const STOCK_SHARD_MISSES: &str = "StockShardMisses";
     /// Shards of a SKU evened out after a miss.
     pub const STOCK_REBALANCES: &str = "StockRebalances";
+    /// Records sent back to their queue for later (load, not failure: see `orders_aws::defer`).
+    pub const RECORDS_DEFERRED: &str = "RecordsDeferred";
+    /// Times a consumer container halved its records-in-flight limit (`orders_aws::flow`).
+    pub const FLOW_LIMIT_CUTS: &str = "FlowLimitCuts";
 
     /// Every name above.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 14] = [
         ORDERS_PLACED,
         ORDERS_CONFIRMED,
         ORDERS_REJECTED,
@@ -53,6 +57,8 @@ pub mod names {
         NOTIFICATIONS_SENT,
         STOCK_SHARD_MISSES,
         STOCK_REBALANCES,
+        RECORDS_DEFERRED,
+        FLOW_LIMIT_CUTS,
     ];
 }
 

@@ -1,7 +1,7 @@
 //! SNS publisher: the event JSON as the message body (subscriptions use raw delivery) and
 //! its type as the `type` message attribute, which the queues' filter policies match.
 
-use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use orders_domain::ports::{EventPublisher, PublishError};
@@ -29,7 +29,29 @@ pub fn type_attribute(event: &Event) -> Result<MessageAttributeValue, PublishErr
         .data_type("String")
         .string_value(event.event_type().as_str())
         .build()
-        .map_err(|e| PublishError(format!("message attribute: {e}")))
+        .map_err(|e| PublishError::failed(format!("message attribute: {e}")))
+}
+
+/// SNS's throttling answers (after the SDK's retries) and a call out of time are load, not a
+/// fault: the publish is [`PublishError::busy`].
+fn publish_error<E, R>(e: SdkError<E, R>) -> PublishError
+where
+    SdkError<E, R>: std::error::Error + ProvideErrorMetadata,
+{
+    let busy = matches!(
+        e.code(),
+        Some("Throttled" | "Throttling" | "ThrottledException")
+    ) || match &e {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    };
+    let detail = DisplayErrorContext(e).to_string();
+    if busy {
+        PublishError::busy(detail)
+    } else {
+        PublishError::failed(detail)
+    }
 }
 
 impl EventPublisher for SnsPublisher {
@@ -44,7 +66,7 @@ impl EventPublisher for SnsPublisher {
             .await
             .map_err(|e| {
                 metrics::counter!(crate::metrics::names::PUBLISH_FAILURES).increment(1);
-                PublishError(DisplayErrorContext(e).to_string())
+                publish_error(e)
             })?;
         crate::metrics::published(event);
         tracing::debug!(

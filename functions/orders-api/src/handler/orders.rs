@@ -166,7 +166,9 @@ fn cancel_error(e: &CancelError) -> Response {
 pub(super) fn store_error(e: &StoreError) -> Response {
     match e {
         StoreError::Corrupt { .. } | StoreError::Refused(_) => internal(&e.to_string()),
-        StoreError::Backend(_) | StoreError::Retry(_) => unavailable(&e.to_string()),
+        StoreError::Backend(_) | StoreError::Busy(_) | StoreError::Retry(_) => {
+            unavailable(&e.to_string())
+        }
     }
 }
 

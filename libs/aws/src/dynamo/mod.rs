@@ -15,7 +15,6 @@ mod stock;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -25,6 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use orders_domain::ports::StoreError;
 use orders_domain::{OrderLine, Sku};
 
+use crate::jitter;
 use crate::metrics::names;
 
 pub use inventory::InventoryTables;
@@ -67,13 +67,6 @@ where
     }
 }
 
-/// A random factor in [0, 1) from the standard library's randomly keyed hasher (no extra crate
-/// for a backoff jitter).
-pub(crate) fn jitter() -> f64 {
-    let x = RandomState::new().hash_one(0u8);
-    (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// DynamoDB's errors that the same request meets again ("OK to retry? No" in the developer
 /// guide's "Error handling with DynamoDB"; condition failures are decided where they occur).
 const REFUSALS: [&str; 7] = [
@@ -86,15 +79,34 @@ const REFUSALS: [&str; 7] = [
     "ValidationException",
 ];
 
+/// DynamoDB's answers for "too much, too fast" (still there after the SDK's retries), and a
+/// single-item write that met an item inside a transaction: load, not a fault.
+const OVERLOAD: [&str; 4] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+];
+
 /// Any SDK failure that is not an expected condition outcome: `Refused` when DynamoDB refused
-/// the request itself (retrying cannot help), else `Backend` (throttling, 5xx, timeouts, I/O).
-pub(crate) fn backend(op: &str, e: impl std::error::Error + ProvideErrorMetadata) -> StoreError {
-    let refused = e.code().is_some_and(|code| REFUSALS.contains(&code));
+/// the request itself (retrying cannot help), `Busy` when it was throttled or the call ran out
+/// of time, else `Backend` (5xx, I/O).
+pub(crate) fn backend<E, R>(op: &str, e: SdkError<E, R>) -> StoreError
+where
+    SdkError<E, R>: std::error::Error + ProvideErrorMetadata,
+{
+    let code = e.code().map(str::to_string);
+    let timed_out = match &e {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    };
     let detail = format!("{op}: {}", DisplayErrorContext(e));
-    if refused {
-        StoreError::Refused(detail)
-    } else {
-        StoreError::Backend(detail)
+    match code.as_deref() {
+        Some(c) if REFUSALS.contains(&c) => StoreError::Refused(detail),
+        Some(c) if OVERLOAD.contains(&c) => StoreError::Busy(detail),
+        _ if timed_out => StoreError::Busy(detail),
+        _ => StoreError::Backend(detail),
     }
 }
 
@@ -285,8 +297,14 @@ mod tests {
     fn a_refused_request_is_told_from_a_failure_worth_retrying() {
         use aws_sdk_dynamodb::error::ErrorMetadata;
         use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_types::body::SdkBody;
+        let answer = || HttpResponse::new(400.try_into().unwrap(), SdkBody::empty());
         let error = |code: &str| {
-            GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build())
+            SdkError::service_error(
+                GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build()),
+                answer(),
+            )
         };
         for code in [
             "ValidationException",
@@ -301,16 +319,30 @@ mod tests {
         }
         for code in [
             "ThrottlingException",
-            "InternalServerError",
+            "ProvisionedThroughputExceededException",
             "RequestLimitExceeded",
+            "TransactionConflictException",
         ] {
+            let e = backend("get order", error(code));
+            assert!(matches!(e, StoreError::Busy(_)), "{code}: {e:?}");
+        }
+        for code in ["InternalServerError", "ServiceUnavailable"] {
             let e = backend("get order", error(code));
             assert!(matches!(e, StoreError::Backend(_)), "{code}: {e:?}");
         }
-        let no_code = GetItemError::generic(ErrorMetadata::builder().build());
+        let no_code = SdkError::service_error(
+            GetItemError::generic(ErrorMetadata::builder().build()),
+            answer(),
+        );
         assert!(matches!(
             backend("get order", no_code),
             StoreError::Backend(_)
+        ));
+        let timed_out: SdkError<GetItemError, HttpResponse> =
+            SdkError::timeout_error("operation timeout (all attempts including retries)");
+        assert!(matches!(
+            backend("get order", timed_out),
+            StoreError::Busy(_)
         ));
     }
 

@@ -183,7 +183,7 @@ def _one_line(message: str, at: float, marks: Counter[str], metrics: Counter[str
         for m in line["_aws"].get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
             value = line.get(m["Name"])
             if isinstance(value, (int, float)):
-                metrics[m["Name"]] += value
+                metrics[m["Name"]] += int(value)
         return
     text = str(line.get("message") or line.get("fields", {}).get("message", ""))
     for mark, label in LOG_MARKS.items():

@@ -60,8 +60,8 @@ def install() -> None:
         if event.status == OperationStatus.SUCCESS and not replaced:
             role = previous.get("RoleName") or desired.get("RoleName")
             if desired.get("Policies") != previous.get("Policies"):
-                sync_inline_policies(request.aws_client_factory.iam, role, desired.get("Policies"),
-                                     previous.get("Policies"))  # fmt: skip
+                iam = request.aws_client_factory.iam
+                sync_inline_policies(iam, role, desired.get("Policies") or [], previous.get("Policies") or [])
                 model = dict(previous)
                 model["Policies"] = desired.get("Policies")
                 event.resource_model = model

@@ -155,7 +155,7 @@ def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
 class PoisonBatch:
     """The poison scenario, started when the session starts: a batch of one unparseable message
     and three good ones goes to the notification queue; the poison one fails on each of its 5
-    deliveries, 12 s apart locally (the visibility timeout), so it needs about a minute to reach
+    deliveries, 30 s apart locally (the visibility timeout), so it needs about 2.5 minutes to reach
     the DLQ. It runs while the other tests do, and a thread notes every body it sees in the DLQ
     (peeking with a visibility timeout of 0, so nothing else sees a message vanish: a redrive
     test may move it back later). The test itself only checks the outcome."""

@@ -217,8 +217,8 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
             f"notification for {order_id}",
         )
 
-    # 5 receives x 12 s visibility locally: about a minute after the session started.
-    wait_for(poison.seen_in_dlq, lambda b: poison.marker in b, 150, "poison message in the notification DLQ")
+    # 5 receives x 30 s visibility locally: about 2.5 minutes after the session started.
+    wait_for(poison.seen_in_dlq, lambda b: poison.marker in b, 240, "poison message in the notification DLQ")
     wait_drained(stack, "NotificationQueueUrl")  # nothing of the batch still in flight
     good_ids = {e["id"] for e in poison.good}
     assert not [b for b in poison.seen_in_dlq() if any(i in b for i in good_ids)], "a batch-mate reached the DLQ"

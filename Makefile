@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench sim shard-bench calls-per-order soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
+.PHONY: help up build deploy seed demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -46,6 +46,14 @@ calls-per-order: N ?= 50
 calls-per-order: CANCEL ?= 0
 calls-per-order: ## AWS calls per order on the stack make up deployed, per function and resource: N=50 CANCEL=0 (share cancelled); docs/capacity.md
 	@cd scripts && ../$(TOOLS_BIN)/python calls_per_order.py --orders $(N) --cancel $(CANCEL)
+
+flash-sale: N ?= 300
+flash-sale: CLIENTS ?= 32
+flash-sale: UNITS ?= 100
+flash-sale: SHARDS ?= 1
+flash-sale: FAULTS ?= 0
+flash-sale: ## a burst nobody planned for, through the API: N=300 CLIENTS=32 UNITS=100 SHARDS=1 FAULTS=0 (report and plot: .build/flash-sale/); fails on any order left undecided, DLQ growth or oversell
+	@cd scripts && ../$(TOOLS_BIN)/python -m flash_sale --orders $(N) --clients $(CLIENTS) --units $(UNITS) --shards $(SHARDS) --faults $(FAULTS)
 
 soak: N ?= 1000
 soak: FAULTS ?= 0.1

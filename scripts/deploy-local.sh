@@ -26,6 +26,7 @@ params=(
   "ConsumerTimeoutSeconds=${CONSUMER_TIMEOUT:-5}"
   "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT:-30}"
   "BatchingWindowSeconds=0"
+  "ConsumerMaxConcurrency=${CONSUMER_MAX_CONCURRENCY:-2}"
   "OutboxGraceSeconds=${OUTBOX_GRACE_SECONDS:-30}"
   "PendingTimeoutSeconds=${PENDING_TIMEOUT_SECONDS:-300}"
   "StockShards=${STOCK_SHARDS:-1}"

@@ -75,6 +75,10 @@ curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
 run e2e "$TOOLS_BIN/pytest" -q --durations=5 tests/e2e
 # The API against infra/openapi.yaml (schemathesis), before the fault rules go on.
 run api-contract scripts/api-contract.sh
+# A burst past the cliff the suite's other scenarios stay under (150 orders from 16 clients on
+# one unsharded SKU of 60 units put 101 OrderPlaced in the inventory DLQ before flow control):
+# every order decided within 60 s of the last POST, no DLQ growth, no unit oversold.
+run flash-sale make -s flash-sale N=150 CLIENTS=16 UNITS=60
 run e2e-under-faults scripts/e2e-under-faults.sh
 # A short chaos soak (make soak N=1000 is the full one): 150 orders, one kill, a 10 s outage.
 run soak-short env -C scripts "../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10

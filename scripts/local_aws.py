@@ -50,11 +50,12 @@ def hostmode(path: str) -> Any:
 
 
 def queue_depth(sqs: Any, url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue: SQS's approximate counts."""
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    """(visible, in flight or delayed) messages of a queue: SQS's approximate counts. Delayed ones
+    count as not done: a consumer defers a record it could not do for load as a delayed copy."""
+    names = [f"ApproximateNumberOfMessages{k}" for k in ("", "NotVisible", "Delayed")]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    visible, in_flight, delayed = (int(attrs.get(n, 0)) for n in names)
+    return visible, in_flight + delayed
 
 
 def hostmode_put(path: str, body: Any) -> Any:

@@ -30,6 +30,9 @@ params=(
   "OutboxGraceSeconds=${OUTBOX_GRACE_SECONDS:-30}"
   "PendingTimeoutSeconds=${PENDING_TIMEOUT_SECONDS:-300}"
   "StockShards=${STOCK_SHARDS:-1}"
+  # 2 batches at once locally (10 on AWS): one container meets fewer conflicts per hot SKU
+  "HotSkuConflicts=${HOT_SKU_CONFLICTS:-4}"
+  "AutoShardMax=${AUTO_SHARD_MAX:-8}"
   "PointInTimeRecovery=false"
   "LogLevel=${LOG_LEVEL:-info}"
 )

@@ -38,13 +38,15 @@ pub mod names {
     pub const STOCK_SHARD_MISSES: &str = "StockShardMisses";
     /// Shards of a SKU evened out after a miss.
     pub const STOCK_REBALANCES: &str = "StockRebalances";
+    /// A hot SKU's shard count raised by inventory (`orders_domain::hot_sku`).
+    pub const STOCK_SHARDS_RAISED: &str = "StockShardsRaised";
     /// Records sent back to their queue for later (load, not failure: see `orders_aws::defer`).
     pub const RECORDS_DEFERRED: &str = "RecordsDeferred";
     /// Times a consumer container halved its records-in-flight limit (`orders_aws::flow`).
     pub const FLOW_LIMIT_CUTS: &str = "FlowLimitCuts";
 
     /// Every name above.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         ORDERS_PLACED,
         ORDERS_CONFIRMED,
         ORDERS_REJECTED,
@@ -57,6 +59,7 @@ pub mod names {
         NOTIFICATIONS_SENT,
         STOCK_SHARD_MISSES,
         STOCK_REBALANCES,
+        STOCK_SHARDS_RAISED,
         RECORDS_DEFERRED,
         FLOW_LIMIT_CUTS,
     ];

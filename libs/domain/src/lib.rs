@@ -9,6 +9,7 @@
 //! | cancel an order | `cancel` | orders-api |
 //! | product stock | `products` (shards: `stock`) | orders-api |
 //! | reserve / release stock | `inventory` (decision: `reservation`) | inventory |
+//! | spread a hot SKU over more shards | `hot_sku` | inventory |
 //! | apply stock decisions to orders | `order_status` | order-status |
 //! | tell the customer | `notify` | notification |
 //! | publish outboxes, repair crashes | `outbox` | all writers, outbox-sweeper |
@@ -18,6 +19,7 @@ pub mod cancel;
 pub mod consumer;
 pub mod events;
 pub mod expiry;
+pub mod hot_sku;
 pub mod ids;
 pub mod inventory;
 pub mod model;

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use orders_domain::hot_sku::{HotSkuPolicy, HotSkus};
 use orders_domain::ports::{InventoryStore, StoreError};
 use orders_domain::reservation::{ItemFailure, Recorded, Reservation, ReservationStatus};
 use orders_domain::stock::ShardCount;
@@ -34,6 +35,10 @@ pub struct InventoryTables {
     pub(super) reservations: String,
     /// Each SKU's active shard count as this container last read it (`reserve`).
     pub(super) shard_counts: Arc<Mutex<HashMap<Sku, (ShardCount, Instant)>>>,
+    /// The conflicts this container met per SKU, to spread hot ones (`reserve`).
+    pub(super) hot: Arc<Mutex<HotSkus>>,
+    /// The origin of the monotonic times `hot` is given.
+    pub(super) started: Instant,
 }
 
 impl InventoryTables {
@@ -47,7 +52,18 @@ impl InventoryTables {
             products: products.into(),
             reservations: reservations.into(),
             shard_counts: Arc::default(),
+            hot: Arc::new(Mutex::new(HotSkus::new(HotSkuPolicy::new(
+                8,
+                ShardCount::ONE,
+            )))),
+            started: Instant::now(),
         }
+    }
+
+    /// Hot SKUs spread by themselves under `policy` (off unless given: `policy.max` > 1).
+    pub fn with_hot_skus(mut self, policy: HotSkuPolicy) -> Self {
+        self.hot = Arc::new(Mutex::new(HotSkus::new(policy)));
+        self
     }
 
     pub(super) fn reservation_item(&self, r: &Reservation) -> Item {

@@ -9,14 +9,17 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use orders_domain::hot_sku::Raise;
 use orders_domain::ports::StoreError;
 use orders_domain::reservation::{
-    classify_reserve_cancellation, Recorded, Reservation, ReservationStatus, ReserveVerdict,
+    classify_reserve_cancellation, ItemFailure, Recorded, Reservation, ReservationStatus,
+    ReserveVerdict,
 };
 use orders_domain::stock::{self as shards, ShardCount};
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::inventory::{cancellation_reasons, InventoryTables};
+use super::products::ProductsTable;
 use super::stock::{read_stock, rebalance_writes, transact, Guard, Level, ShardWrite, Stock};
 use super::{backend, jitter, n, s, unbuilt, Item, Reader};
 
@@ -218,9 +221,10 @@ impl InventoryTables {
             let missed = match classify_reserve_cancellation(&reasons, &item_lines) {
                 ReserveVerdict::Duplicate => return self.existing(order_id).await,
                 ReserveVerdict::Retry => {
+                    self.count_conflicts(&reasons, &takes, &counts, at).await;
                     return Err(StoreError::Retry(format!(
                         "reserve transaction cancelled without a decision: {reasons:?}"
-                    )))
+                    )));
                 }
                 ReserveVerdict::Missed(missed) => missed,
             };
@@ -256,6 +260,60 @@ impl InventoryTables {
         Err(StoreError::Retry(format!(
             "stock for {order_id} kept moving between reads and writes"
         )))
+    }
+
+    /// Counts a cancelled reserve's conflicts per SKU (items `1..` are the takes); a SKU this
+    /// makes hot gets more shards now, in the record's lane, before the attempt is retried.
+    async fn count_conflicts(
+        &self,
+        reasons: &[ItemFailure],
+        takes: &[StockTake],
+        counts: &[ShardCount],
+        at: DateTime<Utc>,
+    ) {
+        let mut skus: Vec<(&Sku, ShardCount)> = reasons
+            .iter()
+            .skip(1)
+            .zip(takes)
+            .filter(|(r, _)| **r == ItemFailure::Other)
+            .map(|(_, t)| {
+                (
+                    &t.sku,
+                    counts.get(t.line).copied().unwrap_or(ShardCount::ONE),
+                )
+            })
+            .collect();
+        skus.sort();
+        skus.dedup_by_key(|(sku, _)| *sku);
+        let now = self.started.elapsed();
+        let raises: Vec<Raise> = match self.hot.lock() {
+            Ok(mut hot) => skus
+                .into_iter()
+                .filter_map(|(sku, count)| hot.conflict(sku, count, now))
+                .collect(),
+            Err(_) => return,
+        };
+        for raise in raises {
+            self.raise(raise, at).await;
+        }
+    }
+
+    async fn raise(&self, r: Raise, at: DateTime<Utc>) {
+        let products = ProductsTable::new(self.client.clone(), self.products.clone());
+        match products.raise_shards(&r.sku, r.from, r.to, at).await {
+            Ok((count, raised)) => {
+                self.remember(&r.sku, count);
+                if raised {
+                    metrics::counter!(crate::metrics::names::STOCK_SHARDS_RAISED).increment(1);
+                    tracing::warn!(sku = %r.sku, from = r.from.get(), to = count.get(), conflicts = r.conflicts, "hot SKU: stock shards raised");
+                } else {
+                    tracing::info!(sku = %r.sku, shards = count.get(), "hot SKU: its shard count had changed already");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sku = %r.sku, error = %e, "hot SKU: raising its shards failed; tried again after the cooldown")
+            }
+        }
     }
 
     async fn reject(

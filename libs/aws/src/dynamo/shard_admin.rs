@@ -11,7 +11,7 @@ use orders_domain::Sku;
 
 use super::inventory::cancellation_reasons;
 use super::products::ProductsTable;
-use super::stock::{read_stock, transact, Guard, Level, ShardWrite};
+use super::stock::{read_stock, transact, Guard, Level, ShardWrite, Stock};
 use super::{backend, retry_conflicts};
 
 impl ProductsTable {
@@ -113,22 +113,54 @@ impl ProductsTable {
         count: ShardCount,
         at: DateTime<Utc>,
     ) -> Result<StockWrite, StoreError> {
-        let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
-            return Ok(StockWrite::NotFound);
-        };
+        match read_stock(&self.client, &self.table, sku).await? {
+            Some(stock) => self.reshard_stock(&stock, count, at).await,
+            None => Ok(StockWrite::NotFound),
+        }
+    }
+
+    async fn reshard_stock(
+        &self,
+        stock: &Stock,
+        count: ShardCount,
+        at: DateTime<Utc>,
+    ) -> Result<StockWrite, StoreError> {
         let levels = stock.levels();
         if stock.active == count && !shards::needs_rebalance(&levels, count) {
             return Ok(StockWrite::Written(stock.product()));
         }
         let target = shards::rebalanced(&levels, count);
-        let writes = set_levels(sku, &target, count, |k| match stock.shards.get(k) {
+        let writes = set_levels(&stock.sku, &target, count, |k| match stock.shards.get(k) {
             Some(shard) => Guard::VersionIs(shard.version),
             None => Guard::New,
         });
         match self.transact(&writes, at, "set shards").await? {
-            Ok(()) => self.written(sku).await,
+            Ok(()) => self.written(&stock.sku).await,
             Err(r) => Err(StoreError::Retry(format!("set shards cancelled: {r:?}"))),
         }
+    }
+
+    /// A hot SKU's raise: `sku` over `to` shards, only if it still has `from` (else another
+    /// container or an operator changed it since the decision, and that count stands).
+    /// Returns the count in force and whether this call set it.
+    pub(super) async fn raise_shards(
+        &self,
+        sku: &Sku,
+        from: ShardCount,
+        to: ShardCount,
+        at: DateTime<Utc>,
+    ) -> Result<(ShardCount, bool), StoreError> {
+        retry_conflicts("raise shards", || async {
+            let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
+                return Ok((from, false));
+            };
+            if stock.active != from {
+                return Ok((stock.active, false));
+            }
+            self.reshard_stock(&stock, to, at).await?;
+            Ok((to, true))
+        })
+        .await
     }
 }
 

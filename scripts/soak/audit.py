@@ -124,6 +124,8 @@ def check_stock(f: Findings, stack: Stack, plan: Plan, orders: list[dict], load:
         ]
         available = sum(int(p["available"]) for p in shards)
         reserved = sum(int(p.get("reserved", 0)) for p in shards)
+        if sku == plan.hot:
+            f.counts["hot SKU shards at the end"] = int(head.get("shards", 1))
         for k, p in enumerate(shards):
             if int(p["available"]) < 0 or int(p.get("reserved", 0)) < 0:
                 f.fail("oversold", f"{sku} shard {k}: available {p['available']}, reserved {p.get('reserved')}")

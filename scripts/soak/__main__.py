@@ -83,8 +83,12 @@ def main() -> int:
     ap.add_argument("--outage", type=float, default=60, help="seconds order-status's mapping stays disabled")
     ap.add_argument("--dependency-outage", type=float, default=75,
                     help="seconds inventory's DynamoDB calls fail (5 receives: DLQ, redrive)")  # fmt: skip
-    ap.add_argument("--hot-shards", type=int, default=1,
-                    help="stock shards of the hot SKU at the start (the others have one; inventory may raise any)")
+    ap.add_argument(
+        "--hot-shards",
+        type=int,
+        default=1,
+        help="stock shards of the hot SKU at the start (the others have one; inventory may raise any)",
+    )
     ap.add_argument("--out", default=str(local_aws.ROOT / ".build" / "soak"))
     args = ap.parse_args()
 

@@ -111,8 +111,9 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     stack.set_stock(sku, HOT_STOCK, shards=1)
 
     with ThreadPoolExecutor(max_workers=24) as pool:
-        order_ids = list(pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"],
-                                  range(HOT_ORDERS)))
+        order_ids = list(
+            pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"], range(HOT_ORDERS))
+        )
     final = wait_for(
         lambda: [stack.order(o)["status"] for o in order_ids],
         lambda s: all(x in SETTLED for x in s),
@@ -130,12 +131,18 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     assert all(int(i["available"]) >= 0 and int(i["reserved"]) >= 0 for i in items), items
 
     raises = wait_for(
-        lambda: [x for x in log_lines(stack, "InventoryFunctionName", session_started_ms)
-                 if x.get("fields", {}).get("message") == "hot SKU: stock shards raised"
-                 and x["fields"].get("sku") == sku],
-        bool, 30, "inventory's log line of the raise")
-    env = stack.client("lambda").get_function_configuration(
-        FunctionName=stack.outputs["InventoryFunctionName"])["Environment"]["Variables"]
+        lambda: [
+            x
+            for x in log_lines(stack, "InventoryFunctionName", session_started_ms)
+            if x.get("fields", {}).get("message") == "hot SKU: stock shards raised" and x["fields"].get("sku") == sku
+        ],
+        bool,
+        30,
+        "inventory's log line of the raise",
+    )
+    env = stack.client("lambda").get_function_configuration(FunctionName=stack.outputs["InventoryFunctionName"])[
+        "Environment"
+    ]["Variables"]
     first = raises[0]["fields"]
     assert (first["from"], first["to"]) == (1, 2), first
     assert first["conflicts"] >= int(env["HOT_SKU_CONFLICTS"]), first

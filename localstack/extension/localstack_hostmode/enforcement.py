@@ -61,6 +61,15 @@ def access_denied(service: str, message: str) -> CommonServiceException:
     return CommonServiceException(code, message, status_code=status, sender_fault=True)
 
 
+def unsigned_operation(operation) -> bool:
+    """Whether AWS's API model marks the operation as unsigned (``authtype: none``, Smithy
+    ``noAuth``): Cognito's InitiateAuth, RespondToAuthChallenge, SignUp, GetUser (authorized by
+    the user's access token), ..., STS's AssumeRoleWithWebIdentity. AWS evaluates no IAM policy
+    for them ("Amazon Cognito doesn't evaluate Identity and Access Management (IAM) policies in
+    requests for this API operation"), so a role session that signs one anyway is not checked."""
+    return operation.auth_type == "none" or "smithy.api#noAuth" in (getattr(operation, "auth", None) or ())
+
+
 class RequestCounts:
     """Requests the gateway served, by service, operation and origin (LocalStack's own internal
     calls, e.g. SNS delivering to SQS or Lambda shipping logs, are not in its request log):
@@ -100,7 +109,8 @@ class Guard:
         if enforce_iam():
             if (service, operation) == ("lambda", "CreateEventSourceMapping"):
                 check_mapping_role(context, params)
-            self._authorize(context, service, operation, params, access_key)
+            if not unsigned_operation(context.operation):
+                self._authorize(context, service, operation, params, access_key)
         if context.is_internal_call:
             return
         function = callers.function_for(access_key)

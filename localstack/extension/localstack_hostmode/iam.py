@@ -234,6 +234,9 @@ def authorizations(service: str, operation: str, params: dict, region: str, acco
         action = "sns:" + ("Publish" if operation == "PublishBatch" else operation)
         arn = params.get("TopicArn") or params.get("TargetArn") or params.get("SubscriptionArn")
         return [(action, arn or "*")]
+    if service == "cognito-idp" and params.get("UserPoolId"):
+        # user pool operations are authorized on the pool (AWS's service authorization reference)
+        return [(f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{region}:{account}:userpool/{params['UserPoolId']}")]
     return [(f"{service}:{operation}", "*")]
 
 

@@ -63,6 +63,20 @@ def hostmode_cfn_roles():
     install()
 
 
+@hooks.on_infra_start()
+def hostmode_cognito():
+    """Cognito user pools served by moto, with AWS's tokens and each pool's JWKS on the gateway,
+    when the cognito-idp provider is ``moto`` (``PROVIDER_OVERRIDE_COGNITO_IDP=moto``, set by
+    lsctl). moto is patched here, at start-up, so that a moto the patches no longer fit stops
+    LocalStack with the reason instead of serving moto's own tokens."""
+    from localstack import config
+
+    if config.SERVICE_PROVIDER_CONFIG.get_provider("cognito-idp") == "moto":
+        from .cognito import install
+
+        install()
+
+
 @hooks.on_infra_shutdown()
 def hostmode_kill_function_processes():
     """Belt and braces: the Lambda service stops its environments on shutdown; this makes sure

@@ -68,7 +68,11 @@ mod tests {
         let input = orders_domain::place::PlaceOrder {
             client: orders_domain::ClientScope::api_key_id("sample-api-key-id"),
             key: Some(orders_domain::IdempotencyKey::parse("sample-order-1").unwrap()),
-            request: orders_domain::validation::PlaceOrderRequest::parse(body.as_bytes()).unwrap(),
+            request: orders_domain::validation::PlaceOrderRequest::parse(
+                body.as_bytes(),
+                &orders_domain::CustomerId::parse("cust-42").unwrap(),
+            )
+            .unwrap(),
         };
         let placed = orders_domain::place::place_order(
             &c.orders,
@@ -159,6 +163,7 @@ mod tests {
             &RecordingPublisher::new(),
             &c.clock,
             &id,
+            &orders_domain::CustomerId::parse("cust-42").unwrap(),
             Default::default(),
         )
         .await

@@ -3,8 +3,10 @@
 //! the flow's typed input, calls the flow, encodes the JSON response. Generic over the ports,
 //! so it is unit-tested with the in-memory stores.
 //!
-//! Routes: `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`,
+//! Routes: `POST|GET /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`,
 //! `GET|PUT|PATCH /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
+//! Every request is authenticated first ([`crate::auth`]): orders are the caller's own, stock
+//! writes need the `operators` group.
 
 use chrono::SecondsFormat;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -12,12 +14,14 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{trace, ClientScope, IdempotencyKey, TraceId};
+use orders_domain::{trace, IdempotencyKey, TraceId};
+
+use crate::auth::{AuthError, Authenticate};
 use serde_json::{json, Value};
 use tracing::{error, info, info_span, Instrument};
 
 /// The API's dependencies.
-pub struct Api<O, S, P, C> {
+pub struct Api<O, S, P, C, A> {
     pub orders: O,
     pub products: S,
     pub publisher: P,
@@ -27,6 +31,8 @@ pub struct Api<O, S, P, C> {
     pub writer_window: std::time::Duration,
     /// Shards a new product's stock gets unless its `PUT` names a count (`StockShards`).
     pub default_shards: orders_domain::stock::ShardCount,
+    /// Who is calling, from the `Authorization` header.
+    pub auth: A,
 }
 
 /// A matched route.
@@ -41,7 +47,8 @@ enum Route {
 impl Route {
     fn allowed(&self) -> &'static [Method] {
         match self {
-            Route::Orders | Route::Cancel(_) => &[Method::POST],
+            Route::Orders => &[Method::POST, Method::GET],
+            Route::Cancel(_) => &[Method::POST],
             Route::Order(_) => &[Method::GET],
             Route::Product(_) => &[Method::GET, Method::PUT, Method::PATCH],
         }
@@ -79,12 +86,13 @@ fn route(req: &Request) -> Option<Route> {
     }
 }
 
-impl<O, S, P, C> Api<O, S, P, C>
+impl<O, S, P, C, A> Api<O, S, P, C, A>
 where
     O: OrderStore,
     S: ProductStore,
     P: EventPublisher,
     C: Clock,
+    A: Authenticate,
 {
     /// Handles one request within `budget` (the invocation's time left, less a margin): past it,
     /// a JSON `503` the client may retry, instead of the function timing out into API
@@ -171,6 +179,14 @@ where
         if !req.headers().contains_key("x-api-key") {
             return error_response(403, "forbidden", "the x-api-key header is required", None);
         }
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .map(|v| v.to_str().unwrap_or("?"));
+        let caller = match self.auth.authenticate(authorization).await {
+            Ok(caller) => caller,
+            Err(e) => return auth_error(&e),
+        };
         let body: &[u8] = req.body();
         if body.len() > MAX_BODY_BYTES {
             return validation_response(&ValidationError::new(
@@ -181,15 +197,55 @@ where
         }
         let headers = req.headers();
         match route {
-            Route::Orders => self.place(client_scope(&req), headers, body).await,
-            Route::Order(id) => self.get(&id).await,
-            Route::Cancel(id) => self.cancel(&id, body).await,
+            Route::Orders if method == Method::GET => {
+                let query = req.query_string_parameters();
+                self.list(&caller, query.first("limit"), query.first("cursor"))
+                    .await
+            }
+            Route::Orders => self.place(&caller, headers, body).await,
+            Route::Order(id) => self.get(&caller, &id).await,
+            Route::Cancel(id) => self.cancel(&caller, &id, body).await,
             Route::Product(sku) => {
-                let client = client_scope(&req);
-                products::handle(self, &method, headers, &client, &sku, body).await
+                if method != Method::GET && !caller.operator {
+                    info!(sku = %sku, "stock write refused: not an operator");
+                    return error_response(
+                        403,
+                        "forbidden",
+                        "managing stock needs the operators group",
+                        None,
+                    );
+                }
+                products::handle(self, &method, headers, &caller.scope(), &sku, body).await
             }
         }
     }
+}
+
+/// `401` with RFC 6750's `WWW-Authenticate` (or `503` when the pool's keys could not be
+/// read). Logged by reason only: the token never reaches a log line.
+fn auth_error(e: &AuthError) -> Response<Body> {
+    if let AuthError::KeysUnavailable(detail) = e {
+        error!(%detail, "user pool keys unavailable");
+        let mut resp = error_response(
+            503,
+            "unavailable",
+            "sign-in cannot be checked right now; retrying the same request is safe",
+            None,
+        );
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        return resp;
+    }
+    info!(reason = e.reason(), "request not authenticated");
+    let mut challenge = String::from("Bearer realm=\"orders\"");
+    if let Some(code) = e.bearer_error() {
+        challenge.push_str(&format!(", error=\"{code}\", error_description=\"{e}\""));
+    }
+    let mut resp = error_response(401, "unauthorized", &e.to_string(), Some("Authorization"));
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert("www-authenticate", v);
+    }
+    resp
 }
 
 pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -229,25 +285,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Valida
                 "Idempotency-Key must be 1 to 128 printable ASCII characters",
             )
         })
-}
-
-/// Whose `Idempotency-Key` this is: the API key's id as API Gateway validated it, or (where an
-/// emulator or a function URL gives no id) a hash of the key itself. `handle` has checked
-/// that the `x-api-key` header is there.
-fn client_scope(req: &Request) -> ClientScope {
-    let id = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.api_key_id.as_deref(),
-        _ => None,
-    };
-    match id {
-        Some(id) if !id.is_empty() => ClientScope::api_key_id(id),
-        _ => ClientScope::api_key_value(
-            req.headers()
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default(),
-        ),
-    }
 }
 
 pub(crate) fn validation_response(v: &ValidationError) -> Response<Body> {

@@ -4,8 +4,12 @@
 //! Env: `ORDERS_TABLE`, `PRODUCTS_TABLE`, `ORDER_EVENTS_TOPIC_ARN` (required),
 //! `FUNCTION_TIMEOUT_SECONDS` (this function's timeout: how long a request may still roll its
 //! order back; default 29, API Gateway's limit), `STOCK_SHARDS` (shards of a new product's
-//! stock; default 1).
+//! stock; default 1), `USER_POOL_ISSUER` (the Cognito user pool whose access tokens are
+//! accepted: `https://cognito-idp.<region>.amazonaws.com/<pool id>`), `USER_POOL_CLIENT_IDS`
+//! (the app clients they may be issued to, comma-separated); the pool's keys are fetched from
+//! the issuer, or from `AWS_ENDPOINT_URL` (an emulator) when that is set.
 
+mod auth;
 mod handler;
 
 use lambda_http::{service_fn, Error, Request, RequestExt};
@@ -37,6 +41,24 @@ async fn main() -> Result<(), Error> {
     let timeout: u64 = env.parse_or("FUNCTION_TIMEOUT_SECONDS", 29)?;
     let shards: u64 = env.parse_or("STOCK_SHARDS", 1)?;
     let default_shards = ShardCount::new(shards, "STOCK_SHARDS")?;
+    let trust = auth::Trust {
+        issuer: env.required("USER_POOL_ISSUER")?,
+        clients: env
+            .required("USER_POOL_CLIENT_IDS")?
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let keys =
+        auth::jwks::HttpJwks::new(&auth::jwks::jwks_url(&trust.issuer, endpoint.as_deref()))?;
+    let verifier = auth::Verifier::new(trust, keys);
+    // The first request should not pay for the key fetch (and its TLS handshake); a failure
+    // here is retried by the first request that needs the keys.
+    if let Err(e) = verifier.prefetch().await {
+        tracing::warn!(error = %e, "user pool keys not fetched at start");
+    }
     let clients = Clients::load().await;
     let api = handler::Api {
         orders: OrdersTable::new(clients.dynamodb.clone(), orders_table),
@@ -45,6 +67,7 @@ async fn main() -> Result<(), Error> {
         clock: SystemClock,
         writer_window: Duration::from_secs(timeout) + CLOCK_MARGIN,
         default_shards,
+        auth: verifier,
     };
     let api = &api;
     let request_limit = Duration::from_secs(timeout).saturating_sub(ANSWER_MARGIN);

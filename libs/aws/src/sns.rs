@@ -1,11 +1,14 @@
 //! SNS publisher: the event JSON as the message body (subscriptions use raw delivery) and
-//! its type as the `type` message attribute, which the queues' filter policies match.
+//! its type as the `type` message attribute, which the queues' filter policies match. A
+//! customer message also carries its customer as the `customer_id` attribute (a subscriber
+//! for one customer filters on it) and its subject as the SNS `Subject` (email subscribers'
+//! subject line).
 
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use orders_domain::ports::{EventPublisher, PublishError};
-use orders_domain::Event;
+use orders_domain::{Event, EventPayload};
 
 /// Publishes to one topic.
 #[derive(Debug, Clone)]
@@ -28,6 +31,15 @@ pub fn type_attribute(event: &Event) -> Result<MessageAttributeValue, PublishErr
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(event.event_type().as_str())
+        .build()
+        .map_err(|e| PublishError::failed(format!("message attribute: {e}")))
+}
+
+/// A string message attribute.
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
         .build()
         .map_err(|e| PublishError::failed(format!("message attribute: {e}")))
 }
@@ -56,18 +68,21 @@ where
 
 impl EventPublisher for SnsPublisher {
     async fn publish(&self, event: &Event) -> Result<(), PublishError> {
-        let out = self
+        let mut request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .message(event.to_json())
-            .message_attributes("type", type_attribute(event)?)
-            .send()
-            .await
-            .map_err(|e| {
-                metrics::counter!(crate::metrics::names::PUBLISH_FAILURES).increment(1);
-                publish_error(e)
-            })?;
+            .message_attributes("type", type_attribute(event)?);
+        if let EventPayload::CustomerNotified(note) = &event.payload {
+            request = request
+                .subject(&note.subject)
+                .message_attributes("customer_id", string_attribute(note.customer_id.as_str())?);
+        }
+        let out = request.send().await.map_err(|e| {
+            metrics::counter!(crate::metrics::names::PUBLISH_FAILURES).increment(1);
+            publish_error(e)
+        })?;
         crate::metrics::published(event);
         tracing::debug!(
             order_id = %event.order_id,

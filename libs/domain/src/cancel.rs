@@ -5,7 +5,7 @@
 use tracing::info;
 
 use crate::events::Event;
-use crate::ids::OrderId;
+use crate::ids::{CustomerId, OrderId};
 use crate::order::{transition, Order, OrderStatus, Outbox, Transition, Trigger};
 use crate::outbox::{publish_outbox, publish_pending};
 use crate::ports::{
@@ -55,6 +55,7 @@ pub async fn cancel_order<O, P, C>(
     publisher: &P,
     clock: &C,
     id: &OrderId,
+    owner: &CustomerId,
     request: CancelRequest,
 ) -> Result<Cancelled, CancelError>
 where
@@ -65,7 +66,8 @@ where
     // The read supplies the event's data (customer id, immutable); the decision is the
     // conditional write's. Losing a race re-reads, a bounded number of times.
     for _ in 0..3 {
-        let Some(mut order) = orders.get(id).await? else {
+        // Another customer's order is answered as no order at all: no existence oracle.
+        let Some(mut order) = orders.get(id).await?.filter(|o| &o.customer_id == owner) else {
             return Err(CancelError::NotFound(id.clone()));
         };
         let to = match transition(order.status, Trigger::Cancel) {

@@ -78,3 +78,28 @@ async fn cancel_publish_failure_keeps_the_outbox_and_the_retry_publishes() {
         None
     );
 }
+
+#[tokio::test]
+async fn another_customers_order_is_not_found_and_stays_as_it_was() {
+    let w = world();
+    let placed = w.place(BODY, None).await.unwrap();
+    let id = placed.order.order_id.clone();
+    let stranger = crate::CustomerId::parse("someone-else").unwrap();
+    let e = cancel_order(
+        &w.orders,
+        &w.publisher,
+        &w.clock,
+        &id,
+        &stranger,
+        CancelRequest::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, CancelError::NotFound(_)), "{e:?}");
+    assert_eq!(w.orders.snapshot(&id).unwrap().status, OrderStatus::Pending);
+    assert_eq!(
+        w.publisher.types().len(),
+        2,
+        "nothing published past the placement"
+    );
+}

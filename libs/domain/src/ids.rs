@@ -226,8 +226,29 @@ impl ClientScope {
         Self(format!("key-sha256:{}", sha256_hex(value.as_bytes())))
     }
 
+    /// A signed-in user (the token's subject): their keys are theirs alone, whichever client
+    /// application they use.
+    pub fn user(id: &CustomerId) -> Self {
+        Self(format!("user:{}", id.as_str()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Who is calling, as the API's authentication established it: the customer (the token's
+/// subject) and whether they may manage stock (the user pool's `operators` group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub customer: CustomerId,
+    pub operator: bool,
+}
+
+impl Caller {
+    /// Whose `Idempotency-Key`s this caller's are.
+    pub fn scope(&self) -> ClientScope {
+        ClientScope::user(&self.customer)
     }
 }
 

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | place an order | `place` | orders-api |
 //! | cancel an order | `cancel` | orders-api |
+//! | a customer's own orders | `list_orders` | orders-api |
 //! | product stock | `products` (shards: `stock`) | orders-api |
 //! | reserve / release stock | `inventory` (decision: `reservation`) | inventory |
 //! | spread a hot SKU over more shards | `hot_sku` | inventory |
@@ -22,6 +23,7 @@ pub mod expiry;
 pub mod hot_sku;
 pub mod ids;
 pub mod inventory;
+pub mod list_orders;
 pub mod model;
 pub mod notify;
 pub mod order;
@@ -42,7 +44,9 @@ pub mod testing;
 mod test_world;
 
 pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
-pub use ids::{AdjustmentId, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
+pub use ids::{
+    AdjustmentId, Caller, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku,
+};
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 pub use trace::TraceId;
 pub use validation::{ErrorCode, ValidationError};

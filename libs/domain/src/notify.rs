@@ -31,8 +31,11 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
     let OrderStatusChanged { status, reason, .. } = change;
     let id = &event.order_id;
     let short_id: String = id.as_str().chars().take(8).collect();
+    // A rejection's reason is the pipeline's own words; a cancel's is the caller's free text,
+    // which stays in the order's history for operators and never reaches a customer.
     let because = reason
         .as_deref()
+        .filter(|_| *status == OrderStatus::Rejected)
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     let (kind, subject, message) = match status {
@@ -56,7 +59,7 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
         OrderStatus::Cancelled => (
             "order_cancelled",
             format!("Your order {short_id} is cancelled"),
-            format!("Order {id} is cancelled{because}."),
+            format!("Order {id} is cancelled."),
         ),
     };
     Some(Notification {
@@ -177,6 +180,13 @@ mod tests {
         assert!(n.message.contains("(not enough A)"), "{}", n.message);
         assert_eq!(n.seq, OrderStatus::Rejected.seq());
         assert!(n.subject.contains("0b6f6b3e"));
+        // A cancel's reason is the caller's free text: never repeated to the customer.
+        let n =
+            notification_for(&change(OrderStatus::Cancelled, Some("<a href=x>click</a>"))).unwrap();
+        assert!(
+            !n.message.contains("click") && !n.subject.contains("click"),
+            "{n:?}"
+        );
 
         // Inventory's decisions are not the customer's news: only applied transitions are.
         let reserved = Event::for_order(

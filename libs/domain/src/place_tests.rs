@@ -135,7 +135,7 @@ async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_swee
 /// Crash after the write, before the publish: the order sits with a pending outbox.
 async fn crashed_placement(w: &World, key: &str) -> OrderId {
     let k = IdempotencyKey::parse(key).unwrap();
-    let req = crate::validation::PlaceOrderRequest::parse(BODY).unwrap();
+    let req = crate::validation::PlaceOrderRequest::parse(BODY, &customer()).unwrap();
     let hash = req.canonical_hash();
     let now = crate::ports::Clock::now(&w.clock);
     let mut order = crate::order::Order::new_pending(

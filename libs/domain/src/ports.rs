@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::events::Event;
 use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
-use crate::order::{HistoryEntry, Order, OrderLine, Outbox, Trigger};
+use crate::list_orders::PageCursor;
+use crate::order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 use crate::reservation::Recorded;
 use crate::stock::ShardCount;
 
@@ -188,6 +189,32 @@ pub trait OrderStore: Send + Sync {
         older_than: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+
+    /// Up to `limit` of `customer`'s orders, newest first, after `after` (the previous page's
+    /// last one); `next` is set when more may follow.
+    fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        limit: u32,
+        after: Option<&PageCursor>,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
+}
+
+/// One line of a customer's order list (`GET /orders`): enough to choose one to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of a customer's orders.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Where the next page starts; `None` on the last one.
+    pub next: Option<PageCursor>,
 }
 
 /// Stock of one SKU.

@@ -19,6 +19,11 @@ pub fn client() -> ClientScope {
     ClientScope::api_key_id("test-key-id")
 }
 
+/// The customer every test order is placed by (as `BODY` names).
+pub fn customer() -> CustomerId {
+    CustomerId::parse("cust-1").unwrap()
+}
+
 /// How long a placing request may run in these tests (a 10 s API timeout plus the margin).
 pub const WRITER: Duration = Duration::from_secs(11);
 
@@ -44,7 +49,7 @@ impl World {
         let input = PlaceOrder {
             client: client(),
             key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
-            request: PlaceOrderRequest::parse(body).unwrap(),
+            request: PlaceOrderRequest::parse(body, &customer()).unwrap(),
         };
         place_order(&self.orders, &self.publisher, &self.clock, input, WRITER).await
     }
@@ -62,7 +67,15 @@ impl World {
         let request = CancelRequest {
             reason: reason.map(str::to_string),
         };
-        cancel_order(&self.orders, &self.publisher, &self.clock, id, request).await
+        cancel_order(
+            &self.orders,
+            &self.publisher,
+            &self.clock,
+            id,
+            &customer(),
+            request,
+        )
+        .await
     }
 }
 

@@ -83,24 +83,26 @@ pub struct PlaceOrderRequest {
 }
 
 impl PlaceOrderRequest {
-    /// Parses and validates a raw body.
-    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+    /// Parses and validates a raw body placed by `caller` (the signed-in customer, the
+    /// token's subject): the order is theirs. A `customer_id` in the body is optional and
+    /// must name the caller; it is never taken from there.
+    pub fn parse(body: &[u8], caller: &CustomerId) -> Result<Self, ValidationError> {
         let obj = parse_object(body)?;
         reject_unknown(&obj, &["customer_id", "lines"], "")?;
 
-        let customer_id = match obj.get("customer_id") {
-            None | Some(Value::Null) => {
-                return Err(missing("customer_id"));
-            }
-            Some(Value::String(s)) => CustomerId::parse(s.as_str()).map_err(|_| {
-                ValidationError::new(
+        match obj.get("customer_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.as_str() == caller.as_str() => {}
+            Some(Value::String(_)) => {
+                return Err(ValidationError::new(
                     ErrorCode::InvalidValue,
                     "customer_id",
-                    "customer_id must match ^[A-Za-z0-9_-]{1,64}$",
-                )
-            })?,
+                    "customer_id is the signed-in customer (the token's subject); leave it out",
+                ))
+            }
             Some(_) => return Err(wrong_type("customer_id", "a string")),
-        };
+        }
+        let customer_id = caller.clone();
 
         let raw_lines = match obj.get("lines") {
             None | Some(Value::Null) => return Err(missing("lines")),

@@ -1,8 +1,17 @@
 //! Request validation: every field, every limit, every error named.
 use super::*;
 
+/// The signed-in customer every request here comes from.
+fn caller() -> CustomerId {
+    CustomerId::parse("c").unwrap()
+}
+
+fn parse(body: &[u8]) -> Result<PlaceOrderRequest, ValidationError> {
+    PlaceOrderRequest::parse(body, &caller())
+}
+
 fn err(body: &str) -> ValidationError {
-    PlaceOrderRequest::parse(body.as_bytes()).unwrap_err()
+    parse(body.as_bytes()).unwrap_err()
 }
 
 fn check(body: &str, code: ErrorCode, field: &str) {
@@ -16,11 +25,14 @@ fn check(body: &str, code: ErrorCode, field: &str) {
 
 #[test]
 fn parses_a_valid_order() {
-    let r = PlaceOrderRequest::parse(
-        br#"{"customer_id":"c-1","lines":[{"sku":"A-1","quantity":2},{"sku":"B","quantity":1000}]}"#,
-    )
-    .unwrap();
-    assert_eq!(r.customer_id.as_str(), "c-1");
+    let r =
+        parse(br#"{"lines":[{"sku":"A-1","quantity":2},{"sku":"B","quantity":1000}]}"#).unwrap();
+    assert_eq!(r.customer_id, caller(), "the order is the caller's");
+    // The caller's own id in the body changes nothing.
+    let same = parse(
+        br#"{"customer_id":"c","lines":[{"sku":"A-1","quantity":2},{"sku":"B","quantity":1000}]}"#,
+    );
+    assert_eq!(same.unwrap(), r);
     assert_eq!(r.lines.len(), 2);
     assert_eq!(r.lines[1].quantity, 1000);
 }
@@ -31,7 +43,7 @@ fn body_errors() {
     check("{", ErrorCode::InvalidBody, "body");
     check("[]", ErrorCode::InvalidBody, "body");
     check("null", ErrorCode::InvalidBody, "body");
-    let e = PlaceOrderRequest::parse(&[0xff, 0xfe]).unwrap_err();
+    let e = parse(&[0xff, 0xfe]).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidBody);
     let big = format!(
         r#"{{"customer_id":"c","lines":[{{"sku":"A","quantity":1}}],"x":"{}"}}"#,
@@ -42,10 +54,16 @@ fn body_errors() {
 
 #[test]
 fn field_errors_name_the_field() {
-    check(r#"{"lines":[]}"#, ErrorCode::MissingField, "customer_id");
+    // Left out or null: the caller's. Another customer's id: refused, never taken.
+    check(r#"{"lines":[]}"#, ErrorCode::InvalidValue, "lines");
     check(
         r#"{"customer_id":null,"lines":[]}"#,
-        ErrorCode::MissingField,
+        ErrorCode::InvalidValue,
+        "lines",
+    );
+    check(
+        r#"{"customer_id":"someone-else","lines":[{"sku":"A","quantity":1}]}"#,
+        ErrorCode::InvalidValue,
         "customer_id",
     );
     check(
@@ -137,10 +155,7 @@ fn line_count_limits() {
             .join(",")
     };
     let ok = format!(r#"{{"customer_id":"c","lines":[{}]}}"#, lines(MAX_LINES));
-    assert_eq!(
-        PlaceOrderRequest::parse(ok.as_bytes()).unwrap().lines.len(),
-        MAX_LINES
-    );
+    assert_eq!(parse(ok.as_bytes()).unwrap().lines.len(), MAX_LINES);
     let too_many = format!(
         r#"{{"customer_id":"c","lines":[{}]}}"#,
         lines(MAX_LINES + 1)
@@ -150,11 +165,7 @@ fn line_count_limits() {
 
 #[test]
 fn canonical_hash_ignores_formatting_and_line_order_but_not_content() {
-    let h = |b: &str| {
-        PlaceOrderRequest::parse(b.as_bytes())
-            .unwrap()
-            .canonical_hash()
-    };
+    let h = |b: &str| parse(b.as_bytes()).unwrap().canonical_hash();
     let a = h(r#"{"customer_id":"c","lines":[{"sku":"A","quantity":1},{"sku":"B","quantity":2}]}"#);
     let b = h(
         r#" { "lines" : [ {"quantity":2,"sku":"B"}, {"sku":"A","quantity":1} ], "customer_id":"c" } "#,
@@ -165,10 +176,12 @@ fn canonical_hash_ignores_formatting_and_line_order_but_not_content() {
         a,
         h(r#"{"customer_id":"c","lines":[{"sku":"A","quantity":1},{"sku":"B","quantity":3}]}"#)
     );
-    assert_ne!(
-        a,
-        h(r#"{"customer_id":"d","lines":[{"sku":"A","quantity":1},{"sku":"B","quantity":2}]}"#)
+    let d = CustomerId::parse("d").unwrap();
+    let of_d = PlaceOrderRequest::parse(
+        br#"{"lines":[{"sku":"A","quantity":1},{"sku":"B","quantity":2}]}"#,
+        &d,
     );
+    assert_ne!(a, of_d.unwrap().canonical_hash());
 }
 
 #[test]

@@ -1,14 +1,17 @@
-//! The order routes: `POST /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`. Each
+//! The order routes: `POST /orders`, `GET /orders` (the caller's own, a page at a time),
+//! `GET /orders/{id}`, `POST /orders/{id}/cancel`. An order is its customer's alone: another
+//! customer's answers `404`, as if it did not exist. Each
 //! parses its request into the flow's typed input, calls the flow, and maps its result (and
 //! its error type) to HTTP here, the only place that knows the statuses.
 
 use lambda_http::http::{HeaderMap, HeaderValue};
 use lambda_http::{Body, Response as HttpResponse};
 use orders_domain::cancel::{cancel_order, CancelError};
+use orders_domain::list_orders::{list_orders, ListOrdersRequest};
 use orders_domain::place::{place_order, PlaceError, PlaceOrder};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore, StoreError};
 use orders_domain::validation::{CancelRequest, PlaceOrderRequest};
-use orders_domain::{ClientScope, Order, OrderId, OrderStatus};
+use orders_domain::{Caller, Order, OrderId, OrderStatus};
 use serde_json::{json, Value};
 use tracing::{error, warn};
 
@@ -16,7 +19,7 @@ use super::{error_response, idempotency_key, json_response, time, validation_res
 
 type Response = HttpResponse<Body>;
 
-impl<O, S, P, C> Api<O, S, P, C>
+impl<O, S, P, C, A> Api<O, S, P, C, A>
 where
     O: OrderStore,
     S: ProductStore,
@@ -25,15 +28,15 @@ where
 {
     pub(super) async fn place(
         &self,
-        client: ClientScope,
+        caller: &Caller,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Response {
         let input = match idempotency_key(headers).and_then(|key| {
             Ok(PlaceOrder {
-                client,
+                client: caller.scope(),
                 key,
-                request: PlaceOrderRequest::parse(body)?,
+                request: PlaceOrderRequest::parse(body, &caller.customer)?,
             })
         }) {
             Ok(input) => input,
@@ -72,19 +75,48 @@ where
         resp
     }
 
-    pub(super) async fn get(&self, id: &str) -> Response {
+    pub(super) async fn get(&self, caller: &Caller, id: &str) -> Response {
         // An id that is not even well-formed cannot exist.
         let Ok(id) = OrderId::parse(id) else {
             return not_found(id);
         };
         match self.orders.get(&id).await {
-            Ok(Some(order)) => json_response(200, &order_view(&order)),
-            Ok(None) => not_found(id.as_str()),
+            Ok(Some(order)) if order.customer_id == caller.customer => {
+                json_response(200, &order_view(&order))
+            }
+            Ok(_) => not_found(id.as_str()),
             Err(e) => store_error(&e),
         }
     }
 
-    pub(super) async fn cancel(&self, id: &str, body: &[u8]) -> Response {
+    pub(super) async fn list(
+        &self,
+        caller: &Caller,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Response {
+        let request = match ListOrdersRequest::parse(limit, cursor) {
+            Ok(r) => r,
+            Err(v) => return validation_response(&v),
+        };
+        match list_orders(&self.orders, &caller.customer, &request).await {
+            Ok(page) => json_response(
+                200,
+                &json!({
+                    "orders": page.orders.iter().map(|o| json!({
+                        "order_id": o.order_id,
+                        "status": o.status,
+                        "created_at": time(o.created_at),
+                        "updated_at": time(o.updated_at),
+                    })).collect::<Vec<_>>(),
+                    "next_cursor": page.next.map(|c| c.encode()),
+                }),
+            ),
+            Err(e) => store_error(&e),
+        }
+    }
+
+    pub(super) async fn cancel(&self, caller: &Caller, id: &str, body: &[u8]) -> Response {
         let request = match CancelRequest::parse(body) {
             Ok(r) => r,
             Err(v) => return validation_response(&v),
@@ -92,7 +124,17 @@ where
         let Ok(id) = OrderId::parse(id) else {
             return not_found(id);
         };
-        match cancel_order(&self.orders, &self.publisher, &self.clock, &id, request).await {
+        let owner = &caller.customer;
+        match cancel_order(
+            &self.orders,
+            &self.publisher,
+            &self.clock,
+            &id,
+            owner,
+            request,
+        )
+        .await
+        {
             Ok(c) => json_response(if c.changed { 202 } else { 200 }, &order_view(&c.order)),
             Err(e) => cancel_error(&e),
         }

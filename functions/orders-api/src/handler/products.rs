@@ -12,8 +12,8 @@ use super::orders::store_error;
 use super::Api;
 use super::{error_response, idempotency_key, json_response, time, validation_response};
 
-pub(super) async fn handle<O, S: ProductStore, P, C: Clock>(
-    api: &Api<O, S, P, C>,
+pub(super) async fn handle<O, S: ProductStore, P, C: Clock, A>(
+    api: &Api<O, S, P, C, A>,
     method: &Method,
     headers: &HeaderMap,
     client: &ClientScope,

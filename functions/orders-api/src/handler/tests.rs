@@ -25,8 +25,33 @@ fn proxy_response(resp: Response<Body>) -> ApiGatewayProxyResponse {
     out
 }
 
-impl<O: OrderStore, S: ProductStore, P: EventPublisher, C: Clock> Api<O, S, P, C> {
+/// The customer the samples' orders belong to (their bodies name `cust-42`).
+const CUSTOMER: &str = "cust-42";
+
+/// `event` with `Authorization: <value>` (replacing any).
+fn authorized(mut event: ApiGatewayProxyRequest, value: &str) -> ApiGatewayProxyRequest {
+    let v = HeaderValue::from_str(value).unwrap();
+    event.headers.insert("authorization", v.clone());
+    event.multi_value_headers.insert("authorization", v);
+    event
+}
+
+/// Signed in as `sub`, in `groups`.
+fn as_user(event: ApiGatewayProxyRequest, sub: &str, groups: &[&str]) -> ApiGatewayProxyRequest {
+    let t = crate::auth::testing::token(sub, groups);
+    authorized(event, &format!("Bearer {t}"))
+}
+
+impl<O: OrderStore, S: ProductStore, P: EventPublisher, C: Clock, A: Authenticate>
+    Api<O, S, P, C, A>
+{
+    /// The request as the samples' customer, an operator too, unless it is signed already.
     async fn call(&self, event: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+        let event = if event.headers.contains_key("authorization") {
+            event
+        } else {
+            as_user(event, CUSTOMER, &["operators"])
+        };
         proxy_response(self.handle(request(&event)).await)
     }
 
@@ -35,11 +60,18 @@ impl<O: OrderStore, S: ProductStore, P: EventPublisher, C: Clock> Api<O, S, P, C
         event: ApiGatewayProxyRequest,
         budget: std::time::Duration,
     ) -> ApiGatewayProxyResponse {
+        let event = as_user(event, CUSTOMER, &[]);
         proxy_response(self.handle_within(request(&event), budget).await)
     }
 }
 
-type TestApi = Api<InMemoryOrders, InMemoryInventory, RecordingPublisher, FixedClock>;
+type TestApi = Api<
+    InMemoryOrders,
+    InMemoryInventory,
+    RecordingPublisher,
+    FixedClock,
+    crate::auth::Verifier<crate::auth::testing::FixedKeys>,
+>;
 
 fn api() -> TestApi {
     Api {
@@ -49,6 +81,7 @@ fn api() -> TestApi {
         clock: FixedClock::default_time(),
         writer_window: std::time::Duration::from_secs(11),
         default_shards: orders_domain::stock::ShardCount::ONE,
+        auth: crate::auth::testing::verifier(),
     }
 }
 
@@ -65,6 +98,18 @@ fn body_json(resp: &ApiGatewayProxyResponse) -> Value {
 
 fn header<'a>(resp: &'a ApiGatewayProxyResponse, name: &str) -> Option<&'a str> {
     resp.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A GET or cancel sample aimed at order `id` (the samples' own id is the one the sample's
+/// Idempotency-Key gives under its API key; signed-in callers' keys are their own).
+fn for_order(mut req: ApiGatewayProxyRequest, id: &str) -> ApiGatewayProxyRequest {
+    let cancel = req.path.as_deref().is_some_and(|p| p.ends_with("/cancel"));
+    req.path = Some(format!(
+        "/orders/{id}{}",
+        if cancel { "/cancel" } else { "" }
+    ));
+    req.path_parameters.insert("id".into(), id.into());
+    req
 }
 
 fn with_body(mut req: ApiGatewayProxyRequest, body: &str) -> ApiGatewayProxyRequest {
@@ -129,27 +174,34 @@ async fn same_key_different_body_is_409() {
 #[tokio::test]
 async fn get_and_cancel_samples_follow_the_posted_order() {
     let api = api();
-    // Unknown until posted (the samples share the id the sample's Idempotency-Key maps to).
-    assert_error(
-        &api.call(sample("apigw-get-order.json")).await,
-        404,
-        "not_found",
-    );
-    api.call(sample("apigw-post-order.json")).await;
+    let posted = api.call(sample("apigw-post-order.json")).await;
+    let id = body_json(&posted)["order_id"].as_str().unwrap().to_string();
+    let get = || for_order(sample("apigw-get-order.json"), &id);
+    let cancel = || for_order(sample("apigw-cancel-order.json"), &id);
 
-    let resp = api.call(sample("apigw-get-order.json")).await;
+    // Another customer's order does not exist for them: not readable, not cancellable.
+    let stranger = |req| as_user(req, "someone-else", &["operators"]);
+    assert_error(&api.call(stranger(get())).await, 404, "not_found");
+    assert_error(&api.call(stranger(cancel())).await, 404, "not_found");
+    assert_eq!(
+        api.publisher.events().len(),
+        2,
+        "nothing published for them"
+    );
+
+    let resp = api.call(get()).await;
     assert_eq!(resp.status_code, 200);
     let b = body_json(&resp);
     assert_eq!(b["status"], "PENDING");
     assert_eq!(b["history"][0]["status"], "PENDING");
     assert_eq!(b["lines"].as_array().unwrap().len(), 2);
 
-    let resp = api.call(sample("apigw-cancel-order.json")).await;
+    let resp = api.call(cancel()).await;
     assert_eq!(resp.status_code, 202, "{:?}", resp.body);
     let b = body_json(&resp);
     assert_eq!(b["status"], "CANCELLED");
     assert_eq!(b["history"][1]["reason"], "changed my mind");
-    let again = api.call(sample("apigw-cancel-order.json")).await;
+    let again = api.call(cancel()).await;
     assert_eq!(again.status_code, 200, "repeat is harmless");
     assert_eq!(body_json(&again)["status"], "CANCELLED");
     assert_eq!(
@@ -185,7 +237,8 @@ async fn cancel_of_a_rejected_order_is_409() {
     .await
     .unwrap();
     assert_error(
-        &api.call(sample("apigw-cancel-order.json")).await,
+        &api.call(for_order(sample("apigw-cancel-order.json"), id.as_str()))
+            .await,
         409,
         "order_not_cancellable",
     );
@@ -343,7 +396,7 @@ async fn unknown_routes_wrong_methods_and_missing_key() {
     req.http_method = Method::DELETE;
     let resp = api.call(req).await;
     assert_error(&resp, 405, "method_not_allowed");
-    assert_eq!(header(&resp, "allow"), Some("POST"));
+    assert_eq!(header(&resp, "allow"), Some("POST, GET"));
 
     let mut req = sample("apigw-put-product.json");
     req.http_method = Method::POST;
@@ -441,6 +494,7 @@ async fn a_request_that_runs_out_of_time_answers_a_json_503() {
         clock: FixedClock::default_time(),
         writer_window: std::time::Duration::from_secs(11),
         default_shards: orders_domain::stock::ShardCount::ONE,
+        auth: crate::auth::testing::verifier(),
     };
     let resp = api
         .call_within(
@@ -470,13 +524,13 @@ async fn an_orders_events_carry_the_trace_of_the_request_that_placed_it() {
     const ROOT: &str = "1-6b0a2fc4-1f2755f95f808630e5313525";
     let api = api();
     let mut event = sample("apigw-post-order.json");
-    event.headers.insert(
-        "x-amzn-trace-id",
-        format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1")
-            .parse()
-            .unwrap(),
-    );
+    let trace: HeaderValue = format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1")
+        .parse()
+        .unwrap();
+    event.headers.insert("x-amzn-trace-id", trace.clone());
+    event.multi_value_headers.insert("x-amzn-trace-id", trace);
     let budget = std::time::Duration::from_secs(5);
+    let event = as_user(event, CUSTOMER, &[]);
     let resp = proxy_response(api.serve(request(&event), budget).await);
     assert_eq!(resp.status_code, 202, "{:?}", resp.body);
     assert_eq!(header(&resp, "x-trace-id"), Some(ROOT));
@@ -496,6 +550,7 @@ async fn an_orders_events_carry_the_trace_of_the_request_that_placed_it() {
     other
         .headers
         .insert("idempotency-key", "another".parse().unwrap());
+    let other = as_user(other, CUSTOMER, &[]);
     let resp = proxy_response(api.serve(request(&other), budget).await);
     let new = header(&resp, "x-trace-id").unwrap().to_string();
     assert!(TraceId::parse(new.as_str()).is_ok(), "{new}");
@@ -540,4 +595,96 @@ async fn a_product_gets_the_default_shard_count_or_its_own_and_patch_changes_it(
     patch.body = Some(r#"{"shards": 0}"#.into());
     let b = assert_error(&api.call(patch).await, 400, "invalid_value");
     assert_eq!(b["field"], "shards");
+}
+
+#[tokio::test]
+async fn without_valid_credentials_a_401_with_a_challenge_and_nothing_stored() {
+    let api = api();
+    let unsigned = sample("apigw-post-order.json");
+    let resp = proxy_response(api.handle(request(&unsigned)).await);
+    let b = assert_error(&resp, 401, "unauthorized");
+    assert_eq!(b["field"], "Authorization");
+    assert_eq!(
+        header(&resp, "www-authenticate"),
+        Some("Bearer realm=\"orders\"")
+    );
+
+    let expired = {
+        let mut c = crate::auth::testing::claims(CUSTOMER, &[]);
+        c["exp"] = serde_json::json!(1_000_000_000);
+        crate::auth::testing::sign_with(&c, &crate::auth::testing::key(), crate::auth::testing::KID)
+    };
+    for value in [
+        "Basic abc",
+        "Bearer not-a-jwt",
+        &format!("Bearer {expired}"),
+    ] {
+        let resp = api
+            .call(authorized(sample("apigw-post-order.json"), value))
+            .await;
+        assert_error(&resp, 401, "unauthorized");
+        let challenge = header(&resp, "www-authenticate").unwrap();
+        assert!(
+            challenge.starts_with("Bearer realm=\"orders\", error=\"invalid"),
+            "{challenge}"
+        );
+    }
+    assert!(api.orders.is_empty());
+    assert!(api.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn only_operators_write_stock_everyone_signed_in_reads_it() {
+    let api = api();
+    let customer = |req| as_user(req, CUSTOMER, &[]);
+    let b = assert_error(
+        &api.call(customer(sample("apigw-put-product.json"))).await,
+        403,
+        "forbidden",
+    );
+    assert!(b["message"].as_str().unwrap().contains("operators"), "{b}");
+    let mut patch = with_body(sample("apigw-put-product.json"), r#"{"delta": 5}"#);
+    patch.http_method = Method::PATCH;
+    assert_error(&api.call(customer(patch)).await, 403, "forbidden");
+    assert_eq!(api.products.product("SKU-RED-MUG"), None, "nothing written");
+
+    assert_eq!(
+        api.call(sample("apigw-put-product.json")).await.status_code,
+        201
+    );
+    let mut get = sample("apigw-put-product.json");
+    get.http_method = Method::GET;
+    get.body = None;
+    assert_eq!(api.call(customer(get)).await.status_code, 200);
+}
+
+#[tokio::test]
+async fn an_order_is_placed_for_the_caller_and_listed_only_to_them() {
+    let api = api();
+    // The body may name the caller, never someone else.
+    let other = with_body(
+        sample("apigw-post-order.json"),
+        r#"{"customer_id":"someone-else","lines":[{"sku":"SKU-RED-MUG","quantity":1}]}"#,
+    );
+    let b = assert_error(&api.call(other).await, 400, "invalid_value");
+    assert_eq!(b["field"], "customer_id");
+    let mine = api.call(sample("apigw-post-order.json")).await;
+    assert_eq!(body_json(&mine)["customer_id"], CUSTOMER);
+
+    let mut list = sample("apigw-get-order.json");
+    list.resource = Some("/orders".into());
+    list.path = Some("/orders".into());
+    list.path_parameters.clear();
+    let page = body_json(&api.call(list.clone()).await);
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["orders"][0]["order_id"], body_json(&mine)["order_id"]);
+    assert_eq!(page["next_cursor"], Value::Null);
+    let theirs = body_json(&api.call(as_user(list.clone(), "someone-else", &[])).await);
+    assert_eq!(theirs["orders"], serde_json::json!([]), "{theirs}");
+
+    let limit = std::collections::HashMap::from([("limit".to_string(), vec!["0".to_string()])]);
+    list.query_string_parameters = limit.clone().into();
+    list.multi_value_query_string_parameters = limit.into();
+    let b = assert_error(&api.call(list).await, 400, "invalid_value");
+    assert_eq!(b["field"], "limit");
 }

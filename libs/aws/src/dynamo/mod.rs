@@ -6,6 +6,7 @@
 mod inventory;
 mod notifications;
 mod order_item;
+mod order_list;
 mod orders;
 mod products;
 mod reserve;
@@ -29,6 +30,7 @@ use crate::metrics::names;
 
 pub use inventory::InventoryTables;
 pub use notifications::NotificationsTable;
+pub use order_list::CUSTOMER_INDEX;
 pub use orders::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
 pub use products::ProductsTable;
 

@@ -10,10 +10,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use orders_domain::list_orders::PageCursor;
 use orders_domain::ports::{
-    InsertOutcome, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
+    InsertOutcome, OrderPage, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
 };
-use orders_domain::{EventId, Order, OrderId, OrderStatus, Outbox};
+use orders_domain::{CustomerId, EventId, Order, OrderId, OrderStatus, Outbox};
 
 use super::order_item::{
     first_id, history_av, order_from_item, order_to_item, outbox_attrs, INDEX_PARTITIONS,
@@ -316,6 +317,15 @@ impl OrderStore for OrdersTable {
             limit,
         )
         .await
+    }
+
+    async fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        limit: u32,
+        after: Option<&PageCursor>,
+    ) -> Result<OrderPage, StoreError> {
+        super::order_list::page(&self.client, &self.table, customer, limit, after).await
     }
 }
 

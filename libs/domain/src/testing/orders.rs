@@ -7,9 +7,13 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::lock;
-use crate::ids::{EventId, OrderId};
+use crate::ids::{CustomerId, EventId, OrderId};
+use crate::list_orders::PageCursor;
 use crate::order::{Order, Outbox};
-use crate::ports::{InsertOutcome, OrderStore, StoreError, TransitionOutcome, TransitionWrite};
+use crate::ports::{
+    InsertOutcome, OrderPage, OrderStore, OrderSummary, StoreError, TransitionOutcome,
+    TransitionWrite,
+};
 use std::collections::HashMap;
 
 /// At most `limit` ids, oldest first (what a sparse index query on a time range key gives).
@@ -173,5 +177,40 @@ impl OrderStore for InMemoryOrders {
             })
             .collect();
         ready(Ok(oldest_first(due, limit)))
+    }
+
+    fn list_for_customer(
+        &self,
+        customer: &CustomerId,
+        limit: u32,
+        after: Option<&PageCursor>,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
+        // The by-customer index's order: created_at (as stored, to the millisecond) then the
+        // table key, newest first.
+        let key = |at: DateTime<Utc>, id: &OrderId| (at.timestamp_millis(), id.clone());
+        let start = after.map(|c| key(c.created_at, &c.order_id));
+        let mut mine: Vec<OrderSummary> = lock(&self.orders)
+            .values()
+            .filter(|o| &o.customer_id == customer)
+            .filter(|o| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| &key(o.created_at, &o.order_id) < s)
+            })
+            .map(|o| OrderSummary {
+                order_id: o.order_id.clone(),
+                status: o.status,
+                created_at: o.created_at,
+                updated_at: o.updated_at,
+            })
+            .collect();
+        mine.sort_by_key(|o| std::cmp::Reverse(key(o.created_at, &o.order_id)));
+        let more = mine.len() > limit as usize;
+        mine.truncate(limit as usize);
+        let next = more.then(|| mine.last()).flatten().map(|o| PageCursor {
+            created_at: o.created_at,
+            order_id: o.order_id.clone(),
+        });
+        ready(Ok(OrderPage { orders: mine, next }))
     }
 }

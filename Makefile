@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
+.PHONY: help up build deploy seed token demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ deploy: tools localstack build ## package and deploy infra/template.yaml to Loca
 
 seed: ## put demo stock through the API
 	@cd scripts && ../$(TOOLS_BIN)/python demo.py --seed-only
+
+token: USER ?= demo-customer
+token: ## an access token of the local user pool for USER (demo-customer; operator may set stock): curl -H "Authorization: Bearer $$(make -s token)"
+	@cd scripts && ../$(TOOLS_BIN)/python user_token.py $(USER)
 
 demo: ## place an order through the API and follow it to the end
 	@cd scripts && ../$(TOOLS_BIN)/python demo.py

@@ -3,7 +3,8 @@
 # HTTP by `cargo lambda watch` on http://127.0.0.1:9000, against the tables and topic that
 # `make up` deployed in LocalStack. Iterate on the API without a deploy:
 #   curl -s -X POST http://127.0.0.1:9000/lambda-url/orders-api/orders -H 'x-api-key: any' \
-#        -H 'content-type: application/json' -d '{"customer_id":"c1","lines":[{"sku":"SKU-RED-MUG","quantity":1}]}'
+#        -H "Authorization: Bearer $(make -s token)" \
+#        -H 'content-type: application/json' -d '{"lines":[{"sku":"SKU-RED-MUG","quantity":1}]}'
 # The function runs with your shell's long-term test keys, so IAM is not enforced here; the
 # deployed function (make deploy) is the one the local stack holds to its policy.
 set -euo pipefail
@@ -19,6 +20,8 @@ o = s["outputs"]
 print(f"ORDERS_TABLE={o['OrdersTableName']}")
 print(f"PRODUCTS_TABLE={o['ProductsTableName']}")
 print(f"ORDER_EVENTS_TOPIC_ARN={o['OrderEventsTopicArn']}")
+print(f"USER_POOL_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/{o['UserPoolId']}")
+print(f"USER_POOL_CLIENT_IDS={o['UserPoolClientId']}")
 print(f"AWS_ENDPOINT_URL={s['endpoint']}")
 print("AWS_REGION=us-east-1")
 print("AWS_ACCESS_KEY_ID=test")

@@ -10,6 +10,7 @@ such a stack is reported with exit status 3, and the caller starts LocalStack af
 """
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ def main() -> int:
     p.add_argument("--template", required=True)
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--local", action="store_true", help="exit 3 when LocalStack left the stack unusable")
+    p.add_argument("--bucket", help="upload the template here and deploy it by URL (a body over 51,200 bytes must be)")
     p.add_argument("params", nargs="*", help="Key=Value parameter overrides")
     args = p.parse_args()
 
@@ -41,6 +43,10 @@ def main() -> int:
     with open(args.template) as f:
         body = f.read()
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in (x.split("=", 1) for x in args.params)]
+
+    source = {"TemplateBody": body}
+    if args.bucket:
+        source = {"TemplateURL": upload(args.bucket, body)}
 
     status = stack_status(cfn, args.stack)
     if args.local and status in UNUSABLE:
@@ -51,7 +57,7 @@ def main() -> int:
         status = None
 
     started = time.monotonic()
-    final = deploy(cfn, args.stack, body, params, status, args.timeout)
+    final = deploy(cfn, args.stack, source, params, status, args.timeout)
     if final == "NO_CHANGES":
         print("    no changes")
         return 0
@@ -68,12 +74,23 @@ def stack_status(cfn, stack: str) -> str | None:
         return None
 
 
-def deploy(cfn, stack: str, body: str, params: list, status: str | None, timeout: float) -> str:
+def upload(bucket: str, body: str) -> str:
+    """The template in `bucket` under its hash; its URL (path style, at the endpoint if any, as
+    `aws cloudformation deploy --s3-bucket` does for a template over CloudFormation's 51,200-byte
+    body limit)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.yaml"
+    boto3.client("s3", endpoint_url=endpoint).put_object(Bucket=bucket, Key=key, Body=body.encode())
+    base = endpoint.rstrip("/") if endpoint else "https://s3.amazonaws.com"
+    return f"{base}/{bucket}/{key}"
+
+
+def deploy(cfn, stack: str, source: dict[str, str], params: list, status: str | None, timeout: float) -> str:
     name = f"deploy-{int(time.time() * 1000)}"
     cfn.create_change_set(
         StackName=stack,
         ChangeSetName=name,
-        TemplateBody=body,
+        **source,
         Parameters=params,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         ChangeSetType="UPDATE" if status else "CREATE",

@@ -1,27 +1,31 @@
-"""The end of `make up`: seeds demo stock, places an order through the API and follows it to
-the end, printing what a customer and an operator would see."""
+"""The end of `make up`: signs in a demo operator and a demo customer (users of the stack's
+local user pool), seeds demo stock as the operator, places an order as the customer and follows
+it to the end, printing what each would see and how to get their tokens."""
 
 import json
 import sys
 import time
 import uuid
 
-from orders_client import Stack, wait_for
+from orders_client import DEMO_CUSTOMER, OPERATOR, Stack, wait_for
 
 SKU = "DEMO-WIDGET"
 
 
 def main() -> int:
     stack = Stack()
-    print(f"==> seed: PUT /products/{SKU} {{available: 100}}")
+    print(f"==> users: {OPERATOR} (group operators) and {DEMO_CUSTOMER} in user pool {stack.outputs['UserPoolId']}")
+    stack.operator()
+    customer = stack.customer(DEMO_CUSTOMER)
+    print(f"==> seed, as {OPERATOR}: PUT /products/{SKU} {{available: 100}}")
     stack.set_stock(SKU, 100)
     if "--seed-only" in sys.argv:
         return 0
 
     started = time.monotonic()
     key = f"demo-{uuid.uuid4()}"
-    r = stack.place("demo-customer", [(SKU, 2)], idempotency_key=key)
-    print(f"==> POST /orders -> {r.status} Location: {r.headers.get('location')}")
+    r = stack.place(customer, [(SKU, 2)], idempotency_key=key)
+    print(f"==> POST /orders as {DEMO_CUSTOMER} -> {r.status} Location: {r.headers.get('location')}")
     print("    " + json.dumps(r.body))
     if r.status != 202:
         return 1
@@ -54,6 +58,8 @@ def main() -> int:
         print(f"    [{n.get('kind')}] {n.get('subject')}: {n.get('message')}")
     print(f"==> product {SKU}: {json.dumps(stack.product(SKU))}")
     print(f"\nAPI     {stack.api_url}\nAPI key {stack.api_key}")
+    print(f"Token   TOKEN=$(make -s token USER={DEMO_CUSTOMER})   (or USER={OPERATOR}: may set stock)")
+    print(f'Try     curl -H "x-api-key: {stack.api_key}" -H "Authorization: Bearer $TOKEN" {stack.api_url}/orders')
     return 0 if order["status"] == "CONFIRMED" else 1
 
 

@@ -52,7 +52,7 @@ package() {
   }
 }
 deploy() {
-  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" \
+  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --bucket "$bucket" \
     --template .build/packaged.yaml "${params[@]}"
 }
 

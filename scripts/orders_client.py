@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -55,7 +56,90 @@ def key_in_use(r: Response) -> bool:
     return r.status == 409 and isinstance(r.body, dict) and r.body.get("error") == "idempotency_key_in_use"
 
 
+OPERATOR = "operator"
+DEMO_CUSTOMER = "demo-customer"
+# How long a cached access token is used (the stack's tokens live 60 minutes).
+TOKEN_REUSE_S = 45 * 60
+
+
+def local_password(username: str) -> str:
+    """The password of a user this client creates in a *local* pool: derived from the name, so
+    every tool on the machine signs in as the same users (meets the pool's policy). Never used
+    against AWS, where users choose their own."""
+    return f"Local-{username}-Pw-2026"
+
+
+class Users:
+    """Users of the stack's Cognito user pool, created on first use as an administrator would
+    (AdminCreateUser with a permanent password, groups), and signed in like the storefront
+    (InitiateAuth USER_PASSWORD_AUTH with the app client): access tokens cached per user.
+    Shared by every Stack of the process (one registry of who is who)."""
+
+    _lock = threading.Lock()
+    _subs: ClassVar[dict[str, str]] = {}  # username -> sub (the customer id the API knows)
+    _names: ClassVar[dict[str, str]] = {}  # sub -> username
+    _tokens: ClassVar[dict[str, tuple[str, float]]] = {}  # username -> (access token, when)
+
+    def __init__(self, idp: Any, pool_id: str, client_id: str):
+        self.idp, self.pool_id, self.client_id = idp, pool_id, client_id
+
+    def ensure(self, username: str, groups: tuple[str, ...] = ()) -> str:
+        """The user's sub, creating the user (and its group memberships) if needed."""
+        with self._lock:
+            if username in self._subs:
+                return self._subs[username]
+        with suppress(self.idp.exceptions.UsernameExistsException):
+            self.idp.admin_create_user(
+                UserPoolId=self.pool_id,
+                Username=username,
+                MessageAction="SUPPRESS",
+                TemporaryPassword=local_password(username) + "-t",
+            )
+        self.idp.admin_set_user_password(
+            UserPoolId=self.pool_id, Username=username, Password=local_password(username), Permanent=True
+        )
+        for g in groups:
+            self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=g)
+        attrs = self.idp.admin_get_user(UserPoolId=self.pool_id, Username=username)["UserAttributes"]
+        sub = next(a["Value"] for a in attrs if a["Name"] == "sub")
+        with self._lock:
+            self._subs[username] = sub
+            self._names[sub] = username
+        return sub
+
+    def name_of(self, who: str) -> str:
+        """A username, given a username or a sub this registry knows."""
+        with self._lock:
+            return self._names.get(who, who)
+
+    def sign_in(self, username: str) -> dict[str, Any]:
+        """InitiateAuth as the storefront does (unsigned): the AuthenticationResult."""
+        return self.idp.initiate_auth(
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": local_password(username)},
+        )["AuthenticationResult"]
+
+    def token(self, who: str) -> str:
+        """An access token for a user (username or sub), signed in once and reused."""
+        name = self.name_of(who)
+        with self._lock:
+            known = name in self._subs
+            cached = self._tokens.get(name)
+        if not known:
+            self.ensure(name)
+        if cached and time.monotonic() - cached[1] < TOKEN_REUSE_S:
+            return cached[0]
+        token = self.sign_in(name)["AccessToken"]
+        with self._lock:
+            self._tokens[name] = (token, time.monotonic())
+        return token
+
+
 class Stack:
+    # order id -> the user who placed it (who may read and cancel it), for every Stack
+    _owners: ClassVar[dict[str, str]] = {}
+
     def __init__(self, path: str | os.PathLike[str] = local_aws.STACK_FILE):
         with open(path) as f:
             info = json.load(f)
@@ -66,6 +150,28 @@ class Stack:
         self.endpoint: str = info["endpoint"]
         self._session = local_aws.session()
         self._http = requests.Session()
+        self.users = Users(self.client("cognito-idp"), self.outputs["UserPoolId"], self.outputs["UserPoolClientId"])
+
+    def customer(self, username: str | None = None) -> str:
+        """A customer who can sign in (a new one unless named): their id, the sub of the token."""
+        return self.users.ensure(username or f"cust-{uuid.uuid4().hex[:12]}")
+
+    def operator(self) -> str:
+        return self.users.ensure(OPERATOR, ("operators",))
+
+    def owner_of(self, order_id: str) -> str | None:
+        """Who may read the order: its placer if placed through here, else the stored order's
+        customer when this process knows that user (an order a test wrote to the table)."""
+        if order_id in self._owners:
+            return self._owners[order_id]
+        try:
+            item = self.table("OrdersTableName").get_item(Key={"order_id": order_id}).get("Item")
+        except Exception:  # not an order id the table takes: nobody's
+            return None
+        if item and self.users.name_of(str(item["customer_id"])) != item["customer_id"]:
+            self._owners[order_id] = self.users.name_of(str(item["customer_id"]))
+            return self._owners[order_id]
+        return None
 
     def client(self, service: str):
         return self._session.client(service, endpoint_url=self.endpoint)
@@ -108,10 +214,25 @@ class Stack:
         raw: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         api_key: bool = True,
+        user: str | None = None,
     ) -> Response:
+        """A request as `user` (a username or a customer id), signed in; by default as the
+        owner of the order the path names, the customer a `POST /orders` body names (taken out
+        of the body: the token says who orders), else as the operator. `user=""` sends no
+        token. An order placed through here is remembered with its owner."""
+        placing = method == "POST" and path.rstrip("/") == "/orders"
+        if user is None and placing and isinstance(body, dict) and "customer_id" in body:
+            user = str(body["customer_id"])
+            body = {k: v for k, v in body.items() if k != "customer_id"}
         hdrs = {"content-type": "application/json"}
         if api_key:
             hdrs["x-api-key"] = self.api_key
+        if user is None:
+            parts = path.split("?", 1)[0].strip("/").split("/")
+            owner = self.owner_of(parts[1]) if len(parts) > 1 and parts[0] == "orders" else None
+            user = owner or self.operator()
+        if user:
+            hdrs["authorization"] = f"Bearer {self.users.token(user)}"
         hdrs.update(headers or {})
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         r = self._http.request(method, self.api_url + path, data=data, headers=hdrs, timeout=30)
@@ -119,6 +240,8 @@ class Stack:
             parsed = r.json()
         except ValueError:
             parsed = None
+        if placing and r.status_code == 202 and isinstance(parsed, dict) and user:
+            self._owners[parsed["order_id"]] = self.users.name_of(user)
         return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, parsed, r.text)
 
     def set_stock(self, sku: str, available: int, shards: int | None = None) -> Response:
@@ -162,9 +285,11 @@ class Stack:
         return r.body
 
     def place(self, customer_id: str, lines: list[tuple[str, int]], idempotency_key: str | None = None) -> Response:
+        """Places an order signed in as the customer (`customer_id`: their id or username); the
+        body names no customer, the token does."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        body = {"customer_id": customer_id, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
-        return self.call("POST", "/orders", body, headers=headers)
+        body = {"lines": [{"sku": s, "quantity": q} for s, q in lines]}
+        return self.call("POST", "/orders", body, headers=headers, user=customer_id)
 
     def place_accepted(self, customer_id: str, lines: list[tuple[str, int]], key: str | None = None) -> Response:
         """Places an order as a careful client does: under an Idempotency-Key (its own, or a

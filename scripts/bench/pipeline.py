@@ -142,11 +142,16 @@ class Pipeline:
             self._n += 1
             n = self._n
         sent = time.time() * 1000
-        body = {"customer_id": f"bench-{n}", "lines": [{"sku": self.skus[n % len(self.skus)], "quantity": 1}]}
+        body = {"lines": [{"sku": self.skus[n % len(self.skus)], "quantity": 1}]}
+        token = self.stack.users.token(self.stack.customer("bench-customer"))
         r = self._local.http.post(
             self.stack.api_url + "/orders",
             data=json.dumps(body),
-            headers={"content-type": "application/json", "x-api-key": self.stack.api_key},
+            headers={
+                "content-type": "application/json",
+                "x-api-key": self.stack.api_key,
+                "authorization": f"Bearer {token}",
+            },
             timeout=30,
         )
         return (r.json()["order_id"] if r.status_code == 202 else None), sent

@@ -62,7 +62,8 @@ def main() -> int:
     run = uuid.uuid4().hex[:6]
     sku = f"FLASH-{run.upper()}"
     stack.set_stock(sku, args.units, shards=args.shards)
-    posts = load.plan(args.orders, run, args.seed, args.max_quantity)
+    posts = load.plan(args.orders, run, args.seed, args.max_quantity, customers=args.clients)
+    load.sign_in(stack, posts)
     demand = sum(p.quantity for p in posts)
     print(f"flash sale {sku}: {args.orders} orders ({demand} units wanted) from {args.clients} clients "
           f"in {args.window:g} s, {args.units} units on {args.shards} shard(s), faults {args.faults:g}")  # fmt: skip

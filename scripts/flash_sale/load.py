@@ -35,12 +35,25 @@ class Post:
     errors: list[str] = field(default_factory=list)
 
 
-def plan(n: int, run: str, seed: int, max_units: int) -> list[Post]:
+def plan(n: int, run: str, seed: int, max_units: int, customers: int) -> list[Post]:
+    """`n` orders from `customers` shoppers (each a user of the stack's pool), keys their own."""
     rng = random.Random(seed)
     return [
-        Post(i, rng.randint(1, max_units), f"flash-{run}-{i:04d}", f"flash-{run}-{i:04d}-{uuid.uuid4().hex[:8]}")
+        Post(
+            i,
+            rng.randint(1, max_units),
+            f"flash-{run}-c{i % customers:03d}",
+            f"flash-{run}-{i:04d}-{uuid.uuid4().hex[:8]}",
+        )
         for i in range(n)
     ]
+
+
+def sign_in(stack: Stack, posts: list[Post]) -> None:
+    """Every shopper created and signed in before the sale opens (as they would be)."""
+    names = sorted({p.customer for p in posts})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(stack.users.token, names))
 
 
 def run(posts: list[Post], sku: str, clients: int, window_s: float) -> None:

@@ -10,8 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
 from orders_client import Stack
 from soak.client import Load
 from soak.plan import Plan
@@ -49,12 +47,14 @@ class Findings:
 
 
 def run_orders(stack: Stack, plan: Plan) -> list[dict[str, Any]]:
-    """Every order of this run in the table (the client's and any it did not hear about)."""
+    """Every order of this run in the table (the client's and any it did not hear about): the
+    orders of the run's customers (their ids are their users' subs)."""
+    customers = {stack.customer(o.customer) for o in plan.orders}
     table, items = stack.table("OrdersTableName"), []
     kwargs: dict[str, Any] = {}
     while True:
-        page = table.scan(FilterExpression=Attr("customer_id").begins_with(f"soak-{plan.run}-"), **kwargs)
-        items += page["Items"]
+        page = table.scan(**kwargs)
+        items += [i for i in page["Items"] if i.get("customer_id") in customers]
         if "LastEvaluatedKey" not in page:
             return items
         kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

@@ -23,15 +23,26 @@ def new_sku(prefix: str = "E2E") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
 
 
+_STACK: Stack | None = None
+
+
+def the_stack() -> Stack:
+    global _STACK
+    if _STACK is None:
+        if not STACK_FILE.exists():
+            pytest.fail(f"{STACK_FILE} is missing: deploy the stack first (make deploy)")
+        _STACK = Stack(STACK_FILE)
+    return _STACK
+
+
 def new_customer() -> str:
-    return f"cust-{uuid.uuid4().hex[:12]}"
+    """A new customer of the stack's user pool, who signs in: their id (the token's subject)."""
+    return the_stack().customer()
 
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    if not STACK_FILE.exists():
-        pytest.fail(f"{STACK_FILE} is missing: deploy the stack first (make deploy)")
-    return Stack(STACK_FILE)
+    return the_stack()
 
 
 def mapping_paused(stack: Stack, function_output: str):

@@ -33,6 +33,9 @@ def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
         stack_name,
         "--template",
         PACKAGED,
+        # the packaged code's bucket; the template is over CloudFormation's 51,200-byte body limit
+        "--bucket",
+        "orders-pipeline-artifacts",
     ] + [f"{k}={v}" for k, v in params.items()]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,6 +1,7 @@
 """The README's API table agrees with the contract, infra/openapi.yaml: the same routes, and for
 each the same answers, except those every route may give, which the README states once in prose
-(403 no valid API key, 429 throttled, 503 unavailable)."""
+(401 no valid access token, 403 no valid API key or not an operator, 429 throttled, 503
+unavailable)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-EVERY_ROUTE = {"403", "429", "503"}
+EVERY_ROUTE = {"401", "403", "429", "503"}
 METHODS = ("get", "put", "post", "patch", "delete")
 
 

@@ -3,7 +3,8 @@ CloudFormation stack's pool, app client and group; users signed in with USER_PAS
 REFRESH_TOKEN_AUTH, unsigned as on AWS and never stopped by IAM enforcement; tokens verified
 with PyJWT against the pool's JWKS fetched over HTTP, as a function or an API would, claim by
 claim; each pool signing with its own key; flows the client does not enable refused; stack
-updates in place and deletion."""
+updates in place and deletion; the test-only route that issues an already-expired access
+token."""
 
 import json
 import re
@@ -29,6 +30,7 @@ from conftest import (
     create_role,
     delete_role,
     denials,
+    hostmode,
     invoke,
     policy,
     poll,
@@ -488,6 +490,87 @@ def test_a_pool_with_deletion_protection_is_not_deleted(aws):
     cognito.update_user_pool(UserPoolId=pool, DeletionProtection="INACTIVE")
     cognito.delete_user_pool(UserPoolId=pool)
     assert requests.get(jwks_url(pool), timeout=10).status_code == 404
+
+
+def expired_token(body):
+    return hostmode("POST", "cognito/expired-token", body)
+
+
+def test_the_test_route_issues_an_expired_access_token_signed_by_the_pool_key(stack, operator):
+    pool, client_id = stack["pool"], stack["client"]
+    signed_in = verified(sign_in(client_id, operator["username"])["AccessToken"], pool)
+    body = {"user_pool_id": pool, "client_id": client_id, "username": operator["username"]}
+    before = int(time.time())
+    r = expired_token({**body, "expired_seconds_ago": 3600})
+    after = int(time.time())
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert set(r.json()) == {"AccessToken"}
+    token = r.json()["AccessToken"]
+
+    [key] = requests.get(jwks_url(pool), timeout=10).json()["keys"]
+    assert jwt.get_unverified_header(token) == {"kid": key["kid"], "alg": "RS256"}
+    signing_key = jwt.PyJWKClient(jwks_url(pool), cache_jwk_set=False).get_signing_key_from_jwt(token)
+    # the signature verifies with the pool's own key when expiry is not checked ...
+    claims = jwt.decode(
+        token,
+        signing_key.key,
+        algorithms=["RS256"],
+        issuer=issuer(pool),
+        options={"verify_exp": False, "require": ["exp", "iat", "auth_time", "sub", "token_use", "iss"]},
+    )
+    # ... and it carries a sign-in's access token claims, cognito:groups included
+    assert set(claims) == set(signed_in), (claims, signed_in)
+    for name in ("iss", "sub", "client_id", "token_use", "scope", "username", "cognito:groups"):
+        assert claims[name] == signed_in[name], name
+    assert (claims["token_use"], claims["cognito:groups"]) == ("access", ["operators"])
+    assert claims["jti"] != signed_in["jti"] and claims["origin_jti"] != signed_in["origin_jti"]
+    # exp is expired_seconds_ago in the past; iat and auth_time one hour before exp
+    assert before - 3600 <= claims["exp"] <= after - 3600
+    assert claims["iat"] == claims["auth_time"] == claims["exp"] - 3600
+    # checked as a verifier checks it: expired
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(token, signing_key.key, algorithms=["RS256"], issuer=issuer(pool))
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verified(token, pool)
+    # not a signed-in token: GetUser refuses it, as AWS refuses an expired access token
+    with pytest.raises(ClientError) as e:
+        unsigned_cognito().get_user(AccessToken=token)
+    assert e.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+    # a minute ago: expired too (no leeway), iat still an hour before exp
+    recent = expired_token({**body, "expired_seconds_ago": 60}).json()["AccessToken"]
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(recent, signing_key.key, algorithms=["RS256"], issuer=issuer(pool))
+    claims = jwt.decode(recent, signing_key.key, algorithms=["RS256"], options={"verify_exp": False})
+    assert claims["exp"] < time.time() and claims["exp"] - claims["iat"] == 3600
+
+
+def test_the_expired_token_route_answers_400_to_bad_requests(stack, operator):
+    good: dict[str, object] = {
+        "user_pool_id": stack["pool"],
+        "client_id": stack["client"],
+        "username": operator["username"],
+        "expired_seconds_ago": 3600,
+    }
+    cases: list[tuple[object, str]] = [
+        *(({k: v for k, v in good.items() if k != missing}, f"'{missing}' is required") for missing in good),
+        ({**good, "user_pool_id": "us-east-1_NoSuchPool1"}, "User pool us-east-1_NoSuchPool1 does not exist."),
+        ({**good, "client_id": "nosuchclient"}, f"Client nosuchclient does not exist in user pool {stack['pool']}."),
+        ({**good, "username": "nobody@example.com"}, "User nobody@example.com does not exist in user pool"),
+        ({**good, "expired_seconds_ago": 0}, "'expired_seconds_ago' is required: a positive integer"),
+        ({**good, "expired_seconds_ago": -60}, "'expired_seconds_ago' is required: a positive integer"),
+        ({**good, "expired_seconds_ago": "3600"}, "'expired_seconds_ago' is required: a positive integer"),
+        ({**good, "username": ""}, "'username' is required"),
+        ([good], "body must be a JSON object"),
+    ]
+    for body, message in cases:
+        r = expired_token(body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert r.json()["error"] == "bad_request" and message in r.json()["message"], (body, r.json())
+    r = requests.post(f"{ENDPOINT}/_hostmode/cognito/expired-token", data=b"not json", timeout=10)
+    assert r.status_code == 400 and r.json()["message"] == "body must be a JSON object"
 
 
 VERIFIER = """

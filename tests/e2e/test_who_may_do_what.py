@@ -10,6 +10,7 @@ import json
 import uuid
 
 import pytest
+import requests
 from boto3.dynamodb.conditions import Attr
 
 from conftest import log_lines, new_customer, new_sku
@@ -94,6 +95,23 @@ def other_client_token(stack, username: str) -> str:
     return auth["AuthenticationResult"]["AccessToken"]
 
 
+def expired_token(stack, username: str) -> str:
+    """An access token of the stack's pool for the user, signed with the pool's key, expired an
+    hour ago (the emulator's test-only route: AWS issues none shorter than 5 minutes)."""
+    r = requests.post(
+        f"{stack.endpoint}/_hostmode/cognito/expired-token",
+        json={
+            "user_pool_id": stack.outputs["UserPoolId"],
+            "client_id": stack.outputs["UserPoolClientId"],
+            "username": username,
+            "expired_seconds_ago": 3600,
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["AccessToken"]
+
+
 def test_every_kind_of_bad_credential_is_a_401_that_stores_and_publishes_nothing(stack, tap, session_started_ms):
     sku = new_sku()
     stack.set_stock(sku, 5)
@@ -113,6 +131,7 @@ def test_every_kind_of_bad_credential_is_a_401_that_stores_and_publishes_nothing
         "another pool's": f"Bearer {other_pool_token(stack)}",
         "an ID token": f"Bearer {id_token}",
         "another app client's": f"Bearer {other_client_token(stack, name)}",
+        "expired": f"Bearer {expired_token(stack, name)}",
     }
     body = {"lines": [{"sku": sku, "quantity": 1}]}
     for case, value in cases.items():
@@ -140,7 +159,16 @@ def test_every_kind_of_bad_credential_is_a_401_that_stores_and_publishes_nothing
     leaked = [x for x in lines if any(s in json.dumps(x) for s in secrets)]
     assert not leaked, leaked[:2]
     refused = [x for x in lines if x.get("fields", {}).get("message") == "request not authenticated"]
-    assert {x["fields"]["reason"] for x in refused} >= {"missing", "malformed", "bad_signature", "wrong_token_use"}
+    assert {x["fields"]["reason"] for x in refused} >= {
+        "missing",
+        "not_bearer",
+        "malformed",
+        "bad_signature",
+        "unknown_key",
+        "wrong_token_use",
+        "wrong_client",
+        "expired",
+    }
 
 
 @pytest.fixture

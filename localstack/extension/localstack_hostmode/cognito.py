@@ -25,6 +25,16 @@ requests are never taken.
 Installed by the ``hostmode_cognito`` start-up hook when ``PROVIDER_OVERRIDE_COGNITO_IDP=moto``
 (``lsctl`` sets it): moto is patched then, so a moto that no longer matches the patches stops
 LocalStack at start-up instead of serving moto's tokens.
+
+For tests only, a control route issues an access token that has already expired (AWS issues
+none shorter than 5 minutes, so an API's refusal of an expired token cannot be shown otherwise):
+``POST /_hostmode/cognito/expired-token`` with ``{"user_pool_id", "client_id", "username",
+"expired_seconds_ago": 3600}`` answers ``{"AccessToken": "<jwt>"}``, the token a sign-in of that
+user with that app client gets (claims, the pool's key and ``kid``, ``cognito:groups``) except
+that ``exp`` is ``expired_seconds_ago`` seconds ago and ``iat``/``auth_time`` one hour before
+``exp`` (:func:`moto_cognito.expired_access_token`); 400 ``{"error": "bad_request", "message"}``
+for a missing or ill-typed field, an unknown pool, client or user, or ``expired_seconds_ago`` not
+a positive integer.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ LOG = logging.getLogger(__name__)
 # parentheses or backslashes, which werkzeug's converter arguments do not take.
 POOL_ID_PATTERN = "[a-z]+-[a-z-]+-[0-9]+_[0-9A-Za-z]+"
 JWKS_PATH = "/<regex('" + POOL_ID_PATTERN + "'):pool_id>/.well-known/jwks.json"
+EXPIRED_TOKEN_PATH = "/_hostmode/cognito/expired-token"
 
 _MOTO_LOCK = threading.Lock()
 
@@ -84,9 +95,49 @@ class JwksRoutes:
         return _json({"keys": [moto_cognito.public_jwk(pool.json_web_key)]})
 
 
+def _bad_request(message: str) -> Response:
+    return _json({"error": "bad_request", "message": message}, 400)
+
+
+class ExpiredTokenRoute:
+    """Test-only: an already-expired access token of a pool (see the module's docstring)."""
+
+    @route(EXPIRED_TOKEN_PATH, methods=["POST"])
+    def expired_token(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.get_data() or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _bad_request("body must be a JSON object")
+        fields = {}
+        for name in ("user_pool_id", "client_id", "username"):
+            value = body.get(name)
+            if not isinstance(value, str) or not value:
+                return _bad_request(f"'{name}' is required: a non-empty string")
+            fields[name] = value
+        seconds = body.get("expired_seconds_ago")
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            return _bad_request("'expired_seconds_ago' is required: a positive integer (seconds)")
+        try:
+            with _MOTO_LOCK:
+                token = moto_cognito.expired_access_token(
+                    fields["user_pool_id"], fields["client_id"], fields["username"], seconds
+                )
+        except moto_cognito.TokenRequestError as e:
+            return _bad_request(str(e))
+        LOG.info("hostmode: expired access token issued for %s in %s", fields["username"], fields["user_pool_id"])
+        return _json({"AccessToken": token})
+
+
 def install() -> None:
     from localstack.services.edge import ROUTER
 
     moto_cognito.install()
     ROUTER.add(JwksRoutes())
-    LOG.info("hostmode: cognito-idp served by moto, pool JWKS at /<pool id>/.well-known/jwks.json")
+    ROUTER.add(ExpiredTokenRoute())
+    LOG.info(
+        "hostmode: cognito-idp served by moto, pool JWKS at /<pool id>/.well-known/jwks.json, "
+        "test-only expired access tokens at %s",
+        EXPIRED_TOKEN_PATH,
+    )

@@ -40,6 +40,10 @@ from AWS's in ways a token verifier notices. Patched here, each where moto decid
   case of the name they sign in (or are looked up) with, and refuses a second user whose name
   differs only in case; moto compared names exactly.
 
+:func:`expired_access_token` makes, for tests, an access token that expired in the past (AWS
+issues none shorter than 5 minutes): moto's own ``create_access_token`` and the patched
+``create_jwt``, with the issue time and expiry set for that one call.
+
 :func:`install` checks first that every moto symbol it patches is there with the signature it
 expects, and fails LocalStack's start-up with the reason if not (a moto upgrade must not turn
 the patches off silently).
@@ -48,12 +52,15 @@ the patches off silently).
 from __future__ import annotations
 
 import base64
+import contextlib
 import inspect
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
-# How each patched moto function is called (parameter names after ``self``).
+# How each moto function patched or called here is called (parameter names after ``self``).
 EXPECTED = {
     "CognitoIdpUserPool.__init__": ["account_id", "region", "name", "extended_config"],
     "CognitoIdpUserPool.create_jwt": ["client_id", "username", "token_use", "expires_in", "extra_data"],
@@ -64,6 +71,7 @@ EXPECTED = {
     "CognitoIdpUserPoolClient.__init__": ["user_pool_id", "generate_secret", "extended_config"],
     "CognitoIdpUserPool._get_user": ["username"],
     "CognitoIdpBackend.delete_user_pool": ["user_pool_id"],
+    "CognitoIdpUserPool.create_access_token": ["client_id", "username", "origin_jti"],
 }
 # Other names of moto.cognitoidp.models used here.
 REQUIRED_NAMES = (
@@ -99,6 +107,20 @@ POOL_SETTINGS_FIXED_AT_CREATION = ("UsernameAttributes", "AliasAttributes", "Use
 _BOOLEAN_CLAIMS = ("email_verified", "phone_number_verified")
 
 _install_lock = threading.Lock()
+
+# (iat, exp) of the tokens this thread creates inside issued_between(); unset: now, now + validity
+_issue_window = threading.local()
+
+
+@contextlib.contextmanager
+def issued_between(iat: int, exp: int) -> Iterator[None]:
+    """Tokens the patched ``create_jwt`` makes on this thread in this block get this ``iat`` (and
+    ``auth_time``) and ``exp`` instead of now and now plus the client's validity."""
+    _issue_window.value = (iat, exp)
+    try:
+        yield
+    finally:
+        del _issue_window.value
 
 
 class MotoMismatch(RuntimeError):
@@ -241,9 +263,13 @@ def install() -> None:
         ) -> tuple[str, int]:
             client = self.clients.get(client_id)
             client_config = client.extended_config if client is not None else {}
+            window = getattr(_issue_window, "value", None)
+            if window is not None:
+                now, expires_in = window[0], window[1] - window[0]
+            else:
+                now = int(time.time())
             if expires_in is None:
                 expires_in = token_validity_seconds(client_config, token_use)
-            now = int(time.time())
             claims = dict(extra_data or {})
             user = self._get_user(username)
             if token_use == "id" and not client_config.get("ReadAttributes"):
@@ -366,3 +392,36 @@ def find_pool(pool_id: str) -> Any:
             if pool is not None:
                 return pool
     return None
+
+
+class TokenRequestError(ValueError):
+    pass
+
+
+EXPIRED_TOKEN_LIFETIME = 3600  # exp - iat of an expired_access_token
+
+
+def expired_access_token(pool_id: str, client_id: str, username: str, expired_seconds_ago: int) -> str:
+    """An access token of the pool for the user and app client, exactly as a sign-in issues it
+    (claims, the pool's key and kid, ``cognito:groups``) except that it expired
+    ``expired_seconds_ago`` seconds ago, one hour after its ``iat``/``auth_time``. Made by moto's
+    ``create_access_token`` (the patched ``create_jwt``); not registered as a signed-in token, so
+    GetUser and the other token-authorized calls refuse it (NotAuthorizedException) as AWS refuses an
+    expired one. Call with moto's state locked. TokenRequestError names an unknown pool, client or
+    user."""
+    if expired_seconds_ago <= 0:
+        raise TokenRequestError("expired_seconds_ago must be a positive number of seconds")
+    pool = find_pool(pool_id)
+    if pool is None:
+        raise TokenRequestError(f"User pool {pool_id} does not exist.")
+    if client_id not in pool.clients:
+        raise TokenRequestError(f"Client {client_id} does not exist in user pool {pool_id}.")
+    if pool._get_user(username) is None:
+        raise TokenRequestError(f"User {username} does not exist in user pool {pool_id}.")
+    exp = int(time.time()) - expired_seconds_ago
+    origin_jti = str(uuid.uuid4())
+    with issued_between(exp - EXPIRED_TOKEN_LIFETIME, exp):
+        token, _ = pool.create_access_token(client_id, username, origin_jti=origin_jti)
+    pool.access_tokens.pop(token, None)
+    pool.__dict__.get("hostmode_auth_times", {}).pop(origin_jti, None)
+    return token

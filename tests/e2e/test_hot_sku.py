@@ -25,6 +25,17 @@ def shard_items(stack, sku: str) -> list[dict]:
     return [i for i in items if i["sku"] == sku or i.get("for_sku") == sku]
 
 
+def settled(stack, order_ids: list[str]) -> list[str]:
+    """The orders' statuses once every one has settled (polled, 4 minutes at most)."""
+    return wait_for(
+        lambda: [stack.order(o)["status"] for o in order_ids],
+        lambda s: all(x in SETTLED for x in s),
+        240,
+        f"all {len(order_ids)} orders to settle",
+        interval=1,
+    )
+
+
 @pytest.mark.parametrize("shards", [1, 8])
 def test_flash_sale_sells_each_unit_once(stack, shards):
     sku = new_sku("FLASH")
@@ -73,13 +84,7 @@ def test_flash_sale_sells_each_unit_once(stack, shards):
             order_ids += pool.map(buy, range(bounds[wave], bounds[wave + 1]))
             if change:
                 assert change.result().status == 200, change.result().text
-    final = wait_for(
-        lambda: [stack.order(o)["status"] for o in order_ids],
-        lambda s: all(x in SETTLED for x in s),
-        240,
-        "every flash-sale order to settle",
-        interval=1,
-    )
+    final = settled(stack, order_ids)
     selling.clear()
     watcher.join(30)
 
@@ -114,13 +119,7 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
         order_ids = list(
             pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"], range(HOT_ORDERS))
         )
-    final = wait_for(
-        lambda: [stack.order(o)["status"] for o in order_ids],
-        lambda s: all(x in SETTLED for x in s),
-        240,
-        "every order of the burst to settle",
-        interval=1,
-    )
+    final = settled(stack, order_ids)
     product = stack.product(sku)
     assert product["shards"] > 1, f"never spread: {product}"
     # One unit each, no cancel: an order is rejected only once every shard is empty.

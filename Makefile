@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help up build deploy seed token demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
+.PHONY: help check up build deploy seed token demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ api-watch: ## the API function served as plain HTTP on :9000, rebuilt on save, a
 
 test: ## every test: fmt, clippy, unit, LocalStack extension, adapters, template lint, end-to-end
 	@scripts/test-all.sh
+
+check: test-rust lint-python ## the inner loop, no LocalStack: fmt, clippy, unit tests, Python lint, the tools' tests
+	@$(TOOLS_BIN)/pytest -q tests/tools --deselect tests/tools/test_external_emulator.py
 
 test-rust: ## fmt check, clippy -D warnings, unit tests (no LocalStack needed)
 	cargo fmt --all -- --check

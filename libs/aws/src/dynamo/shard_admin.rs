@@ -11,8 +11,8 @@ use orders_domain::Sku;
 
 use super::inventory::cancellation_reasons;
 use super::products::ProductsTable;
-use super::stock::{read_stock, transact, Guard, Level, ShardWrite, Stock};
-use super::{backend, retry_conflicts};
+use super::stock::{counts, read_stock, transact, Guard, Level, ShardWrite, Stock};
+use super::{backend, get_consistent, key1, retry_conflicts};
 
 impl ProductsTable {
     /// One transaction of shard writes: `Ok(Err(reasons))` when DynamoDB cancelled it.
@@ -142,7 +142,10 @@ impl ProductsTable {
 
     /// A hot SKU's raise: `sku` over `to` shards, only if it still has `from` (else another
     /// container or an operator changed it since the decision, and that count stands).
-    /// Returns the count in force and whether this call set it.
+    /// Only the count moves: the product item's `shards` (conditioned on `from`, which
+    /// reservations never change, so the hot item's churn cannot refuse it) and the new empty
+    /// shard items; the units spread lazily, as reservations that pick an empty shard re-plan
+    /// and rebalance. Returns the count in force and whether this call set it.
     pub(super) async fn raise_shards(
         &self,
         sku: &Sku,
@@ -151,14 +154,40 @@ impl ProductsTable {
         at: DateTime<Utc>,
     ) -> Result<(ShardCount, bool), StoreError> {
         retry_conflicts("raise shards", || async {
-            let Some(stock) = read_stock(&self.client, &self.table, sku).await? else {
+            let key = key1("sku", sku.as_str());
+            let Some(head) = get_consistent(&self.client, &self.table, key, "get product").await?
+            else {
                 return Ok((from, false));
             };
-            if stock.active != from {
-                return Ok((stock.active, false));
+            let (active, slots) = counts(&head, sku)?;
+            if active != from {
+                return Ok((active, false));
             }
-            self.reshard_stock(&stock, to, at).await?;
-            Ok((to, true))
+            let mut writes = vec![ShardWrite {
+                sku,
+                shard: 0,
+                level: Level::Add(0),
+                reserved_delta: 0,
+                guard: Guard::ShardsAre(from.get()),
+                counts: Some((to.get(), slots.max(to.get()))),
+            }];
+            // Retired shards (a count lowered before) are items already: they become active.
+            writes.extend((slots..to.get()).map(|k| ShardWrite {
+                sku,
+                shard: k,
+                level: Level::Set(0),
+                reserved_delta: 0,
+                guard: Guard::New,
+                counts: None,
+            }));
+            match self.transact(&writes, at, "raise shards").await? {
+                Ok(()) => Ok((to, true)),
+                // The count moved after the read: re-read, and that count stands.
+                Err(r) if r.first() == Some(&ItemFailure::ConditionFailed) => {
+                    Err(StoreError::Retry(format!("{sku}: shard count changed")))
+                }
+                Err(r) => Err(StoreError::Retry(format!("raise shards cancelled: {r:?}"))),
+            }
         })
         .await
     }

@@ -176,6 +176,8 @@ pub(crate) enum Guard {
     AvailableIs(u64),
     /// Unchanged since it was read.
     VersionIs(u64),
+    /// The product item's active shard count is this (absent counts as 1).
+    ShardsAre(u32),
     /// A shard item that must not exist yet.
     New,
 }
@@ -251,6 +253,18 @@ impl ShardWrite<'_> {
             Guard::AvailableIs(a) => {
                 b = b.expression_attribute_values(":seen", n(a));
                 "#a = :seen"
+            }
+            Guard::ShardsAre(1) => {
+                b = b
+                    .expression_attribute_names("#n", "shards")
+                    .expression_attribute_values(":was", n(1));
+                "attribute_exists(sku) AND (attribute_not_exists(#n) OR #n = :was)"
+            }
+            Guard::ShardsAre(was) => {
+                b = b
+                    .expression_attribute_names("#n", "shards")
+                    .expression_attribute_values(":was", n(was));
+                "#n = :was"
             }
             Guard::VersionIs(0) => "attribute_exists(sku) AND attribute_not_exists(#v)",
             Guard::VersionIs(v) => {

@@ -261,7 +261,9 @@ def test_no_oversell_under_concurrent_orders(stack, shards):
     assert final.count("CONFIRMED") == 10
     assert final.count("REJECTED") == 40
     product = stack.product(sku)
-    assert (product["available"], product["reserved"], product["shards"]) == (0, 10, shards)
+    assert (product["available"], product["reserved"]) == (0, 10), product
+    # Inventory may have spread a contended SKU by itself (never lowering a count).
+    assert product["shards"] >= shards, product
 
 
 # 8 -------------------------------------------------------------------------------------------

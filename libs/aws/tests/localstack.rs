@@ -491,7 +491,7 @@ async fn notification_claim_mark_and_takeover() {
         ClaimOutcome::InProgress
     );
     // This worker's publish failed: it releases; another claims at once.
-    t.release_claim(&rec.event_id, t0).await.unwrap();
+    t.release_claim(&rec, t0).await.unwrap();
     assert_eq!(t.state(&rec.event_id).await.unwrap(), None);
     let t1 = t0 + 10;
     assert_eq!(
@@ -505,12 +505,12 @@ async fn notification_claim_mark_and_takeover() {
         ClaimOutcome::Claimed { claimed_at_ms: t2 }
     );
     // The old worker's release does not remove the new claim.
-    t.release_claim(&rec.event_id, t1).await.unwrap();
+    t.release_claim(&rec, t1).await.unwrap();
     assert_eq!(
         t.state(&rec.event_id).await.unwrap().as_deref(),
         Some("CLAIMED")
     );
-    t.mark_sent(&rec.event_id, now()).await.unwrap();
+    t.mark_sent(&rec, t2, now()).await.unwrap();
     assert_eq!(
         t.state(&rec.event_id).await.unwrap().as_deref(),
         Some("SENT")
@@ -558,7 +558,7 @@ async fn notification_claims_never_go_below_the_orders_high_water_mark() {
     assert_eq!(t.state(&placed.event_id).await.unwrap(), None);
     assert_eq!(t.high_water_mark(&order_id).await.unwrap(), Some(3));
     // The same message again (a redelivery after a released claim) may claim at the mark.
-    t.release_claim(&cancelled.event_id, t0).await.unwrap();
+    t.release_claim(&cancelled, t0).await.unwrap();
     assert!(matches!(
         t.claim(&cancelled, t0 + 2, t0 + 2 - 60_000).await.unwrap(),
         ClaimOutcome::Claimed { .. }
@@ -570,6 +570,73 @@ async fn notification_claims_never_go_below_the_orders_high_water_mark() {
     };
     assert!(matches!(
         t.claim(&other, t0, t0 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_orders_notifications_go_out_one_at_a_time() {
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let name = unique("notifications");
+    create_table(&ddb, &name, "event_id", false).await;
+    let t = NotificationsTable::new(ddb, name);
+    let order_id = OrderId::random();
+    let rec = |status: OrderStatus| {
+        let e = Event::status_changed(&order_id, &customer(), status, None, now());
+        NotificationRecord {
+            event_id: e.id,
+            order_id: order_id.clone(),
+            seq: status.seq(),
+            customer_id: customer(),
+            kind: status.as_str().into(),
+            subject: "s".into(),
+            message: "m".into(),
+        }
+    };
+    let (placed, confirmed) = (rec(OrderStatus::Pending), rec(OrderStatus::Confirmed));
+    let t0 = 1_000_000_i64;
+    assert_eq!(
+        t.claim(&placed, t0, t0 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { claimed_at_ms: t0 }
+    );
+    // "received" is being published: "confirmed" must not overtake it.
+    assert_eq!(
+        t.claim(&confirmed, t0 + 1, t0 + 1 - 60_000).await.unwrap(),
+        ClaimOutcome::InProgress
+    );
+    assert_eq!(t.state(&confirmed.event_id).await.unwrap(), None);
+    t.mark_sent(&placed, t0, now()).await.unwrap();
+    assert_eq!(
+        t.claim(&confirmed, t0 + 2, t0 + 2 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed {
+            claimed_at_ms: t0 + 2
+        }
+    );
+    // A failed publish frees the order too; a claim left by a dead worker, once stale.
+    t.release_claim(&confirmed, t0 + 2).await.unwrap();
+    let cancelled = rec(OrderStatus::Cancelled);
+    assert!(matches!(
+        t.claim(&cancelled, t0 + 3, t0 + 3 - 60_000).await.unwrap(),
+        ClaimOutcome::Claimed { .. }
+    ));
+    let t1 = t0 + 61_000;
+    let late = NotificationRecord {
+        event_id: Event::status_changed(
+            &order_id,
+            &customer(),
+            OrderStatus::Cancelled,
+            None,
+            now(),
+        )
+        .id,
+        ..cancelled.clone()
+    };
+    assert_eq!(
+        t.claim(&late, t0 + 4, t0 + 4 - 60_000).await.unwrap(),
+        ClaimOutcome::InProgress
+    );
+    assert!(matches!(
+        t.claim(&late, t1, t1 - 60_000).await.unwrap(),
         ClaimOutcome::Claimed { .. }
     ));
 }

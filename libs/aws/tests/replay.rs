@@ -124,13 +124,25 @@ fn record(seq: u32) -> NotificationRecord {
 
 #[tokio::test]
 async fn claim_refused_by_the_high_water_mark_is_superseded() {
-    let (ddb, http) = client(vec![cancelled(&["None", "ConditionalCheckFailed"])]);
+    let newer = r#"{"Item":{"event_id":{"S":"order#o"},"hwm":{"N":"3"}}}"#;
+    let same = r#"{"Item":{"event_id":{"S":"order#o"},"hwm":{"N":"1"}}}"#;
+    let (ddb, http) = client(vec![
+        cancelled(&["None", "ConditionalCheckFailed"]),
+        answer(200, newer),
+        cancelled(&["None", "ConditionalCheckFailed"]),
+        answer(200, same),
+    ]);
     let t = NotificationsTable::new(ddb, "n");
     assert_eq!(
         t.claim(&record(1), 10, 0).await.unwrap(),
         ClaimOutcome::Superseded
     );
-    assert_eq!(http.requests(), 1, "no read needed");
+    // Not newer: another message of the order is in flight, so this one waits.
+    assert_eq!(
+        t.claim(&record(1), 10, 0).await.unwrap(),
+        ClaimOutcome::InProgress
+    );
+    assert_eq!(http.requests(), 4, "one read of the mark each");
 }
 
 #[tokio::test]

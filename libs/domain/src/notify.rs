@@ -124,14 +124,14 @@ where
     };
     let out = Event::customer_notified(event, note.subject, note.message, now);
     if let Err(e) = publisher.publish(&out).await {
-        if let Err(release) = store.release_claim(&event.id, claimed_at_ms).await {
+        if let Err(release) = store.release_claim(&record, claimed_at_ms).await {
             warn!(order_id = %event.order_id, error = %release, "claim not released; it expires");
         }
         return Err(e.into());
     }
     // A crash here leaves the claim; after it expires a retry republishes the same
     // CustomerNotified id, which subscribers can dedupe.
-    store.mark_sent(&event.id, clock.now()).await?;
+    store.mark_sent(&record, claimed_at_ms, clock.now()).await?;
     info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "customer notified");
     Ok(Handled::Done {
         published: Some(EventType::CustomerNotified),
@@ -247,6 +247,86 @@ mod tests {
             })
             .collect();
         assert_eq!(sent, [cancelled.id], "only the newer message");
+    }
+
+    /// The record `notify_customer` claims for `event`.
+    fn record_of(event: &Event) -> NotificationRecord {
+        let note = notification_for(event).unwrap();
+        NotificationRecord {
+            event_id: event.id.clone(),
+            order_id: event.order_id.clone(),
+            seq: note.seq,
+            customer_id: CustomerId::parse("c").unwrap(),
+            kind: note.kind.into(),
+            subject: note.subject,
+            message: note.message,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_newer_message_waits_while_an_older_one_of_the_order_is_going_out() {
+        // Two workers: one has claimed "received" and is publishing it; "confirmed" arrives
+        // at the other. Published now, it could reach SNS first: it waits instead.
+        let (store, publisher, clock) = world();
+        let placed = change(OrderStatus::Pending, None);
+        let confirmed = change(OrderStatus::Confirmed, None);
+        let now_ms = clock.now().timestamp_millis();
+        let first = record_of(&placed);
+        let claim = store.claim(&first, now_ms, now_ms - 11_000).await.unwrap();
+        let ClaimOutcome::Claimed { claimed_at_ms } = claim else {
+            panic!("{claim:?}")
+        };
+        let early = notify_customer(&store, &publisher, &clock, &confirmed, TTL).await;
+        assert!(
+            matches!(early, Err(ConsumerError::InProgress(_))),
+            "{early:?}"
+        );
+        assert!(publisher.events().is_empty());
+        // The older one is out: the newer one goes.
+        store
+            .mark_sent(&first, claimed_at_ms, clock.now())
+            .await
+            .unwrap();
+        notify_customer(&store, &publisher, &clock, &confirmed, TTL)
+            .await
+            .unwrap();
+        assert_eq!(publisher.events().len(), 1);
+        // Another order is never held up by this one.
+        let other = Event::status_changed(
+            &OrderId::random(),
+            &CustomerId::parse("c").unwrap(),
+            OrderStatus::Pending,
+            None,
+            clock.now(),
+        );
+        let ours = change(OrderStatus::Cancelled, None);
+        let r = record_of(&ours);
+        store.claim(&r, now_ms, now_ms - 11_000).await.unwrap();
+        notify_customer(&store, &publisher, &clock, &other, TTL)
+            .await
+            .unwrap();
+        assert_eq!(publisher.events().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dead_workers_claim_holds_the_order_only_until_it_goes_stale() {
+        let (store, publisher, clock) = world();
+        let placed = change(OrderStatus::Pending, None);
+        let confirmed = change(OrderStatus::Confirmed, None);
+        let now_ms = clock.now().timestamp_millis();
+        store
+            .claim(&record_of(&placed), now_ms, now_ms - 11_000)
+            .await
+            .unwrap();
+        clock.advance(chrono::Duration::seconds(12));
+        notify_customer(&store, &publisher, &clock, &confirmed, TTL)
+            .await
+            .unwrap();
+        assert_eq!(publisher.events().len(), 1);
+        // The dead worker's message, redelivered, is older than what went out.
+        clock.advance(chrono::Duration::seconds(12));
+        let late = notify_customer(&store, &publisher, &clock, &placed, TTL).await;
+        assert!(matches!(late, Ok(Handled::Skipped(_))), "{late:?}");
     }
 
     #[tokio::test]

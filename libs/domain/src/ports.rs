@@ -341,7 +341,7 @@ pub enum ClaimOutcome {
     Claimed { claimed_at_ms: i64 },
     /// Already sent: acknowledge.
     AlreadySent,
-    /// Another worker claimed it recently: retry later.
+    /// Another worker claimed it, or another message of the order, recently: retry later.
     InProgress,
     /// A newer message for this order was claimed or sent: this one is never sent.
     Superseded,
@@ -349,9 +349,12 @@ pub enum ClaimOutcome {
 
 /// The Notifications table.
 pub trait NotificationStore: Send + Sync {
-    /// Claims `record.event_id` if unclaimed or claimed before `stale_before_ms`, and only
-    /// if no message of a higher `seq` was claimed for its order; in the same atomic write it
-    /// raises the order's high-water mark to `record.seq`.
+    /// Claims `record.event_id` if unclaimed or claimed before `stale_before_ms`, only if no
+    /// message of a higher `seq` was claimed for its order, and only if no other message of
+    /// the order is in flight (claimed, not yet sent or released, not stale): one order's
+    /// messages go out one at a time, so a newer one is never published before an older one
+    /// that was claimed first. In the same atomic write it raises the order's high-water mark
+    /// to `record.seq` and makes this claim the order's one in flight.
     fn claim(
         &self,
         record: &NotificationRecord,
@@ -359,16 +362,19 @@ pub trait NotificationStore: Send + Sync {
         stale_before_ms: i64,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
 
+    /// Marks the record sent, then frees the order for its next message.
     fn mark_sent(
         &self,
-        event_id: &EventId,
+        record: &NotificationRecord,
+        claimed_at_ms: i64,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Drops this worker's claim (after a failed publish) so a retry need not wait.
+    /// Drops this worker's claim (after a failed publish) so a retry need not wait, and
+    /// frees the order.
     fn release_claim(
         &self,
-        event_id: &EventId,
+        record: &NotificationRecord,
         claimed_at_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

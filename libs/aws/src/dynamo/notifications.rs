@@ -1,9 +1,13 @@
 //! The Notifications table: one record per source event id, claimed before publishing and
-//! marked `SENT` after, so a customer gets one message per event; and per order a
-//! high-water mark (item `order#<order id>`, attribute `hwm`), raised by every claim in the
-//! same transaction, so no message older than one claimed for that order is ever sent.
+//! marked `SENT` after, so a customer gets one message per event; and per order a mark item
+//! (`order#<order id>`): the high-water mark `hwm`, raised by every claim in the same
+//! transaction, so no message older than one claimed for that order is ever sent, and the
+//! claim in flight (`busy`, `busy_at`), so one order's messages are published one at a time:
+//! a newer one waits until the older one is out (SNS would not keep two concurrent publishes
+//! in order).
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -96,9 +100,15 @@ impl NotificationsTable {
         let mark = Update::builder()
             .table_name(&self.table)
             .key("event_id", s(mark_key(&rec.order_id)))
-            .update_expression("SET hwm = :seq")
-            .condition_expression("attribute_not_exists(hwm) OR hwm <= :seq")
+            .update_expression("SET hwm = :seq, busy = :event, busy_at = :now")
+            .condition_expression(
+                "(attribute_not_exists(hwm) OR hwm <= :seq) \
+                 AND (attribute_not_exists(busy) OR busy_at < :stale)",
+            )
             .expression_attribute_values(":seq", n(rec.seq))
+            .expression_attribute_values(":event", s(rec.event_id.as_str()))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":stale", n(stale_before_ms))
             .build()
             .map_err(|e| unbuilt("build notification mark", e))?;
         let res = self
@@ -124,7 +134,13 @@ impl NotificationsTable {
                     _ => Ok(ClaimOutcome::InProgress),
                 }
             }
-            Some([_, ItemFailure::ConditionFailed]) => Ok(ClaimOutcome::Superseded),
+            // Newer than this one, or another message of the order still going out.
+            Some([_, ItemFailure::ConditionFailed]) => {
+                match self.high_water_mark(&rec.order_id).await? {
+                    Some(hwm) if hwm > rec.seq => Ok(ClaimOutcome::Superseded),
+                    _ => Ok(ClaimOutcome::InProgress),
+                }
+            }
             Some(reasons) => Err(StoreError::Retry(format!(
                 "notification claim cancelled without a decision: {reasons:?}"
             ))),
@@ -146,11 +162,16 @@ impl NotificationStore for NotificationsTable {
         .await
     }
 
-    async fn mark_sent(&self, event_id: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn mark_sent(
+        &self,
+        rec: &NotificationRecord,
+        claimed_at_ms: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("event_id", s(event_id.as_str()))
+            .key("event_id", s(rec.event_id.as_str()))
             .update_expression("SET #state = :sent, sent_at = :at")
             .condition_expression("attribute_exists(event_id)")
             .expression_attribute_names("#state", "state")
@@ -159,19 +180,20 @@ impl NotificationStore for NotificationsTable {
             .send()
             .await
             .map_err(|e| backend("mark notification sent", e))?;
-        Ok(())
+        // Only after the record says SENT: a redelivery then finds it sent, not claimable.
+        self.free_order(rec, claimed_at_ms).await
     }
 
     async fn release_claim(
         &self,
-        event_id: &EventId,
+        rec: &NotificationRecord,
         claimed_at_ms: i64,
     ) -> Result<(), StoreError> {
         let res = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("event_id", s(event_id.as_str()))
+            .key("event_id", s(rec.event_id.as_str()))
             .condition_expression("#state = :claimed AND claimed_at = :at")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s(CLAIMED))
@@ -179,15 +201,45 @@ impl NotificationStore for NotificationsTable {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Not ours any more (taken over or sent): nothing to release.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) =>
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) => {}
+            Err(e) => return Err(backend("release notification claim", e)),
+        }
+        self.free_order(rec, claimed_at_ms).await
+    }
+}
+
+impl NotificationsTable {
+    /// Lets the order's next message go: clears the claim in flight if it is still this one
+    /// (a claim taken over after it went stale is the new worker's to clear).
+    async fn free_order(
+        &self,
+        rec: &NotificationRecord,
+        claimed_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("event_id", s(mark_key(&rec.order_id)))
+            .update_expression("REMOVE busy, busy_at")
+            .condition_expression("busy = :event AND busy_at = :at")
+            .expression_attribute_values(":event", s(rec.event_id.as_str()))
+            .expression_attribute_values(":at", n(claimed_at_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
             {
                 Ok(())
             }
-            Err(e) => Err(backend("release notification claim", e)),
+            Err(e) => Err(backend("free the order's next notification", e)),
         }
     }
 }

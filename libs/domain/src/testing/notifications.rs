@@ -17,12 +17,18 @@ struct NotificationRow {
     claimed_at_ms: i64,
 }
 
+#[derive(Debug, Clone, Default)]
+struct Mark {
+    hwm: u32,
+    busy: Option<(EventId, i64)>,
+}
+
 /// The Notifications table in memory.
 #[derive(Debug, Default)]
 pub struct InMemoryNotifications {
     rows: Mutex<HashMap<EventId, NotificationRow>>,
-    /// Highest `seq` claimed per order.
-    marks: Mutex<HashMap<OrderId, u32>>,
+    /// Per order: the highest `seq` claimed, and the claim in flight (event, claimed at).
+    marks: Mutex<HashMap<OrderId, Mark>>,
 }
 
 impl InMemoryNotifications {
@@ -49,14 +55,19 @@ impl NotificationStore for InMemoryNotifications {
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send {
         let mut rows = lock(&self.rows);
         let mut marks = lock(&self.marks);
+        let mark = marks.entry(record.order_id.clone()).or_default();
+        let busy_elsewhere = mark
+            .busy
+            .as_ref()
+            .is_some_and(|(_, at)| *at >= stale_before_ms);
         let out = match rows.get(&record.event_id) {
             Some(r) if r.sent => ClaimOutcome::AlreadySent,
             Some(r) if r.claimed_at_ms >= stale_before_ms => ClaimOutcome::InProgress,
-            _ if marks.get(&record.order_id).is_some_and(|m| *m > record.seq) => {
-                ClaimOutcome::Superseded
-            }
+            _ if mark.hwm > record.seq => ClaimOutcome::Superseded,
+            _ if busy_elsewhere => ClaimOutcome::InProgress,
             _ => {
-                marks.insert(record.order_id.clone(), record.seq);
+                mark.hwm = record.seq;
+                mark.busy = Some((record.event_id.clone(), now_ms));
                 rows.insert(
                     record.event_id.clone(),
                     NotificationRow {
@@ -75,17 +86,19 @@ impl NotificationStore for InMemoryNotifications {
 
     fn mark_sent(
         &self,
-        event_id: &EventId,
+        record: &NotificationRecord,
+        claimed_at_ms: i64,
         _at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut rows = lock(&self.rows);
-        let out = match rows.get_mut(event_id) {
+        let out = match rows.get_mut(&record.event_id) {
             Some(r) => {
                 r.sent = true;
+                self.free_order(record, claimed_at_ms);
                 Ok(())
             }
             None => Err(StoreError::Corrupt {
-                key: event_id.to_string(),
+                key: record.event_id.to_string(),
                 reason: "marking an unclaimed notification as sent".into(),
             }),
         };
@@ -94,16 +107,29 @@ impl NotificationStore for InMemoryNotifications {
 
     fn release_claim(
         &self,
-        event_id: &EventId,
+        record: &NotificationRecord,
         claimed_at_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut rows = lock(&self.rows);
         if rows
-            .get(event_id)
+            .get(&record.event_id)
             .is_some_and(|r| !r.sent && r.claimed_at_ms == claimed_at_ms)
         {
-            rows.remove(event_id);
+            rows.remove(&record.event_id);
         }
+        self.free_order(record, claimed_at_ms);
         ready(Ok(()))
+    }
+}
+
+impl InMemoryNotifications {
+    /// Clears the order's claim in flight if it is still this one.
+    fn free_order(&self, record: &NotificationRecord, claimed_at_ms: i64) {
+        let mut marks = lock(&self.marks);
+        if let Some(mark) = marks.get_mut(&record.order_id) {
+            if mark.busy.as_ref() == Some(&(record.event_id.clone(), claimed_at_ms)) {
+                mark.busy = None;
+            }
+        }
     }
 }

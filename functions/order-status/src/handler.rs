@@ -73,6 +73,7 @@ mod tests {
                 &orders_domain::CustomerId::parse("cust-42").unwrap(),
             )
             .unwrap(),
+            fresh_id: orders_domain::OrderId::random(),
         };
         let placed = orders_domain::place::place_order(
             &c.orders,

@@ -14,7 +14,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{trace, IdempotencyKey, TraceId};
+use orders_domain::{trace, IdempotencyKey, OrderId, TraceId};
 
 use crate::auth::{AuthError, Authenticate};
 use serde_json::{json, Value};
@@ -36,6 +36,10 @@ pub struct Api<O, S, P, C, A> {
 }
 
 /// A matched route.
+/// The id a new order without an Idempotency-Key gets ([`Api::handle_within`] chooses it).
+#[derive(Debug, Clone)]
+struct FreshOrderId(OrderId);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
     Orders,
@@ -98,7 +102,18 @@ where
     /// a JSON `503` the client may retry, instead of the function timing out into API
     /// Gateway's bare `502`/`504`. Work cut short is safe to repeat: an order written but not
     /// published stays in the outbox, and its `Idempotency-Key` retry or the sweeper finishes it.
-    pub async fn handle_within(&self, req: Request, budget: std::time::Duration) -> Response<Body> {
+    pub async fn handle_within(
+        &self,
+        mut req: Request,
+        budget: std::time::Duration,
+    ) -> Response<Body> {
+        // A new order's id is chosen before anything is written, so an answer cut short can
+        // still name the order it may have stored (a keyed order's id is the key's).
+        let fresh = OrderId::random();
+        let placing = req.method() == Method::POST
+            && matches!(route(&req), Some(Route::Orders))
+            && !req.headers().contains_key("idempotency-key");
+        req.extensions_mut().insert(FreshOrderId(fresh.clone()));
         match tokio::time::timeout(budget, self.handle(req)).await {
             Ok(resp) => resp,
             Err(_) => {
@@ -106,6 +121,9 @@ where
                     budget_ms = budget.as_millis() as u64,
                     "request ran out of time"
                 );
+                if placing {
+                    return orders::maybe_stored(&fresh);
+                }
                 let mut resp = error_response(
                     503,
                     "unavailable",
@@ -202,7 +220,13 @@ where
                 self.list(&caller, query.first("limit"), query.first("cursor"))
                     .await
             }
-            Route::Orders => self.place(&caller, headers, body).await,
+            Route::Orders => {
+                let fresh = req
+                    .extensions()
+                    .get::<FreshOrderId>()
+                    .map_or_else(OrderId::random, |f| f.0.clone());
+                self.place(&caller, headers, body, fresh).await
+            }
             Route::Order(id) => self.get(&caller, &id).await,
             Route::Cancel(id) => self.cancel(&caller, &id, body).await,
             Route::Product(sku) => {

@@ -21,6 +21,10 @@ pub struct PlaceOrder {
     pub client: ClientScope,
     pub key: Option<IdempotencyKey>,
     pub request: PlaceOrderRequest,
+    /// The order's id when there is no key (with a key it is derived from it): chosen before
+    /// the flow runs, so an answer cut short (out of time) can still name the order it may
+    /// have stored.
+    pub fresh_id: OrderId,
 }
 
 /// Why an order was not placed. None is the client's mistake in the body (that is refused
@@ -33,9 +37,15 @@ pub enum PlaceError {
     /// A request with this `Idempotency-Key` may still be running; retry shortly.
     #[error("a request with this Idempotency-Key is in progress; retry shortly")]
     KeyInUse,
-    /// A dependency failed; retrying the same request is safe.
+    /// A dependency failed and nothing was stored; retrying the same request is safe.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// A dependency failed after the order may have been stored (a write whose answer was
+    /// lost and could not be checked): a blind retry without an Idempotency-Key could place
+    /// it twice, so the client is told which order to look up first. If it was stored, the
+    /// outbox sweeper publishes it.
+    #[error("order {order_id} may have been stored: {detail}")]
+    MaybeStored { order_id: OrderId, detail: String },
     /// A stored record is corrupt, the store refused the request, or a random id collided
     /// (not the client's to retry).
     #[error("internal error: {0}")]
@@ -87,11 +97,12 @@ where
         client,
         key,
         request,
+        fresh_id,
     } = input;
     let hash = request.canonical_hash();
     let order_id = match &key {
         Some(k) => OrderId::for_idempotency_key(&client, k),
-        None => OrderId::random(),
+        None => fresh_id,
     };
     let now = clock.now();
     let mut order = Order::new_pending(order_id, request.customer_id, request.lines, hash, now);
@@ -99,7 +110,10 @@ where
     let event = outbox.events[0].clone();
     order.outbox = Some(outbox.clone());
 
-    let mut outcome = orders.insert_new(&order).await?;
+    let mut outcome = match orders.insert_new(&order).await {
+        Ok(outcome) => outcome,
+        Err(e) => settle_insert(orders, &order, key.is_some(), e).await?,
+    };
     if outcome == InsertOutcome::AlreadyExists && key.is_none() {
         // A random id cannot already exist unless this very request wrote it: the write
         // committed, its answer was lost, and the SDK's retry met its own condition. Carry on
@@ -116,8 +130,12 @@ where
             match publish_outbox(orders, publisher, &order.order_id, &outbox).await {
                 Ok(()) => order.outbox = None,
                 Err(u) if u.published == 0 => {
-                    compensate(orders, &order.order_id, &event.id).await;
-                    return Err(PlaceError::Unavailable(u.error.to_string()));
+                    if compensate(orders, &order.order_id, &event.id).await {
+                        return Err(PlaceError::Unavailable(u.error.to_string()));
+                    }
+                    // Not rolled back: the order stands and the sweeper publishes it. A 503
+                    // here would invite a retry that places it twice.
+                    warn!(order_id = %order.order_id, error = %u, "order kept; the sweeper publishes it");
                 }
                 // OrderPlaced is out, so the order stands; the sweeper publishes the rest.
                 Err(u) => {
@@ -181,17 +199,58 @@ pub(crate) fn placement_outbox(order: &Order, now: DateTime<Utc>) -> Outbox {
     Outbox::new(vec![placed, status], now)
 }
 
-/// Publish failed: delete the order unless something published it meanwhile. Whether SNS
-/// got the message is unknown; if it did, inventory may reserve for the deleted order and
-/// order-status then publishes `OrderCancelled` to release it
+/// The insert failed without a clear answer (a timeout, a 500, a conflict): it may have
+/// committed. One consistent read settles it: present means this request wrote it (or, with a
+/// key, an earlier request did), absent means nothing is stored and a retry is safe. If even
+/// the read fails, the client is told the order may exist.
+async fn settle_insert<O: OrderStore>(
+    orders: &O,
+    order: &Order,
+    keyed: bool,
+    error: StoreError,
+) -> Result<InsertOutcome, PlaceError> {
+    let unknown = match &error {
+        StoreError::Backend(_) | StoreError::Busy(_) | StoreError::Retry(_) => error.to_string(),
+        StoreError::Corrupt { .. } | StoreError::Refused(_) => return Err(error.into()),
+    };
+    match orders.get(&order.order_id).await {
+        Ok(None) => Err(PlaceError::Unavailable(unknown)),
+        Ok(Some(_)) if keyed => Ok(InsertOutcome::AlreadyExists),
+        Ok(Some(existing)) if existing.request_hash == order.request_hash => {
+            warn!(order_id = %order.order_id, error = %unknown, "insert failed, yet the order is stored: carrying on");
+            Ok(InsertOutcome::Inserted)
+        }
+        Ok(Some(_)) => Err(PlaceError::Internal(format!(
+            "random order id {} collided",
+            order.order_id
+        ))),
+        // With a key the id is the key's: the retry finds whatever was stored.
+        Err(_) if keyed => Err(PlaceError::Unavailable(unknown)),
+        Err(read) => Err(PlaceError::MaybeStored {
+            order_id: order.order_id.clone(),
+            detail: format!("{unknown}; then {read}"),
+        }),
+    }
+}
+
+/// Publish failed: delete the order unless something published it meanwhile; `true` when it
+/// is gone. Whether SNS got the message is unknown; if it did, inventory may reserve for the
+/// deleted order and order-status then publishes `OrderCancelled` to release it
 /// ([`crate::order_status::on_inventory_event`]).
-async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) {
+async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) -> bool {
     match orders.delete_unpublished(id, event_id).await {
-        Ok(true) => info!(order_id = %id, "publish failed; order rolled back"),
-        Ok(false) => warn!(order_id = %id, "publish failed; order no longer unpublished, kept"),
+        Ok(true) => {
+            info!(order_id = %id, "publish failed; order rolled back");
+            true
+        }
+        Ok(false) => {
+            warn!(order_id = %id, "publish failed; order no longer unpublished, kept");
+            false
+        }
         // The outbox stays pending: the sweeper publishes it after the grace period.
         Err(e) => {
-            warn!(order_id = %id, error = %e, "publish failed and rollback failed; outbox sweeper will publish")
+            warn!(order_id = %id, error = %e, "publish failed and rollback failed; outbox sweeper will publish");
+            false
         }
     }
 }

@@ -99,6 +99,67 @@ async fn publish_failure_rolls_back_and_answers_unavailable() {
 }
 
 #[tokio::test]
+async fn an_insert_that_failed_without_an_answer_is_settled_by_a_read() {
+    // Written, answer lost: the read finds it, the request carries on.
+    let w = world();
+    w.orders.fail_inserts(1, true);
+    let placed = w.place(BODY, None).await.unwrap();
+    assert_eq!(w.orders.len(), 1);
+    assert!(w
+        .orders
+        .snapshot(&placed.order.order_id)
+        .unwrap()
+        .outbox
+        .is_none());
+    // Not written: nothing is stored, and the retry the 503 invites is safe.
+    let w = world();
+    w.orders.fail_inserts(1, false);
+    let e = w.place(BODY, None).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Unavailable(_)), "{e:?}");
+    assert!(w.orders.is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_that_may_have_stored_the_order_names_it_instead_of_inviting_a_retry() {
+    // Written, answer lost, and the read that would settle it fails too.
+    let w = world();
+    w.orders.fail_inserts(1, true);
+    w.orders.fail_gets(1);
+    let e = w.place(BODY, None).await.unwrap_err();
+    let PlaceError::MaybeStored { order_id, .. } = e else {
+        panic!("{e:?}")
+    };
+    let stored = w
+        .orders
+        .snapshot(&order_id)
+        .expect("the order the answer names");
+    assert!(stored.outbox.is_some(), "the sweeper publishes it");
+    // With a key the id is the key's, so a plain retry is safe and is what the answer says.
+    let w = world();
+    w.orders.fail_inserts(1, true);
+    w.orders.fail_gets(1);
+    let e = w.place(BODY, Some("key-1")).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Unavailable(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_failed_publish_whose_rollback_fails_is_an_accepted_order_not_a_503() {
+    // The order stays stored with its outbox: a 503 would invite a retry placing it twice.
+    let w = world();
+    w.publisher.fail_next(1);
+    w.orders.fail_deletes(1);
+    let placed = w.place(BODY, None).await.unwrap();
+    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
+    assert_eq!(
+        stored.outbox.map(|b| b.events.len()),
+        Some(2),
+        "left to the sweeper"
+    );
+    assert!(w.publisher.events().is_empty());
+    assert_eq!(w.orders.len(), 1);
+}
+
+#[tokio::test]
 async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_sweeper() {
     let w = world();
     w.publisher.fail_nth(2);

@@ -50,6 +50,7 @@ impl World {
             client: client(),
             key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
             request: PlaceOrderRequest::parse(body, &customer()).unwrap(),
+            fresh_id: OrderId::random(),
         };
         place_order(&self.orders, &self.publisher, &self.clock, input, WRITER).await
     }

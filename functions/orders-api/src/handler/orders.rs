@@ -31,12 +31,14 @@ where
         caller: &Caller,
         headers: &HeaderMap,
         body: &[u8],
+        fresh_id: OrderId,
     ) -> Response {
         let input = match idempotency_key(headers).and_then(|key| {
             Ok(PlaceOrder {
                 client: caller.scope(),
                 key,
                 request: PlaceOrderRequest::parse(body, &caller.customer)?,
+                fresh_id,
             })
         }) {
             Ok(input) => input,
@@ -183,6 +185,10 @@ fn place_error(e: &PlaceError) -> Response {
             Some("Idempotency-Key"),
         ),
         PlaceError::Unavailable(detail) => unavailable(detail),
+        PlaceError::MaybeStored { order_id, detail } => {
+            warn!(order_id = %order_id, detail = %detail, "answering 503: the order may be stored");
+            maybe_stored(order_id)
+        }
         PlaceError::Internal(detail) => internal(detail),
     }
 }
@@ -212,6 +218,28 @@ pub(super) fn store_error(e: &StoreError) -> Response {
             unavailable(&e.to_string())
         }
     }
+}
+
+/// `503` for a placement that may have stored its order: not "retry", which could place it
+/// twice, but which order to look up first (if it was stored, the outbox sweeper publishes
+/// it; a `404` means it was not, and the retry is safe).
+pub(super) fn maybe_stored(id: &OrderId) -> Response {
+    let mut resp = json_response(
+        503,
+        &json!({
+            "error": "order_may_exist",
+            "message": format!(
+                "the request failed after order {id} may have been stored: GET /orders/{id} \
+                 before retrying (404: it was not stored and a retry is safe); send an \
+                 Idempotency-Key to make retries safe without this step"
+            ),
+            "order_id": id,
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("/orders/{id}")) {
+        resp.headers_mut().insert("location", v);
+    }
+    resp
 }
 
 fn unavailable(detail: &str) -> Response {

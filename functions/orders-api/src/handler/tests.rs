@@ -688,3 +688,35 @@ async fn an_order_is_placed_for_the_caller_and_listed_only_to_them() {
     let b = assert_error(&api.call(list).await, 400, "invalid_value");
     assert_eq!(b["field"], "limit");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unkeyed_order_cut_short_after_its_write_is_named_not_retried() {
+    // Stored, then the publish hangs past the budget: "retry" would place it twice.
+    let api = Api {
+        orders: InMemoryOrders::new(),
+        products: InMemoryInventory::new(),
+        publisher: HungPublisher,
+        clock: FixedClock::default_time(),
+        writer_window: std::time::Duration::from_secs(11),
+        default_shards: orders_domain::stock::ShardCount::ONE,
+        auth: crate::auth::testing::verifier(),
+    };
+    let mut post = sample("apigw-post-order.json");
+    post.headers.remove("idempotency-key");
+    post.multi_value_headers.remove("idempotency-key");
+    let resp = api
+        .call_within(post, std::time::Duration::from_secs(9))
+        .await;
+    let body = assert_error(&resp, 503, "order_may_exist");
+    let id = body["order_id"].as_str().unwrap();
+    assert_eq!(
+        header(&resp, "location"),
+        Some(format!("/orders/{id}").as_str())
+    );
+    let stored = api
+        .orders
+        .snapshot(&orders_domain::OrderId::parse(id).unwrap())
+        .expect("the order the answer names is the one stored");
+    assert!(stored.outbox.is_some(), "the sweeper publishes it");
+    assert!(body["message"].as_str().unwrap().contains("GET /orders/"));
+}

@@ -27,6 +27,19 @@ fn oldest_first(mut due: Vec<(DateTime<Utc>, OrderId)>, limit: usize) -> Vec<Ord
 pub struct InMemoryOrders {
     orders: Mutex<HashMap<OrderId, Order>>,
     lose_insert_answers: AtomicUsize,
+    /// Faults for the next calls: inserts that fail (after writing if `insert_writes`),
+    /// reads and compensating deletes that fail.
+    failing_inserts: AtomicUsize,
+    insert_writes: std::sync::atomic::AtomicBool,
+    failing_gets: AtomicUsize,
+    failing_deletes: AtomicUsize,
+}
+
+/// Takes one from a fault counter; `true` if this call faults.
+fn take(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl InMemoryOrders {
@@ -38,6 +51,23 @@ impl InMemoryOrders {
     /// the SDK's retry meeting its own condition does.
     pub fn lose_insert_answers(&self, n: usize) {
         self.lose_insert_answers.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` inserts fail with a backend error (a 500, a timeout), having written the
+    /// order first if `written`: the writer cannot tell which.
+    pub fn fail_inserts(&self, n: usize, written: bool) {
+        self.insert_writes.store(written, Ordering::SeqCst);
+        self.failing_inserts.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` reads fail.
+    pub fn fail_gets(&self, n: usize) {
+        self.failing_gets.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` compensating deletes fail.
+    pub fn fail_deletes(&self, n: usize) {
+        self.failing_deletes.store(n, Ordering::SeqCst);
     }
 
     /// Direct read for assertions.
@@ -60,6 +90,13 @@ impl OrderStore for InMemoryOrders {
         order: &Order,
     ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send {
         let mut map = lock(&self.orders);
+        if take(&self.failing_inserts) {
+            if self.insert_writes.load(Ordering::SeqCst) {
+                map.entry(order.order_id.clone())
+                    .or_insert_with(|| order.clone());
+            }
+            return ready(Err(StoreError::Backend("put order: 500".into())));
+        }
         let out = if map.contains_key(&order.order_id) {
             InsertOutcome::AlreadyExists
         } else {
@@ -78,6 +115,9 @@ impl OrderStore for InMemoryOrders {
     }
 
     fn get(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+        if take(&self.failing_gets) {
+            return ready(Err(StoreError::Backend("get order: 500".into())));
+        }
         ready(Ok(lock(&self.orders).get(id).cloned()))
     }
 
@@ -134,6 +174,9 @@ impl OrderStore for InMemoryOrders {
         id: &OrderId,
         event_id: &EventId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        if take(&self.failing_deletes) {
+            return ready(Err(StoreError::Backend("delete order: 500".into())));
+        }
         let mut map = lock(&self.orders);
         let deletable = map.get(id).is_some_and(|o| {
             o.status == crate::order::OrderStatus::Pending

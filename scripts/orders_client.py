@@ -240,7 +240,8 @@ class Stack:
             parsed = r.json()
         except ValueError:
             parsed = None
-        if placing and r.status_code == 202 and isinstance(parsed, dict) and user:
+        # A 202's order, or the one a 503 order_may_exist names, is this user's to look up.
+        if placing and r.status_code in (202, 503) and isinstance(parsed, dict) and parsed.get("order_id") and user:
             self._owners[parsed["order_id"]] = self.users.name_of(user)
         return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, parsed, r.text)
 

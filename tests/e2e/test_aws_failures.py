@@ -115,6 +115,49 @@ def test_a_write_whose_answer_was_lost_is_not_a_500_nor_a_second_order(stack, ta
     assert len({e["id"] for e in tap.wait_event(order_id, "OrderPlaced")}) == 1
 
 
+def test_a_write_that_failed_after_committing_is_settled_not_a_503(stack, tap, faults):
+    # Every attempt of the PutItem commits (the first) or meets its own condition (the SDK's
+    # retries) and answers a 500: the insert fails. A 503 "safe to retry" would make the
+    # client's retry a second order; one consistent read finds it stored and carries on.
+    rule = rule_on(stack, "dynamodb:PutItem:InternalServerError:1:applied", "OrdersApiFunctionName")
+    _, customer, r = order_under(stack, faults, rule)  # no Idempotency-Key: a random order id
+    assert r.status == 202, r.text
+    assert faults.rule(rule)["faulted"] >= 2, "every attempt failed"
+    order_id = r.body["order_id"]
+    assert [o["order_id"] for o in orders_of(stack, customer)] == [order_id]
+    assert stack.wait_status(order_id, {"CONFIRMED"})["status"] == "CONFIRMED"
+
+
+def test_an_answer_that_may_have_stored_the_order_names_it(stack, faults):
+    # As above, and the read that would settle it fails too: the answer cannot know, so it
+    # names the order to look up instead of inviting a retry.
+    fn = stack.outputs["OrdersApiFunctionName"]
+    get_rule = f"dynamodb:GetItem:InternalServerError:1:function={fn}"
+    faults.add(get_rule)
+    put_rule = rule_on(stack, "dynamodb:PutItem:InternalServerError:1:applied", "OrdersApiFunctionName")
+    sku, customer, r = order_under(stack, faults, put_rule)
+    faults.remove(put_rule)
+    faults.remove(get_rule)
+    assert r.status == 503, r.text
+    assert r.body["error"] == "order_may_exist", r.body
+    order_id = r.body["order_id"]
+    assert r.headers.get("location") == f"/orders/{order_id}"
+    assert [o["order_id"] for o in orders_of(stack, customer)] == [order_id], "stored once, and it is the one named"
+    # The client looks it up as told: it exists, so it does not retry. The sweeper publishes
+    # it once past its grace period (aged here instead of waited for).
+    assert stack.order(order_id)["status"] == "PENDING"
+    stack.table("OrdersTableName").update_item(
+        Key={"order_id": order_id},
+        UpdateExpression="SET outbox_since = :old",
+        ExpressionAttributeValues={":old": "2026-01-01T00:00:00.000Z"},
+    )
+    lam = stack.client("lambda")
+    resp = lam.invoke(FunctionName=stack.outputs["OutboxSweeperFunctionName"], Payload=b"{}")
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    assert stack.wait_status(order_id, {"CONFIRMED"})["status"] == "CONFIRMED"
+    assert stack.product(sku)["available"] == 4
+
+
 def test_a_hung_dynamodb_call_becomes_a_prompt_json_503(stack, faults):
     sku, customer = new_sku(), new_customer()
     stack.set_stock(sku, 5)

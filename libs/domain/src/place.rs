@@ -118,7 +118,14 @@ where
         // A random id cannot already exist unless this very request wrote it: the write
         // committed, its answer was lost, and the SDK's retry met its own condition. Carry on
         // as the write that it is (a second order from the client's retry would follow a 500).
-        if let Some(existing) = orders.get(&order.order_id).await? {
+        let existing = orders
+            .get(&order.order_id)
+            .await
+            .map_err(|e| PlaceError::MaybeStored {
+                order_id: order.order_id.clone(),
+                detail: format!("insert answered 'exists', then {e}"),
+            })?;
+        if let Some(existing) = existing {
             if existing.request_hash == order.request_hash && existing.outbox.is_some() {
                 warn!(order_id = %order.order_id, "insert answered 'exists' for its own write (lost response)");
                 outcome = InsertOutcome::Inserted;

@@ -134,6 +134,13 @@ async fn an_answer_that_may_have_stored_the_order_names_it_instead_of_inviting_a
         .snapshot(&order_id)
         .expect("the order the answer names");
     assert!(stored.outbox.is_some(), "the sweeper publishes it");
+    // The same when the SDK's retry met its own write ("exists") and the read failed.
+    let w = world();
+    w.orders.lose_insert_answers(1);
+    w.orders.fail_gets(1);
+    let e = w.place(BODY, None).await.unwrap_err();
+    assert!(matches!(e, PlaceError::MaybeStored { .. }), "{e:?}");
+    assert_eq!(w.orders.len(), 1);
     // With a key the id is the key's, so a plain retry is safe and is what the answer says.
     let w = world();
     w.orders.fail_inserts(1, true);

@@ -85,6 +85,26 @@ def test_out_of_stock_rejects_naming_the_sku_and_changes_no_stock(stack, tap):
     assert short in note["message"], note["message"]
 
 
+def test_an_order_too_large_for_one_reservation_is_rejected_with_its_reason_at_once(stack, tap):
+    """13 lines of 8 units, each SKU's 8 units one per shard of 8: reserving needs 104 stock
+    items, over DynamoDB's 100 per transaction. Not a retry (five receives, the DLQ, a timeout
+    15 minutes later): rejected on its first delivery, saying why."""
+    skus, customer = [new_sku() for _ in range(13)], new_customer()
+    for sku in skus:
+        assert stack.set_stock(sku, 8, shards=8).status in (200, 201)
+    order_id = place_ok(stack, customer, [(sku, 8) for sku in skus])
+    order = stack.wait_status(order_id, SETTLED, timeout=30)
+    assert order["status"] == "REJECTED"
+    reason = order["history"][-1].get("reason", "")
+    assert "stock items" in reason, order["history"]
+    rejected = tap.wait_event(order_id, "InventoryRejected")
+    assert rejected[0]["data"]["reason"] == reason
+    for sku in skus[:3]:
+        product = stack.product(sku)
+        assert (product["available"], product["reserved"]) == (8, 0), sku
+    wait_told(stack, order_id, "order_rejected", ["order_placed", "order_rejected"])
+
+
 # 3 -------------------------------------------------------------------------------------------
 def test_cancel_after_confirm_restores_stock_exactly_once(stack, tap):
     sku, customer = new_sku(), new_customer()

@@ -207,3 +207,35 @@ async fn the_shard_count_changes_while_orders_reserve_and_no_unit_is_lost() {
     let p = product(&products, "HOT").await;
     assert_eq!((p.available, p.reserved, p.shards), (60, 0, 2));
 }
+
+#[tokio::test]
+async fn a_reservation_too_large_for_one_transaction_is_rejected_with_its_reason() {
+    // 13 SKUs of 8 units, one in each of 8 shards; 8 of each at once needs 104 stock items,
+    // over DynamoDB's 100 per transaction. Retrying cannot change that: rejected now.
+    let (products, inv) = inventory().await;
+    let skus: Vec<String> = (0..13).map(|i| format!("WIDE-{i}")).collect();
+    for sku in &skus {
+        create(&products, sku, 8, 8).await;
+    }
+    let lines: Vec<OrderLine> = skus
+        .iter()
+        .map(|s| OrderLine {
+            sku: Sku::parse(s).unwrap(),
+            quantity: 8,
+        })
+        .collect();
+    let id = OrderId::random();
+    let r = inv.reserve(&id, &customer(), &lines, now()).await.unwrap();
+    assert_eq!(r.reservation.status, ReservationStatus::Rejected);
+    let reason = r.reservation.reason.clone().expect("a reason");
+    assert!(reason.contains("stock items"), "{reason}");
+    assert!(!r.reservation.short_skus.is_empty());
+    for sku in &skus {
+        let p = product(&products, sku).await;
+        assert_eq!((p.available, p.reserved), (8, 0), "{sku}: nothing taken");
+    }
+    // Redelivered, it is the same decision.
+    let again = inv.reserve(&id, &customer(), &lines, now()).await.unwrap();
+    assert!(!again.newly_written);
+    assert_eq!(again.reservation.reason, Some(reason));
+}

@@ -108,6 +108,10 @@ pub struct InventoryReserved {
 pub struct InventoryRejected {
     pub customer_id: CustomerId,
     pub short_skus: Vec<Sku>,
+    /// Why, when it is not (only) short stock: the order needs more stock items than one
+    /// reservation can hold. Absent in events before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,14 +43,16 @@ where
         EventPayload::InventoryReserved(_) => (Trigger::InventoryReserved, None),
         EventPayload::InventoryRejected(d) => (
             Trigger::InventoryRejected,
-            Some(format!(
-                "insufficient stock: {}",
-                d.short_skus
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Some(d.reason.clone().unwrap_or_else(|| {
+                format!(
+                    "insufficient stock: {}",
+                    d.short_skus
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })),
         ),
         // The normal release follows a cancel, so the order is CANCELLED already and the
         // write's condition fails (acknowledged below). A PENDING or CONFIRMED order moves:

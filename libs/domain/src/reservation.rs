@@ -56,6 +56,8 @@ pub struct Reservation {
     pub status: ReservationStatus,
     pub lines: Vec<OrderLine>,
     pub short_skus: Vec<Sku>,
+    /// A rejection's reason when it is not short stock (see [`InventoryRejected::reason`]).
+    pub reason: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -73,6 +75,7 @@ impl Reservation {
             status: ReservationStatus::CancelledBeforeReserve,
             lines: Vec::new(),
             short_skus: Vec::new(),
+            reason: None,
             updated_at: at,
         }
     }
@@ -163,6 +166,7 @@ pub fn inventory_event_for(input: EventType, r: &Reservation) -> Option<Event> {
             EventPayload::InventoryRejected(InventoryRejected {
                 customer_id,
                 short_skus: r.short_skus.clone(),
+                reason: r.reason.clone(),
             })
         }
         (EventType::OrderPlaced | EventType::OrderCancelled, ReservationStatus::Released) => {
@@ -254,6 +258,7 @@ mod tests {
             } else {
                 vec![]
             },
+            reason: None,
             updated_at: Utc::now(),
         }
     }

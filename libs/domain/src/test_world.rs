@@ -132,6 +132,7 @@ pub fn inventory_event(order_id: &OrderId, reserved: bool) -> Event {
         EventPayload::InventoryRejected(InventoryRejected {
             customer_id,
             short_skus: vec![Sku::parse("SKU-2").unwrap()],
+            reason: None,
         })
     };
     Event::for_order(order_id, chrono::Utc::now(), payload)

@@ -210,6 +210,8 @@ fn produce() -> Vec<Event> {
             status,
             lines: order.lines.clone(),
             short_skus: vec![Sku::parse("SKU-3").unwrap()],
+            reason: (status == ReservationStatus::Rejected)
+                .then(|| "needs 120 stock items; one reservation holds 99".to_string()),
             updated_at: now,
         };
         produced.push(inventory_event_for(input, &r).unwrap());

@@ -226,6 +226,7 @@ async fn cancel_of_a_rejected_order_is_409() {
         orders_domain::EventPayload::InventoryRejected(orders_domain::events::InventoryRejected {
             customer_id: orders_domain::CustomerId::parse("cust-42").unwrap(),
             short_skus: vec![],
+            reason: None,
         }),
     );
     orders_domain::order_status::on_inventory_event(

@@ -67,14 +67,18 @@ impl InventoryTables {
     }
 
     pub(super) fn reservation_item(&self, r: &Reservation) -> Item {
-        HashMap::from([
+        let mut item = HashMap::from([
             ("order_id".to_string(), s(r.order_id.as_str())),
             ("status".to_string(), s(r.status.as_str())),
             ("customer_id".to_string(), s(r.customer_id.as_str())),
             ("lines".to_string(), lines_av(&r.lines)),
             ("short_skus".to_string(), skus_av(&r.short_skus)),
             ("updated_at".to_string(), s(ts(r.updated_at))),
-        ])
+        ]);
+        if let Some(reason) = &r.reason {
+            item.insert("reason".to_string(), s(reason));
+        }
+        item
     }
 
     /// The reservation and the shards its units came from.
@@ -139,6 +143,7 @@ fn reservation_from_item(item: &Item) -> Result<Reservation, StoreError> {
             .ok_or_else(|| r.corrupt(format!("unknown reservation status {status}")))?,
         lines: r.lines("lines")?,
         short_skus: r.skus("short_skus")?,
+        reason: r.opt_s("reason")?.map(str::to_string),
         updated_at: r.time("updated_at")?,
     })
 }
@@ -303,6 +308,7 @@ mod tests {
                 quantity: 2,
             }],
             short_skus: vec![Sku::parse("A").unwrap()],
+            reason: Some("why".into()),
             updated_at: super::super::parse_time("2026-11-26T12:00:00.123Z").unwrap(),
         };
         assert_eq!(reservation_from_item(&t.reservation_item(&r)).unwrap(), r);

@@ -31,6 +31,21 @@ const PLAN_ROUNDS: usize = 4;
 /// DynamoDB's limit on items per transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
+/// The SKUs a plan takes from more than one shard (what made it too large), in order.
+fn spread_skus(takes: &[StockTake]) -> Vec<Sku> {
+    let mut skus: Vec<Sku> = Vec::new();
+    for t in takes {
+        let spread = takes.iter().filter(|o| o.line == t.line).count() > 1;
+        if spread && !skus.contains(&t.sku) {
+            skus.push(t.sku.clone());
+        }
+    }
+    if skus.is_empty() {
+        skus.extend(takes.iter().take(1).map(|t| t.sku.clone()));
+    }
+    skus
+}
+
 /// Units of one line taken from one shard (kept on the reservation, so a release returns
 /// them to the shard they came from).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,14 +198,22 @@ impl InventoryTables {
             status: ReservationStatus::Reserved,
             lines: lines.to_vec(),
             short_skus: Vec::new(),
+            reason: None,
             updated_at: at,
         };
         for _ in 0..PLAN_ROUNDS {
             if takes.len() + 1 > MAX_TRANSACTION_ITEMS {
-                return Err(StoreError::Retry(format!(
-                    "reservation of {order_id} needs {} stock items",
-                    takes.len()
-                )));
+                // The stock is spread too thin for one transaction, and retrying would meet
+                // the same limit: decided now, with the reason, not after five receives.
+                let reason = format!(
+                    "the order needs {} stock items at once; one reservation holds {}",
+                    takes.len(),
+                    MAX_TRANSACTION_ITEMS - 1
+                );
+                tracing::warn!(order_id = %order_id, items = takes.len(), "reservation too large for one transaction: rejected");
+                return self
+                    .reject(reserved, spread_skus(&takes), Some(reason))
+                    .await;
             }
             let mut item = self.reservation_item(&reserved);
             if let Some(av) = takes_av(&takes) {
@@ -254,7 +277,7 @@ impl InventoryTables {
                 }
             }
             if !short_skus.is_empty() {
-                return self.reject(reserved, short_skus).await;
+                return self.reject(reserved, short_skus, None).await;
             }
         }
         Err(StoreError::Retry(format!(
@@ -320,10 +343,12 @@ impl InventoryTables {
         &self,
         reserved: Reservation,
         short_skus: Vec<Sku>,
+        reason: Option<String>,
     ) -> Result<Recorded, StoreError> {
         let rejected = Reservation {
             status: ReservationStatus::Rejected,
             short_skus,
+            reason,
             ..reserved
         };
         if self.put_new(&rejected).await? {

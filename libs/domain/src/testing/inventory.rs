@@ -184,6 +184,7 @@ impl InventoryStore for InMemoryInventory {
             status,
             lines: lines.to_vec(),
             short_skus: short,
+            reason: None,
             updated_at: at,
         };
         st.reservations.insert(order_id.clone(), r.clone());

@@ -50,6 +50,17 @@ impl From<SweepError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// How many orders a run timed out, also when it failed elsewhere: a run that ended some
+/// orders and failed on others (SNS in trouble) must still count those it ended, or the
+/// `OrdersTimedOut` alarm stays silent exactly when it matters. Each expiry is a conditional
+/// transition, so an order is counted once even if two runs overlap.
+pub fn timed_out(run: &Result<Report, SweepError>) -> u64 {
+    match run {
+        Ok(r) | Err(SweepError::Failed(r)) => r.pending.expired as u64,
+        Err(SweepError::Store(_)) => 0,
+    }
+}
+
 /// The sweeper's dependencies.
 pub struct Sweeper<O, P, C> {
     pub orders: O,
@@ -154,6 +165,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_partly_failed_run_still_counts_the_orders_it_timed_out() {
+        // Two orders past the pending timeout, both ended; one's news fails to go out.
+        let s = sweeper_with_unpublished_order().await;
+        s.clock.advance(chrono::Duration::seconds(120));
+        s.handle(schedule_event()).await.unwrap();
+        let now = s.clock.now();
+        let mut o = Order::new_pending(
+            OrderId::random(),
+            orders_domain::CustomerId::parse("c").unwrap(),
+            vec![],
+            "h".into(),
+            now,
+        );
+        o.outbox = None;
+        s.orders.insert_new(&o).await.unwrap();
+        s.clock.advance(chrono::Duration::seconds(1000));
+        s.publisher.fail_nth(3);
+        let run = s.handle(schedule_event()).await;
+        let Err(SweepError::Failed(report)) = &run else {
+            panic!("{run:?}")
+        };
+        assert_eq!((report.pending.expired, report.pending.failed), (2, 1));
+        assert_eq!(timed_out(&run), 2, "a failed run's expiries count too");
+    }
+
+    #[tokio::test]
     async fn a_failed_repair_fails_the_invocation_and_stays_for_the_next_run() {
         let s = sweeper_with_unpublished_order().await;
         s.clock.advance(chrono::Duration::seconds(120));
@@ -174,6 +211,8 @@ mod tests {
         assert!(err.to_string().contains("1 of 1 stale outboxes"), "{err}");
         let diagnostic = lambda_runtime::Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "SweepError.Failed");
+        // Back of the line: its turn comes once the grace period passed again.
+        s.clock.advance(chrono::Duration::seconds(61));
         let report = s.handle(serde_json::json!({})).await.unwrap();
         assert_eq!((report.outbox.scanned, report.outbox.republished), (1, 1));
     }

@@ -43,10 +43,8 @@ async fn main() -> Result<(), Error> {
                 .as_deref()
                 .and_then(TraceId::from_xray_header);
             let run = trace::within(trace, sweeper.handle(event.payload)).await;
-            if let Ok(report) = &run {
-                let expired = report.pending.expired as u64;
-                orders_aws::metrics::count(orders_aws::metrics::names::ORDERS_TIMED_OUT, expired);
-            }
+            let expired = handler::timed_out(&run);
+            orders_aws::metrics::count(orders_aws::metrics::names::ORDERS_TIMED_OUT, expired);
             orders_aws::metrics::flush();
             run
         },

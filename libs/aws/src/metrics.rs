@@ -108,17 +108,30 @@ pub fn count(name: &'static str, n: u64) {
     metrics::counter!(name).increment(n);
 }
 
-/// What a published event stands for: an applied status change or a notification sent.
-pub(crate) fn published(event: &Event) {
-    let name = match &event.payload {
-        EventPayload::OrderStatusChanged(c) => match c.status {
+/// The funnel counter an event of a cleared outbox stands for: an applied status change.
+pub fn funnel(event: &Event) -> Option<&'static str> {
+    match &event.payload {
+        EventPayload::OrderStatusChanged(c) => Some(match c.status {
             OrderStatus::Pending => names::ORDERS_PLACED,
             OrderStatus::Confirmed => names::ORDERS_CONFIRMED,
             OrderStatus::Rejected => names::ORDERS_REJECTED,
             OrderStatus::Cancelled => names::ORDERS_CANCELLED,
-        },
-        EventPayload::CustomerNotified(_) => names::NOTIFICATIONS_SENT,
-        _ => return,
-    };
-    metrics::counter!(name).increment(1);
+        }),
+        _ => None,
+    }
+}
+
+/// An outbox was cleared (its events are out, and this happens once per outbox).
+pub(crate) fn cleared(events: &[Event]) {
+    for name in events.iter().filter_map(funnel) {
+        metrics::counter!(name).increment(1);
+    }
+}
+
+/// A published event: only a customer message counts here (status changes count once, when
+/// their outbox is cleared: see [`cleared`]).
+pub(crate) fn published(event: &Event) {
+    if let EventPayload::CustomerNotified(_) = &event.payload {
+        metrics::counter!(names::NOTIFICATIONS_SENT).increment(1);
+    }
 }

@@ -115,8 +115,13 @@ where
                 summary.republished += 1;
             }
             Err(e) => {
-                warn!(order_id = %id, error = %e, "sweep: publish failed");
+                warn!(order_id = %id, error = %e, "sweep: publish failed; to the back of the line");
                 summary.failed += 1;
+                // A publish that keeps failing (a poison entry) must not take a place among
+                // the oldest `limit` forever: newer entries go first next time.
+                if let Err(e) = orders.requeue_outbox(&id, outbox, clock.now()).await {
+                    warn!(order_id = %id, error = %e, "sweep: requeue failed; retried next run");
+                }
             }
         }
     }

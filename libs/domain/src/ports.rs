@@ -168,6 +168,16 @@ pub trait OrderStore: Send + Sync {
         outbox: &Outbox,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Moves a pending outbox whose republish failed to the back of the sweeper's line
+    /// (`since` = `at`) if it is still `outbox`; `false` if it is not. Entries that keep
+    /// failing then never hold back newer ones.
+    fn requeue_outbox(
+        &self,
+        id: &OrderId,
+        outbox: &Outbox,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Deletes the order if it is still `PENDING` with `event_id` unpublished (compensation
     /// after a failed publish); `false` if the condition failed.
     fn delete_unpublished(

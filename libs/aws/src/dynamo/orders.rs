@@ -259,10 +259,40 @@ impl OrderStore for OrdersTable {
             .expression_attribute_values(":n", super::n(n))
             .send()
             .await;
-        applied(
+        let cleared = applied(
             res,
             UpdateItemError::is_conditional_check_failed_exception,
             "clear outbox",
+        )?;
+        // Counted here, where each outbox is cleared once, not at every publish: a republish
+        // (the sweeper's, a retried request's) would count the same transition again.
+        if cleared {
+            crate::metrics::cleared(&outbox.events);
+        }
+        Ok(cleared)
+    }
+
+    async fn requeue_outbox(
+        &self,
+        id: &OrderId,
+        outbox: &Outbox,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .update_expression("SET outbox_since = :at")
+            .condition_expression("outbox_id = :id")
+            .expression_attribute_values(":id", s(first_id(outbox)))
+            .expression_attribute_values(":at", s(ts(at)))
+            .send()
+            .await;
+        applied(
+            res,
+            UpdateItemError::is_conditional_check_failed_exception,
+            "requeue outbox",
         )
     }
 

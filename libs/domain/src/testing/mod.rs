@@ -67,6 +67,8 @@ pub struct RecordingPublisher {
     ambiguous_next: AtomicUsize,
     /// Publishes still to let through before one fails.
     fail_nth: Mutex<Option<usize>>,
+    /// Orders whose every event fails to publish (a poison entry).
+    poisoned: Mutex<Vec<crate::OrderId>>,
 }
 
 impl RecordingPublisher {
@@ -88,6 +90,11 @@ impl RecordingPublisher {
     /// message): the caller cannot tell them from a clean failure.
     pub fn ambiguous_next(&self, n: usize) {
         self.ambiguous_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Every publish of an event of `order` fails from now on.
+    pub fn poison(&self, order: &crate::OrderId) {
+        lock(&self.poisoned).push(order.clone());
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -119,7 +126,8 @@ impl EventPublisher for RecordingPublisher {
                 None => false,
             }
         };
-        let result = if nth || take(&self.fail_next) {
+        let poisoned = lock(&self.poisoned).contains(&event.order_id);
+        let result = if poisoned || nth || take(&self.fail_next) {
             Err(PublishError::failed("injected publish failure"))
         } else if take(&self.ambiguous_next) {
             lock(&self.events).push(event.clone());

@@ -169,6 +169,23 @@ impl OrderStore for InMemoryOrders {
         ready(Ok(cleared))
     }
 
+    fn requeue_outbox(
+        &self,
+        id: &OrderId,
+        outbox: &Outbox,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut map = lock(&self.orders);
+        let out = match map.get_mut(id).and_then(|o| o.outbox.as_mut()) {
+            Some(b) if b.events.first().map(|e| &e.id) == outbox.events.first().map(|e| &e.id) => {
+                b.since = at;
+                true
+            }
+            _ => false,
+        };
+        ready(Ok(out))
+    }
+
     fn delete_unpublished(
         &self,
         id: &OrderId,

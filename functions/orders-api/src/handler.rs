@@ -14,7 +14,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{trace, IdempotencyKey, OrderId, TraceId};
+use orders_domain::{log_fingerprint, trace, IdempotencyKey, OrderId, TraceId};
 
 use crate::auth::{AuthError, Authenticate};
 use serde_json::{json, Value};
@@ -156,7 +156,8 @@ where
         let span = info_span!(
             "request",
             request_id = request_id.as_deref().unwrap_or("-"),
-            idempotency_key = key.as_deref().unwrap_or("-"),
+            // A fingerprint, not the key: a client may build keys from private data.
+            idempotency_key = key.as_deref().map_or_else(|| "-".into(), log_fingerprint),
             trace_id = %trace
         );
         let mut resp = trace::within(Some(trace.clone()), self.handle_within(req, budget))

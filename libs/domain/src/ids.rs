@@ -9,6 +9,15 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
+/// What a log line shows of a client-chosen value (an `Idempotency-Key`): enough of its
+/// SHA-256 to correlate the lines of one request and its retries, never the value itself,
+/// which a client may have made from something private.
+pub fn log_fingerprint(value: &str) -> String {
+    let mut hex = sha256_hex(value.as_bytes());
+    hex.truncate(16);
+    format!("sha256:{hex}")
+}
+
 /// Lowercase hex of a SHA-256 digest.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -270,6 +279,15 @@ impl EventId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_fingerprint_correlates_without_showing_the_value() {
+        let a = log_fingerprint("jane@example.com/checkout-1");
+        assert_eq!(a, log_fingerprint("jane@example.com/checkout-1"));
+        assert_ne!(a, log_fingerprint("jane@example.com/checkout-2"));
+        assert!(a.starts_with("sha256:") && a.len() == 23, "{a}");
+        assert!(!a.contains("jane"));
+    }
 
     #[test]
     fn sha256_hex_matches_known_vector() {

@@ -45,7 +45,8 @@ mod test_world;
 
 pub use events::{Event, EventPayload, EventType, OrderStatusChanged, EVENT_VERSION};
 pub use ids::{
-    AdjustmentId, Caller, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku,
+    log_fingerprint, AdjustmentId, Caller, ClientScope, CustomerId, EventId, IdempotencyKey,
+    OrderId, Sku,
 };
 pub use order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 pub use trace::TraceId;

@@ -82,3 +82,15 @@ def test_a_queue_accepts_messages_from_the_topic_it_subscribes_to(template):
         assert source == topic_of(template, family), family
         types = template["Resources"][f"{family}Subscription"]["Properties"]["FilterPolicy"]["type"]
         assert types and all(isinstance(t, str) for t in types), family
+
+
+def test_sweeper_runs_cannot_overlap(template: dict[str, Any]) -> None:
+    """A run ends before the next scheduled one starts, and Lambda does not retry a failed run
+    beside the next one (the issue: timeout equal to the period, plus async retries)."""
+    props = template["Resources"]["OutboxSweeperFunction"]["Properties"]
+    rate = props["Events"]["EveryMinute"]["Properties"]["Schedule"]
+    assert rate == "rate(1 minute)", rate
+    assert props["Timeout"] < 60, props["Timeout"]
+    invoke = props.get("EventInvokeConfig", {})
+    assert invoke.get("MaximumRetryAttempts") == 0, invoke
+    assert invoke.get("MaximumEventAgeInSeconds", 21600) <= 60, invoke

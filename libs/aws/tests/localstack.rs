@@ -765,3 +765,80 @@ async fn sns_publish_carries_the_type_attribute_through_a_filter_policy() {
         .and_then(|v| v.string_value());
     assert_eq!(attr, Some("OrderPlaced"));
 }
+
+/// The item's `expires_at` (the tables' TTL attribute), if any.
+async fn expires_at(ddb: &aws_sdk_dynamodb::Client, table: &str, key: (&str, &str)) -> Option<i64> {
+    let item = ddb
+        .get_item()
+        .table_name(table)
+        .key(
+            key.0,
+            aws_sdk_dynamodb::types::AttributeValue::S(key.1.into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_else(|| panic!("no item {key:?} in {table}"));
+    item.get("expires_at")
+        .map(|v| v.as_n().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn records_kept_only_to_recognise_duplicates_expire_and_live_ones_do_not() {
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let (p, r, n) = (unique("products"), unique("reservations"), unique("notes"));
+    create_table(&ddb, &p, "sku", false).await;
+    create_table(&ddb, &r, "order_id", false).await;
+    create_table(&ddb, &n, "event_id", false).await;
+    let products = orders_aws::ProductsTable::new(ddb.clone(), p.clone());
+    let inv = orders_aws::InventoryTables::new(ddb.clone(), p, r.clone());
+    stock(&products, "A", 1).await;
+    let in_30_days = now().timestamp() + 30 * 24 * 3600;
+    let about = |t: Option<i64>| t.is_some_and(|t| (t - in_30_days).abs() < 120);
+
+    // A reservation holding stock is live state: no expiry. Rejected, or released, it holds
+    // nothing and is kept only for late duplicates.
+    let (held, short) = (OrderId::random(), OrderId::random());
+    inv.reserve(&held, &customer(), &[line("A", 1)], now())
+        .await
+        .unwrap();
+    inv.reserve(&short, &customer(), &[line("A", 1)], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        expires_at(&ddb, &r, ("order_id", held.as_str())).await,
+        None
+    );
+    assert!(about(
+        expires_at(&ddb, &r, ("order_id", short.as_str())).await
+    ));
+    inv.release(&held, &customer(), now()).await.unwrap();
+    assert!(about(
+        expires_at(&ddb, &r, ("order_id", held.as_str())).await
+    ));
+
+    // A notification's record and its order's mark exist only to stop a duplicate.
+    let t = NotificationsTable::new(ddb.clone(), n.clone());
+    let order_id = OrderId::random();
+    let e = Event::status_changed(&order_id, &customer(), OrderStatus::Pending, None, now());
+    let rec = NotificationRecord {
+        event_id: e.id.clone(),
+        order_id: order_id.clone(),
+        seq: 1,
+        customer_id: customer(),
+        kind: "order_placed".into(),
+        subject: "s".into(),
+        message: "m".into(),
+    };
+    let ms = now().timestamp_millis();
+    t.claim(&rec, ms, ms - 60_000).await.unwrap();
+    assert!(about(
+        expires_at(&ddb, &n, ("event_id", e.id.as_str())).await
+    ));
+    let mark = format!("order#{}", order_id.as_str());
+    assert!(about(
+        expires_at(&ddb, &n, ("event_id", mark.as_str())).await
+    ));
+}

@@ -23,8 +23,8 @@ use super::reserve::{takes_from_item, StockTake};
 use super::stock::transact;
 
 use super::{
-    applied, backend, get_consistent, key1, lines_av, retry_conflicts, s, skus_av, ts, unbuilt,
-    Item, Reader,
+    applied, backend, dedup_expiry, get_consistent, key1, lines_av, retry_conflicts, s, skus_av,
+    ts, unbuilt, Item, Reader,
 };
 
 /// Products and Reservations, changed together by the inventory consumer.
@@ -77,6 +77,13 @@ impl InventoryTables {
         ]);
         if let Some(reason) = &r.reason {
             item.insert("reason".to_string(), s(reason));
+        }
+        // Holding nothing, it is kept only to recognise a late duplicate.
+        if r.status != ReservationStatus::Reserved {
+            item.insert(
+                "expires_at".to_string(),
+                dedup_expiry(r.updated_at.timestamp()),
+            );
         }
         item
     }
@@ -203,7 +210,8 @@ impl InventoryTables {
             let update = Update::builder()
                 .table_name(&self.reservations)
                 .key("order_id", s(order_id.as_str()))
-                .update_expression("SET #s = :released, #u = :u")
+                .update_expression("SET #s = :released, #u = :u, expires_at = :x")
+                .expression_attribute_values(":x", dedup_expiry(at.timestamp()))
                 .condition_expression("#s = :reserved")
                 .expression_attribute_names("#s", "status")
                 .expression_attribute_names("#u", "updated_at")

@@ -93,6 +93,17 @@ const OVERLOAD: [&str; 4] = [
 /// Any SDK failure that is not an expected condition outcome: `Refused` when DynamoDB refused
 /// the request itself (retrying cannot help), `Busy` when it was throttled or the call ran out
 /// of time, else `Backend` (5xx, I/O).
+/// How long records kept only to recognise a late duplicate live (the tables' TTL attribute
+/// `expires_at`, epoch seconds): notification claims and marks, and reservations that hold
+/// nothing (rejected, released, cancelled first). Longer than any duplicate can arrive: a
+/// message waits at most 14 days in a DLQ (SQS's longest retention) before a redrive.
+pub(crate) const DEDUP_MEMORY_SECS: i64 = 30 * 24 * 3600;
+
+/// The `expires_at` of a dedup record written at `at_secs` (epoch seconds).
+pub(crate) fn dedup_expiry(at_secs: i64) -> AttributeValue {
+    n(at_secs.saturating_add(DEDUP_MEMORY_SECS))
+}
+
 pub(crate) fn backend<E, R>(op: &str, e: SdkError<E, R>) -> StoreError
 where
     SdkError<E, R>: std::error::Error + ProvideErrorMetadata,

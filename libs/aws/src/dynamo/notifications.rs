@@ -16,7 +16,9 @@ use orders_domain::reservation::ItemFailure;
 use orders_domain::{EventId, OrderId};
 
 use super::inventory::cancellation_reasons;
-use super::{backend, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Reader};
+use super::{
+    backend, dedup_expiry, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Reader,
+};
 
 const CLAIMED: &str = "CLAIMED";
 const SENT: &str = "SENT";
@@ -89,6 +91,7 @@ impl NotificationsTable {
             .item("message", s(rec.message.as_str()))
             .item("state", s(CLAIMED))
             .item("claimed_at", n(now_ms))
+            .item("expires_at", dedup_expiry(now_ms / 1000))
             .condition_expression(
                 "attribute_not_exists(event_id) OR (#state = :claimed AND claimed_at < :stale)",
             )
@@ -100,7 +103,7 @@ impl NotificationsTable {
         let mark = Update::builder()
             .table_name(&self.table)
             .key("event_id", s(mark_key(&rec.order_id)))
-            .update_expression("SET hwm = :seq, busy = :event, busy_at = :now")
+            .update_expression("SET hwm = :seq, busy = :event, busy_at = :now, expires_at = :exp")
             .condition_expression(
                 "(attribute_not_exists(hwm) OR hwm <= :seq) \
                  AND (attribute_not_exists(busy) OR busy_at < :stale)",
@@ -109,6 +112,7 @@ impl NotificationsTable {
             .expression_attribute_values(":event", s(rec.event_id.as_str()))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":stale", n(stale_before_ms))
+            .expression_attribute_values(":exp", dedup_expiry(now_ms / 1000))
             .build()
             .map_err(|e| unbuilt("build notification mark", e))?;
         let res = self

@@ -23,6 +23,7 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
   ``GET /_hostmode/requests``           requests served, by service, operation, internal or not
   ``GET /_hostmode/mappings``           per SQS mapping: messages, batches, peak in flight (:mod:`esm`)
   ``GET /_hostmode/config``             what is on
+  (``GET/PUT /_hostmode/delivery``, the reorder window, lives in :mod:`delivery`)
 """
 
 from __future__ import annotations
@@ -313,11 +314,14 @@ class ControlApi:
 
     @route("/_hostmode/config", methods=["GET"])
     def config(self, request: Request):
+        from .delivery import REORDER
+
         return _json(
             {
                 "enforce_iam": enforce_iam(),
                 "conflict_window_ms": CONTENTION.snapshot()["window_ms"],
                 "fault_rules": len(ENGINE.snapshot()["rules"]),
+                "reorder_ms": REORDER.ms,
             }
         )
 

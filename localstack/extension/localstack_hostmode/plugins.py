@@ -56,9 +56,34 @@ def hostmode_speedups():
 
 
 @hooks.on_infra_start()
+def hostmode_delivery():
+    """Standard queues and SNS -> SQS deliveries out of order, as on AWS, when a reorder window
+    is set (``HOSTMODE_REORDER_MS``, or ``PUT /_hostmode/delivery`` at run time)."""
+    from .delivery import install
+
+    install()
+
+
+@hooks.on_infra_start()
+def hostmode_lambda_limits():
+    """Lambda's invocation payload limits (6 MB synchronous, 1 MB asynchronous), as on AWS."""
+    from .limits import install
+
+    install()
+
+
+@hooks.on_infra_start()
 def hostmode_cfn_roles():
     """Stack updates that change a role's inline policies apply them, as on AWS."""
     from .cfn_roles import install
+
+    install()
+
+
+@hooks.on_infra_start()
+def hostmode_cfn_stacks():
+    """DescribeStacks without a name lists no deleted stack, as on AWS."""
+    from .cfn_stacks import install
 
     install()
 

@@ -1,19 +1,29 @@
 """Operator's view of the dead-letter queues: their depth and a few of their messages (body,
 receives, when it was sent, and the first failure its consumer logged for it), and moving their
-messages back to the consumer queue once the cause is fixed (SQS StartMessageMoveTask, at a set
-rate: RATE=, default 10 messages/s).
+messages back to the consumer queue once the cause is fixed, at a set rate (RATE=, default 10
+messages/s).
 
     make dlq                        # every DLQ: depth, then up to 3 messages each
     make redrive QUEUE=inventory    # inventory DLQ + inventory subscription DLQ -> inventory queue
     make dlq PROFILE=prod REGION=eu-west-1 STACK=orders-pipeline   # a stack on AWS (ops_target)
 
 Messages from a subscription DLQ (SNS could not deliver them) go to the same consumer queue:
-they are events that never arrived there.
+they are events that never arrived there. How each DLQ is moved:
+
+- a DLQ of an SQS queue (its RedrivePolicy's deadLetterTargetArn; ListDeadLetterSourceQueues
+  names that queue): SQS StartMessageMoveTask;
+- any other DLQ, e.g. an SNS subscription's: SQS refuses StartMessageMoveTask for it ("Source
+  queue must be configured as a Dead Letter Queue": move tasks only redrive DLQs of SQS queues),
+  so it is moved by hand: receive, SendMessageBatch to the consumer queue (body and message
+  attributes kept), and delete from the DLQ only what was sent. Nothing is lost; a crash between
+  send and delete sends a message twice, which the idempotent consumers absorb.
 """
 
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,24 +105,48 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=10, help="messages moved per second (1-500)")
     ops_target.add_arguments(p)
     args = p.parse_args()
+    if not 1 <= args.rate <= 500:
+        p.error("--rate must be between 1 and 500")
     t = ops_target.target(args)
-    sqs = t.client("sqs")
 
     if not args.queue:
         show(t, min(args.show, 10))
         return 0
 
-    target_key, dlqs = CONSUMERS[args.queue]
-    target = arn(sqs, t.outputs[target_key])
-    tasks = []
+    return redrive(t, args.queue, args.rate, args.wait)
+
+
+def is_sqs_dlq(sqs: Any, url: str) -> bool:
+    """Whether some SQS queue's RedrivePolicy names this queue as its DLQ."""
+    return bool(sqs.list_dead_letter_source_queues(QueueUrl=url, MaxResults=1).get("queueUrls"))
+
+
+def redrive(t: ops_target.Target, consumer: str, rate: int, wait: float) -> int:
+    sqs = t.client("sqs")
+    target_key, dlqs = CONSUMERS[consumer]
+    target_url = t.outputs[target_key]
+    tasks, rc, found = [], 0, False
     for key in dlqs:
-        n = depth(sqs, t.outputs[key])
+        url = t.outputs[key]
+        n = depth(sqs, url)
         if n == 0:
             continue
-        source = arn(sqs, t.outputs[key])
-        sqs.start_message_move_task(SourceArn=source, DestinationArn=target, MaxNumberOfMessagesPerSecond=args.rate)
-        print(f"moving {n} message(s) {key.removesuffix('Url')} -> {target_key.removesuffix('Url')}")
-        tasks.append((source, n))
+        found = True
+        what = f"{n} message(s) {key.removesuffix('Url')} -> {target_key.removesuffix('Url')}"
+        if is_sqs_dlq(sqs, url):
+            source = arn(sqs, url)
+            sqs.start_message_move_task(
+                SourceArn=source, DestinationArn=arn(sqs, target_url), MaxNumberOfMessagesPerSecond=rate
+            )
+            print(f"moving {what} (move task)")
+            tasks.append((source, n))
+        else:
+            print(f"moving {what} (receive, send, delete: not an SQS queue's DLQ)")
+            moved, failures = move_by_hand(sqs, url, target_url, rate)
+            print(f"moved {moved} message(s)")
+            for f in failures:
+                print(f"not moved, left in the DLQ: {f}", file=sys.stderr)
+            rc = rc or (1 if failures else 0)
     # Wait for the tasks, not for empty DLQs: a message that still fails comes back to them.
     for source, n in tasks:
 
@@ -122,18 +156,88 @@ def main() -> int:
             return results[0] if results else {"Status": "RUNNING"}
 
         done = wait_for(
-            task,
-            lambda t: t["Status"] in ("COMPLETED", "FAILED", "CANCELLED"),
-            n / args.rate + args.wait,
+            task, lambda t: t["Status"] in ("COMPLETED", "FAILED", "CANCELLED"), n / rate + wait,
             f"the move task of {source}",
-        )
+        )  # fmt: skip
         if done["Status"] != "COMPLETED":
             print(f"move task {done['Status']}: {done.get('FailureReason', '')}", file=sys.stderr)
             return 1
         print(f"moved {done.get('ApproximateNumberOfMessagesMoved', '?')} message(s)")
-    if not tasks:
+    if not found:
         print("nothing to redrive")
-    return 0
+    return rc
+
+
+# How long a received DLQ message stays hidden while it is sent on (a failed send makes it
+# visible again at once).
+MOVE_VISIBILITY_S = 60
+
+
+def move_by_hand(
+    sqs: Any, source_url: str, target_url: str, rate: int, sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[int, list[str]]:  # fmt: skip
+    """Moves every message of `source_url` to `target_url` at no more than `rate` per second:
+    body, message attributes and the X-Ray trace header kept; each deleted from the source only
+    once its send succeeded. Stops at the first failed send (those messages are left visible in
+    the source). Returns (moved, failures)."""
+    moved, failures, start = 0, list[str](), clock()
+    while True:
+        msgs = sqs.receive_message(
+            QueueUrl=source_url,
+            MaxNumberOfMessages=max(1, min(10, rate)),
+            WaitTimeSeconds=1,  # a long poll: a short one may miss messages on AWS
+            VisibilityTimeout=MOVE_VISIBILITY_S,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["AWSTraceHeader"],
+        ).get("Messages", [])
+        if not msgs:
+            return moved, failures
+        try:
+            resp = sqs.send_message_batch(QueueUrl=target_url, Entries=[entry(str(i), m) for i, m in enumerate(msgs)])
+        except Exception:
+            _show_again(sqs, source_url, list(enumerate(msgs)))
+            raise
+        sent = {e["Id"] for e in resp.get("Successful", [])}
+        done = [(i, m) for i, m in enumerate(msgs) if str(i) in sent]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=source_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in done]
+            )
+            moved += len(done)
+        if resp.get("Failed"):
+            failed = [(int(f["Id"]), msgs[int(f["Id"])]) for f in resp["Failed"]]
+            _show_again(sqs, source_url, failed)
+            failures += [
+                f"{msgs[int(f['Id'])]['MessageId']}: {f['Code']} {f.get('Message', '')}" for f in resp["Failed"]
+            ]
+            return moved, failures
+        ahead = moved / rate - (clock() - start)
+        if ahead > 0:
+            sleep(ahead)
+
+
+def entry(id_: str, m: dict) -> dict:
+    """A SendMessageBatch entry carrying a received message's body and attributes."""
+    e: dict[str, Any] = {"Id": id_, "MessageBody": m["Body"]}
+    attrs = {
+        name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+        for name, value in (m.get("MessageAttributes") or {}).items()
+    }
+    if attrs:
+        e["MessageAttributes"] = attrs
+    if trace := (m.get("Attributes") or {}).get("AWSTraceHeader"):
+        e["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": trace}}
+    return e
+
+
+def _show_again(sqs: Any, url: str, msgs: list[tuple[int, dict]]) -> None:
+    """Messages not moved: visible in their DLQ again now, not after the move's visibility timeout."""
+    if msgs:
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in msgs],
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ does the same calls and, on failure, prints the events that explain it.
 --local: LocalStack's open-core CloudFormation cannot update an API Gateway stage, API key or
 usage plan (their resource providers have no update handler), so an update that changes the API
 fails, rolls back, and leaves a stack LocalStack can neither update nor delete. With --local
-such a stack is reported with exit status 3, and the caller starts LocalStack afresh.
+such a stack is reported with exit status 3; the caller tells the user how to get past it (delete
+the stack, or restart the emulator empty) and never does either itself.
 """
 
 import argparse

@@ -56,14 +56,23 @@ deploy() {
     --template .build/packaged.yaml "${params[@]}"
 }
 
-# Skip packaging and deploying when the template, the staged binaries (their source stamps)
-# and the parameters are what the running stack was deployed from.
+# Skip packaging and deploying when the template, the API definition, the parameters and the
+# staged binaries (their source stamps) are what the running stack was deployed from. When only
+# binaries changed, update the functions' code in place (as `sam sync --code` does): LocalStack
+# cannot apply every stack update (see below), and a code change must not need a new stack.
 stamp=.build/deploy.stamp
-want=$( { cat infra/template.yaml .build/lambda/*.source; printf '%s\n' "${params[@]}" "$STACK_NAME" "$LOCALSTACK_ENDPOINT"; } | sha256sum | cut -d' ' -f1)
+infra=$( { cat infra/template.yaml infra/openapi.yaml; printf '%s\n' "${params[@]}" "$STACK_NAME" "$LOCALSTACK_ENDPOINT"; } | sha256sum | cut -d' ' -f1)
+code=$(cat .build/lambda/*.source | sha256sum | cut -d' ' -f1)
+want="$infra $code"
 status=$(aws cloudformation describe-stacks --stack-name "$STACK_NAME" \
   --query 'Stacks[0].StackStatus' --output text 2>/dev/null || echo NONE)
-if [[ -f $stamp && $(cat "$stamp") == "$want" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
+deployed=$(cat "$stamp" 2>/dev/null || true)
+if [[ $deployed == "$want" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
   echo "    stack unchanged ($status), deploy skipped"
+elif [[ ${deployed%% *} == "$infra" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
+  echo "==> only the functions' code changed: updating it in place ($STACK_NAME)"
+  (cd scripts && "../$TOOLS_BIN/python" update_code.py --stack "$STACK_NAME")
+  echo "$want" >"$stamp"
 else
   rm -f "$stamp"
   echo "==> package and deploy ($STACK_NAME: $status -> ...)"
@@ -71,15 +80,23 @@ else
   rc=0
   deploy || rc=$?
   if [[ $rc == 3 ]]; then
-    # LocalStack cannot update the API's stage, key or usage plan and leaves such a stack stuck;
-    # its state is disposable, so start it afresh and create the stack again.
-    echo "==> LocalStack could not update the stack in place: restarting it empty and deploying anew"
-    make -s down localstack
-    package
-    deploy
+    # LocalStack cannot update the API's stage, key or usage plan and leaves such a stack stuck.
+    # The emulator's state (every local stack and order) is not ours to wipe, nor is the
+    # emulator ours to stop: say what happened and what the user may do, and stop here.
+    cat >&2 <<EOF
+error: the emulator at $LOCALSTACK_ENDPOINT cannot update stack $STACK_NAME in place (the
+  reason is above) and the stack is now stuck. Nothing was stopped or deleted. Either
+  - delete this stack alone, then deploy again (LocalStack may fail to delete it too):
+      $TOOLS_BIN/aws --endpoint-url $LOCALSTACK_ENDPOINT cloudformation delete-stack --stack-name $STACK_NAME
+  - or start from an empty local state, which erases every local stack and order:
+      make down && make up      (make clean && make up also removes the build outputs)
+    (an emulator you run yourself at LOCALSTACK_ENDPOINT: restart it your way, then make deploy)
+EOF
+    exit 3
   elif [[ $rc != 0 ]]; then
     exit "$rc"
   fi
+  (cd scripts && "../$TOOLS_BIN/python" update_code.py --stack "$STACK_NAME" --record)
   echo "$want" >"$stamp"
 fi
 

@@ -14,6 +14,10 @@ import sys
 
 import yaml
 
+# API Gateway's integration timeout (REST, default) and the longest Lambda's init phase may take.
+API_GATEWAY_LIMIT = 29
+LAMBDA_INIT_LIMIT = 10
+
 
 class _AnyTag(yaml.SafeLoader):
     """Reads CloudFormation YAML: short-form intrinsics (!Ref, !Sub, ...) become plain values."""
@@ -58,6 +62,15 @@ def problems(p: dict[str, str]) -> list[str]:
             f"OutboxGraceSeconds ({grace:g}) must exceed ApiTimeoutSeconds ({api:g}): otherwise the sweeper "
             "republishes an order whose request is still running, and may publish one that request "
             "is about to roll back"
+        )
+    # API Gateway's 29 s run from the request, a cold start's init phase included (Lambda lets it
+    # take up to 10 s); the function's timeout starts after it. Past 19 s a cold request can
+    # still be inside its timeout when the gateway gives up with a bare 504.
+    if api + LAMBDA_INIT_LIMIT > API_GATEWAY_LIMIT:
+        out.append(
+            f"ApiTimeoutSeconds ({api:g}) + Lambda's init limit ({LAMBDA_INIT_LIMIT} s, a cold start) must "
+            f"fit in API Gateway's {API_GATEWAY_LIMIT} s: at most {API_GATEWAY_LIMIT - LAMBDA_INIT_LIMIT} s, "
+            "or a cold request answers API Gateway's bare 504 while the function still runs"
         )
     pending = num("PendingTimeoutSeconds")
     if pending <= grace:

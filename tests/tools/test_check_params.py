@@ -43,6 +43,13 @@ def test_an_outbox_grace_within_the_api_timeout_is_refused():
     assert "OutboxGraceSeconds (20) must exceed ApiTimeoutSeconds (20)" in r.stderr
 
 
+def test_an_api_timeout_a_cold_start_would_push_past_the_gateways_29_s_is_refused():
+    r = check("ApiTimeoutSeconds=25", "OutboxGraceSeconds=60")
+    assert r.returncode == 2
+    assert "ApiTimeoutSeconds (25)" in r.stderr and "at most 19 s" in r.stderr, r.stderr
+    assert check("ApiTimeoutSeconds=19", "OutboxGraceSeconds=60").returncode == 0
+
+
 def test_a_pending_timeout_within_the_outbox_grace_is_refused():
     r = check("OutboxGraceSeconds=120", "PendingTimeoutSeconds=120")
     assert r.returncode == 2

@@ -108,7 +108,7 @@ def test_flash_sale_sells_each_unit_once(stack, shards):
 
 
 HOT_STOCK = 100
-HOT_ORDERS = 200  # one unit each, from 24 clients at once: twice the stock
+HOT_ORDERS = 300  # one unit each, from 32 clients at once: three times the stock (the brief's burst)
 
 
 @contextmanager
@@ -136,7 +136,7 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     stack.set_stock(sku, HOT_STOCK, shards=1)
 
     with batches_at_once(stack, "InventoryFunctionName", 10):
-        with ThreadPoolExecutor(max_workers=24) as pool:
+        with ThreadPoolExecutor(max_workers=32) as pool:
             order_ids = list(
                 pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"], range(HOT_ORDERS))
             )
@@ -157,13 +157,12 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
             if x.get("fields", {}).get("message") == "hot SKU: stock shards raised" and x["fields"].get("sku") == sku
         ]
 
-    # Every raise to the count the product has now is logged (lines reach the log a little late).
-    raises = wait_for(
-        raised,
-        lambda r: bool(r) and max(x["to"] for x in r) == product["shards"],
-        30,
-        "inventory's log lines of the raises",
-    )
+    # The raises are logged (lines reach the log a little late), each a doubling up to the count
+    # the product has now. Not necessarily the last one: a raise whose answer was lost (an SDK
+    # timeout under this load) took effect, and its retry found the count changed already.
+    raises = wait_for(raised, bool, 30, "inventory's log lines of the raises")
+    assert all(x["to"] == 2 * x["from"] for x in raises), raises
+    assert max(x["to"] for x in raises) <= product["shards"], (raises, product)
     env = stack.client("lambda").get_function_configuration(FunctionName=stack.outputs["InventoryFunctionName"])[
         "Environment"
     ]["Variables"]

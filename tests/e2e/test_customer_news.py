@@ -4,10 +4,12 @@ item 1). Driven through the API, with consumer outages and AWS faults to force t
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 
-from conftest import inventory_paused, mapping_paused, new_customer, new_sku, wait_drained, wait_told
+from conftest import LIFE, inventory_paused, mapping_paused, new_customer, new_sku, wait_drained, wait_told
 from orders_client import wait_for
 
 
@@ -102,3 +104,40 @@ def test_a_received_message_delayed_past_cancelled_is_never_sent(stack, tap):
     assert [n["kind"] for n in stack.notifications_for(order_id)] == ["order_cancelled"]
     sent = tap.events(order_id, "CustomerNotified")
     assert len(sent) == 1 and "cancelled" in sent[0]["data"]["subject"], sent
+
+
+def _ms(at: str) -> int:
+    """Epoch ms of an RFC 3339 UTC time as the store writes it (`...T12:00:00.123Z`)."""
+    return int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_one_orders_news_goes_out_one_message_at_a_time(stack, faults):
+    """Thirty orders' PENDING and CONFIRMED wait in the notification queue together, then the
+    mapping runs them in batches side by side (in the stage that delivers as AWS may, out of
+    order and in 1 s batching windows). Two messages of one order published at once could reach
+    SNS in either order, so a newer one is claimed only once the older one is out: for every
+    order, each message's publish started (`publish_started`) after the previous one's ended
+    (`sent_at`). (The claim's own time is no proof: it is taken before the claim's attempts.)"""
+    sku = new_sku()
+    stack.set_stock(sku, 1000)
+    # Publishes that take a while (300 ms each) give two workers time to overlap.
+    faults.add(f"sns:Publish:none:1:latency=300ms:function={stack.outputs['NotificationFunctionName']}")
+    with mapping_paused(stack, "NotificationFunctionName"):
+        with ThreadPoolExecutor(10) as pool:
+            ids = list(pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"], range(30)))
+        # Confirmed, or (a placement whose publish failed ambiguously and was retried) cancelled
+        # by the release of its first reservation: either way the order has news to tell.
+        ended = [stack.wait_status(order_id, {"CONFIRMED", "CANCELLED"})["status"] for order_id in ids]
+    assert ended.count("CONFIRMED") >= len(ids) - 3, ended
+    for queue in ("InventoryQueueUrl", "OrderStatusQueueUrl", "NotificationQueueUrl"):
+        wait_drained(stack, queue)
+    overlaps = []
+    for order_id in ids:
+        wait_told(stack, order_id, LIFE[stack.order(order_id)["status"]], list(LIFE.values()))
+        sent = sorted(
+            (r for r in stack.notifications_for(order_id) if r["state"] == "SENT"), key=lambda r: int(r["seq"])
+        )
+        for older, newer in itertools.pairwise(sent):
+            if _ms(newer["publish_started"]) < _ms(older["sent_at"]):
+                overlaps.append((order_id, older["kind"], newer["kind"]))
+    assert not overlaps, f"a newer message was published while an older one was still going out: {overlaps}"

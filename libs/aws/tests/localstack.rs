@@ -510,7 +510,7 @@ async fn notification_claim_mark_and_takeover() {
         t.state(&rec.event_id).await.unwrap().as_deref(),
         Some("CLAIMED")
     );
-    t.mark_sent(&rec, t2, now()).await.unwrap();
+    t.mark_sent(&rec, t2, (now(), now())).await.unwrap();
     assert_eq!(
         t.state(&rec.event_id).await.unwrap().as_deref(),
         Some("SENT")
@@ -605,7 +605,7 @@ async fn an_orders_notifications_go_out_one_at_a_time() {
         ClaimOutcome::InProgress
     );
     assert_eq!(t.state(&confirmed.event_id).await.unwrap(), None);
-    t.mark_sent(&placed, t0, now()).await.unwrap();
+    t.mark_sent(&placed, t0, (now(), now())).await.unwrap();
     assert_eq!(
         t.claim(&confirmed, t0 + 2, t0 + 2 - 60_000).await.unwrap(),
         ClaimOutcome::Claimed {

@@ -123,6 +123,7 @@ where
         ClaimOutcome::Claimed { claimed_at_ms } => claimed_at_ms,
     };
     let out = Event::customer_notified(event, note.subject, note.message, now);
+    let publishing = clock.now();
     if let Err(e) = publisher.publish(&out).await {
         if let Err(release) = store.release_claim(&record, claimed_at_ms).await {
             warn!(order_id = %event.order_id, error = %release, "claim not released; it expires");
@@ -131,7 +132,9 @@ where
     }
     // A crash here leaves the claim; after it expires a retry republishes the same
     // CustomerNotified id, which subscribers can dedupe.
-    store.mark_sent(&record, claimed_at_ms, clock.now()).await?;
+    store
+        .mark_sent(&record, claimed_at_ms, (publishing, clock.now()))
+        .await?;
     info!(order_id = %event.order_id, event_id = %event.id, kind = note.kind, "customer notified");
     Ok(Handled::Done {
         published: Some(EventType::CustomerNotified),
@@ -284,7 +287,7 @@ mod tests {
         assert!(publisher.events().is_empty());
         // The older one is out: the newer one goes.
         store
-            .mark_sent(&first, claimed_at_ms, clock.now())
+            .mark_sent(&first, claimed_at_ms, (clock.now(), clock.now()))
             .await
             .unwrap();
         notify_customer(&store, &publisher, &clock, &confirmed, TTL)

@@ -372,12 +372,13 @@ pub trait NotificationStore: Send + Sync {
         stale_before_ms: i64,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
 
-    /// Marks the record sent, then frees the order for its next message.
+    /// Marks the record sent (its publish ran from `published.0` to `published.1`), then
+    /// frees the order for its next message.
     fn mark_sent(
         &self,
         record: &NotificationRecord,
         claimed_at_ms: i64,
-        at: DateTime<Utc>,
+        published: (DateTime<Utc>, DateTime<Utc>),
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Drops this worker's claim (after a failed publish) so a retry need not wait, and

@@ -170,17 +170,20 @@ impl NotificationStore for NotificationsTable {
         &self,
         rec: &NotificationRecord,
         claimed_at_ms: i64,
-        at: DateTime<Utc>,
+        (from, at): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<(), StoreError> {
+        // `publish_started`: with `sent_at` of the order's previous message, what shows that
+        // one order's messages never went out at once.
         self.client
             .update_item()
             .table_name(&self.table)
             .key("event_id", s(rec.event_id.as_str()))
-            .update_expression("SET #state = :sent, sent_at = :at")
+            .update_expression("SET #state = :sent, sent_at = :at, publish_started = :from")
             .condition_expression("attribute_exists(event_id)")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sent", s(SENT))
             .expression_attribute_values(":at", s(ts(at)))
+            .expression_attribute_values(":from", s(ts(from)))
             .send()
             .await
             .map_err(|e| backend("mark notification sent", e))?;

@@ -88,7 +88,7 @@ impl NotificationStore for InMemoryNotifications {
         &self,
         record: &NotificationRecord,
         claimed_at_ms: i64,
-        _at: DateTime<Utc>,
+        _published: (DateTime<Utc>, DateTime<Utc>),
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut rows = lock(&self.rows);
         let out = match rows.get_mut(&record.event_id) {

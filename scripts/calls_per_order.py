@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import requests
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 import local_aws
 from orders_client import Stack, wait_for

@@ -17,6 +17,10 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from local_aws import ROOT, client, hostmode, hostmode_put
 

@@ -6,6 +6,10 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from orders_client import DEMO_CUSTOMER, OPERATOR, Stack, wait_for
 

@@ -17,7 +17,11 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from urllib.parse import unquote
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 import local_aws
 

@@ -25,7 +25,11 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 import ops_target
 from local_aws import queue_depth

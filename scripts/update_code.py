@@ -17,6 +17,10 @@ import io
 import shutil
 import sys
 import zipfile
+from pathlib import Path
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from local_aws import ROOT, client
 

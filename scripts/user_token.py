@@ -3,6 +3,11 @@ first use; `operator` is in the operators group), printed alone, for curl's Auth
 header. Local pools only: the password is derived from the name (orders_client.local_password)."""
 
 import argparse
+import sys
+from pathlib import Path
+
+# The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from orders_client import OPERATOR, Stack
 

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tests/support/ -> the repository
 ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}

@@ -19,13 +19,13 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 up: ## run the whole system locally: LocalStack, build, deploy, seed, place an order and follow it
-	@scripts/up.sh
+	@scripts/make/up.sh
 
 build: ## build every function for the host and stage .build/lambda/<fn>/bootstrap
-	@scripts/build-functions.sh
+	@scripts/make/build-functions.sh
 
 deploy: tools localstack build ## package and deploy infra/template.yaml to LocalStack
-	@TOOLS_BIN=$(TOOLS_BIN) scripts/deploy-local.sh
+	@TOOLS_BIN=$(TOOLS_BIN) scripts/make/deploy-local.sh
 
 seed: ## put demo stock through the API
 	@cd scripts && ../$(TOOLS_BIN)/python demo.py --seed-only
@@ -79,10 +79,10 @@ logs: ## follow a function's CloudWatch logs: make logs FN=inventory (PROFILE= R
 	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow $(OPS_TARGET)
 
 api-watch: ## the API function served as plain HTTP on :9000, rebuilt on save, against what make up deployed
-	@scripts/api-watch.sh
+	@scripts/make/api-watch.sh
 
 test: ## every test: fmt, clippy, unit, LocalStack extension, adapters, template lint, end-to-end
-	@scripts/test-all.sh
+	@scripts/make/test-all.sh
 
 check: test-rust lint-python ## the inner loop, no LocalStack: fmt, clippy, unit tests, Python lint, the tools' tests
 	@$(TOOLS_BIN)/pytest -q tests/tools --deselect tests/tools/test_external_emulator.py
@@ -93,13 +93,13 @@ test-rust: ## fmt check, clippy -D warnings, unit tests (no LocalStack needed)
 	cargo test --locked --workspace
 
 lint-python: tools ## ruff (lint, format check) and mypy over the project's Python (pyproject.toml)
-	@TOOLS_BIN=$(TOOLS_BIN) scripts/lint-python.sh
+	@TOOLS_BIN=$(TOOLS_BIN) scripts/make/lint-python.sh
 
 lint-template: tools ## cfn-lint infra/template.yaml (zero errors and warnings)
 	$(TOOLS_BIN)/cfn-lint infra/template.yaml
 
 api-contract: deploy ## the deployed API fuzzed against infra/openapi.yaml (schemathesis; SEED=1 EXAMPLES=25)
-	scripts/api-contract.sh
+	scripts/make/api-contract.sh
 
 e2e: deploy ## end-to-end tests against the deployed stack
 	$(TOOLS_BIN)/pytest tests/e2e

@@ -14,7 +14,7 @@ FUNCTIONS=(orders-api inventory order-status notification outbox-sweeper)
 
 # Parameters that must agree with each other (CloudFormation cannot check them), before the build.
 # shellcheck disable=SC2086
-"$TOOLS_BIN/python" scripts/check_params.py infra/template.yaml Architecture=arm64 ${PARAMETERS:-}
+"$TOOLS_BIN/python" scripts/make/check_params.py infra/template.yaml Architecture=arm64 ${PARAMETERS:-}
 
 export PATH="$PWD/$TOOLS_BIN:$PATH"  # cargo-lambda and zig come from the tools venv
 pkgs=()

@@ -4,7 +4,7 @@ one function's calls (localstack/README.md "Fault rules").
 When SNS refuses a publish for good (every attempt of the SDK fails), nothing is half done: the
 API takes its order back and answers 503, and notification releases its claim so the
 redelivery sends the message (these are also the paths that use the `DeleteItem` grants of both
-functions, see scripts/iam_audit.py). A throttled publish is retried; a write whose answer is
+functions, see scripts/make/iam_audit.py). A throttled publish is retried; a write whose answer is
 lost is recognised as the request's own; a hung call is cut short by the SDK's timeouts."""
 
 from __future__ import annotations

@@ -524,7 +524,7 @@ def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
 
 def test_every_consumer_mapping_reports_item_failures_and_has_a_concurrency_cap(stack):
     lam = stack.client("lambda")
-    # The cap deployed (2 locally, 10 on AWS by default: scripts/deploy-local.sh says why).
+    # The cap deployed (2 locally, 10 on AWS by default: scripts/make/deploy-local.sh says why).
     params = stack.client("cloudformation").describe_stacks(StackName=stack.info["stack"])["Stacks"][0]
     cap = int(next(p["ParameterValue"] for p in params["Parameters"] if p["ParameterKey"] == "ConsumerMaxConcurrency"))
     for fn in ("InventoryFunctionName", "OrderStatusFunctionName", "NotificationFunctionName"):

@@ -28,7 +28,7 @@ def deploy(stack_name: str, params: dict[str, str], endpoint: str) -> None:
     env = dict(local_aws.cli_env(endpoint), AWS_DEFAULT_REGION=REGION)
     cmd = [
         sys.executable,
-        os.path.join(ROOT, "scripts", "cfn_deploy.py"),
+        os.path.join(ROOT, "scripts", "make", "cfn_deploy.py"),
         "--stack",
         stack_name,
         "--template",

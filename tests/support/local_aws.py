@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]  # tests/support/ -> the repository
 ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-# Written by scripts/deploy-local.sh (stack outputs, API URL and key).
+# Written by scripts/make/deploy-local.sh (stack outputs, API URL and key).
 STACK_FILE = Path(os.environ.get("STACK_FILE", ROOT / ".build" / "stack.json"))
 
 

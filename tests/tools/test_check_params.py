@@ -1,4 +1,4 @@
-"""The deploy-time parameter checks (scripts/check_params.py), on the real template."""
+"""The deploy-time parameter checks (scripts/make/check_params.py), on the real template."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
 
 def check(*overrides):
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "check_params.py"), TEMPLATE, *overrides],
+        [sys.executable, os.path.join(ROOT, "scripts", "make", "check_params.py"), TEMPLATE, *overrides],
         capture_output=True,
         text=True,
     )
@@ -70,7 +70,7 @@ def test_both_deploy_scripts_refuse_a_bad_combination_before_deploying():
         PARAMETERS="QueueVisibilityTimeoutSeconds=5",
         LOCALSTACK_ENDPOINT="http://127.0.0.1:9",
     )
-    for script in ("deploy-local.sh", "deploy-aws.sh"):
+    for script in ("make/deploy-local.sh", "deploy-aws.sh"):
         r = subprocess.run(
             [os.path.join(ROOT, "scripts", script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
         )

@@ -1,7 +1,8 @@
-"""scripts/deploy-local.sh never stops or wipes an emulator: when the deploy reports a stack the
-emulator cannot update in place (scripts/cfn_deploy.py --local, exit 3), it says what happened and
-what the user may run, and exits non-zero, with `make`, `lsctl` and every AWS call recorded by
-fakes. The script runs from a copy in a scratch tree, so this repository's .build is untouched."""
+"""scripts/make/deploy-local.sh never stops or wipes an emulator: when the deploy reports a stack
+the emulator cannot update in place (scripts/make/cfn_deploy.py --local, exit 3), it says what
+happened and what the user may run, and exits non-zero, with `make`, `lsctl` and every AWS call
+recorded by fakes. The script runs from a copy in a scratch tree, so this repository's .build is
+untouched."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FAKE_PYTHON = """#!/bin/sh
 echo "python $*" >>"$CALLS"
 case "$1" in
-  scripts/cfn_deploy.py)
+  scripts/make/cfn_deploy.py)
     echo "    stack is UPDATE_ROLLBACK_COMPLETE: LocalStack cannot update or delete it" >&2
     exit "$DEPLOY_RC" ;;
 esac
@@ -42,8 +43,8 @@ def executable(path: Path, text: str) -> None:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A scratch copy of what deploy-local.sh reads, with fake tools on its PATH."""
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "deploy-local.sh", tmp_path / "scripts")
+    (tmp_path / "scripts" / "make").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "make" / "deploy-local.sh", tmp_path / "scripts" / "make")
     (tmp_path / "infra").mkdir()
     for name in ("template.yaml", "openapi.yaml"):
         (tmp_path / "infra" / name).write_text("# stub\n")
@@ -69,7 +70,9 @@ def deploy(tree: Path, rc: int, endpoint: str) -> tuple[subprocess.CompletedProc
         LOCALSTACK_ENDPOINT=endpoint,
         STACK_NAME="orders-pipeline",
     )
-    out = subprocess.run(["bash", str(tree / "scripts" / "deploy-local.sh")], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(tree / "scripts" / "make" / "deploy-local.sh")], env=env, capture_output=True, text=True
+    )
     calls = (tree / "calls").read_text().splitlines()
     return out, calls
 
@@ -81,7 +84,7 @@ def test_a_stack_that_cannot_be_updated_in_place_wipes_nothing(tree, endpoint):
     # nothing was stopped, started or deleted: no make, no lsctl, no delete, one deploy attempt
     assert not [c for c in calls if c.split()[0] in ("make", "lsctl", "localstack", "pkill", "killall")], calls
     assert not [c for c in calls if "delete" in c], calls
-    assert sum(c.startswith("python scripts/cfn_deploy.py") for c in calls) == 1, calls
+    assert sum(c.startswith("python scripts/make/cfn_deploy.py") for c in calls) == 1, calls
     # and the user is told what happened and what they may run
     assert "cannot update stack orders-pipeline in place" in out.stderr
     assert "Nothing was stopped or deleted" in out.stderr

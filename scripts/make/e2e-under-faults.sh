@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `make test` stage: the end-to-end suite once more, delivered as AWS may deliver (standard
 # queues and SNS -> SQS out of order within 200 ms, the template's 1 s batching window for AWS:
-# scripts/delivery_as_aws.py) and with AWS errors injected into the functions' own calls, as AWS
-# gives them under load. The rules are pinned (`every=N`: the Nth,
-# 2Nth, ... call faults, and an SDK retry of a faulted call is the same call), so the run is
-# repeatable. It passes when the suite stays green, every rule fired, and the SDK retried the
-# errors it should retry (SNS's `Throttled` included: libs/aws/src/retry.rs).
+# scripts/make/delivery_as_aws.py) and with AWS errors injected into the functions' own calls,
+# as AWS gives them under load. The rules are pinned (`every=N`: the Nth, 2Nth, ... call faults,
+# and an SDK retry of a faulted call is the same call), so the run is repeatable. It passes when
+# the suite stays green, every rule fired, and the SDK retried the errors it should retry
+# (SNS's `Throttled` included: libs/aws/src/retry.rs).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 : "${TOOLS_BIN:=.venv/tools/bin}"
 faults() { python3 localstack/bin/faults "$@"; }
 
@@ -25,8 +25,8 @@ RULES=${E2E_FAULT_RULES:-$(
 )}
 
 faults set "$RULES" >/dev/null
-(cd scripts && "../$TOOLS_BIN/python" delivery_as_aws.py on)
-trap 'faults clear >/dev/null; (cd scripts && "../$TOOLS_BIN/python" delivery_as_aws.py off)' EXIT
+"$TOOLS_BIN/python" scripts/make/delivery_as_aws.py on
+trap 'faults clear >/dev/null; "$TOOLS_BIN/python" scripts/make/delivery_as_aws.py off' EXIT
 echo "==> fault rules: $RULES"
 rc=0
 "$TOOLS_BIN/pytest" -q --durations=5 tests/e2e "$@" || rc=$?

@@ -5,7 +5,7 @@
 # a content type, header or body the document does not allow. JUnit report under
 # .build/api-contract/. Env: SEED (1), EXAMPLES (25).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 : "${TOOLS_BIN:=.venv/tools/bin}"
 read -r url key < <("$TOOLS_BIN/python" -c '
 import json; s = json.load(open(".build/stack.json")); print(s["api_url"], s["api_key"])')

@@ -2,7 +2,7 @@
 # `make test`: every test, in the order that fails fastest. Starts LocalStack if it is not
 # running and stops it again at the end (also on failure), so nothing is left running.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 : "${TOOLS_BIN:=.venv/tools/bin}"
 : "${LOCALSTACK_ENDPOINT:=http://127.0.0.1:4566}"
 export TOOLS_BIN LOCALSTACK_ENDPOINT
@@ -57,7 +57,7 @@ summary() {
 
 run tools make -s tools
 run fmt cargo fmt --all -- --check
-run python-lint scripts/lint-python.sh
+run python-lint scripts/make/lint-python.sh
 run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 run unit cargo test --locked --workspace
 run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml
@@ -74,13 +74,13 @@ curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/usage" >/dev/null
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
 run e2e "$TOOLS_BIN/pytest" -q --durations=5 tests/e2e
 # The API against infra/openapi.yaml (schemathesis), before the fault rules go on.
-run api-contract scripts/api-contract.sh
+run api-contract scripts/make/api-contract.sh
 # A burst past the cliff the suite's other scenarios stay under (150 orders from 16 clients on
 # one unsharded SKU of 60 units put 101 OrderPlaced in the inventory DLQ before flow control):
 # every order decided within 60 s of the last POST, no DLQ growth, no unit oversold.
 run flash-sale make -s flash-sale N=150 CLIENTS=16 UNITS=60
-run e2e-under-faults scripts/e2e-under-faults.sh
+run e2e-under-faults scripts/make/e2e-under-faults.sh
 # A short chaos soak (make soak N=1000 is the full one): 150 orders, one kill, a 10 s outage.
 run soak-short env -C scripts "../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10
-run iam-audit "$TOOLS_BIN/python" scripts/iam_audit.py
+run iam-audit "$TOOLS_BIN/python" scripts/make/iam_audit.py
 summary

@@ -8,7 +8,7 @@
 # The function runs with your shell's long-term test keys, so IAM is not enforced here; the
 # deployed function (make deploy) is the one the local stack holds to its policy.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 : "${TOOLS_BIN:=.venv/tools/bin}"
 stack=.build/stack.json
 [ -f "$stack" ] || { echo "no $stack: run 'make up' (or 'make deploy') first" >&2; exit 1; }

@@ -1,7 +1,7 @@
 """Updates the code of the deployed stack's functions in place, as `sam sync --code` does: for a
 change of Rust code only (template, API definition and parameters as deployed), which LocalStack's
 CloudFormation cannot always apply as a stack update (an update that touches the API's stage or
-key fails there and leaves the stack stuck; see scripts/cfn_deploy.py).
+key fails there and leaves the stack stuck; see cfn_deploy.py).
 
 Only functions whose staged binary changed since the last deploy are updated: each staged
 `.build/lambda/<fn>.source` is compared with the copy recorded at the last deploy
@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 # The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
 
 from local_aws import ROOT, client
 

@@ -8,7 +8,7 @@ extension's delivery window: AWS keeps no order there either), and the stack's S
 mappings with the template's default batching window for AWS (`BatchingWindowSeconds`, 1 s: one
 order's PENDING and CONFIRMED then often share a batch), instead of the 0 s local deploys use.
 `off`: the local deploy's settings again (no reordering, window 0). The window is set on the
-mappings directly: LocalStack cannot apply every stack update (scripts/cfn_deploy.py).
+mappings directly: LocalStack cannot apply every stack update (cfn_deploy.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 # The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
 
 from local_aws import ROOT, client, hostmode, hostmode_put
 

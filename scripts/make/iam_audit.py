@@ -7,7 +7,7 @@ refuse it too), or when a granted action was never used on a granted resource du
 (a grant no test exercises is either dead or untested). Run it after the end-to-end stages of
 `make test`, which also exercise the failure paths (rollbacks, claim releases) under fault rules.
 
-    python scripts/iam_audit.py [--stack orders-pipeline]
+    python scripts/make/iam_audit.py [--stack orders-pipeline]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 # The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
 
 import local_aws
 

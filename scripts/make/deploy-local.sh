@@ -3,7 +3,7 @@
 # (outputs, API key, a loopback API URL) for the demo, the tests and you.
 # The template is the one AWS gets; only parameter values differ (see README "Local vs AWS").
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 : "${LOCALSTACK_ENDPOINT:=http://127.0.0.1:4566}"
 : "${STACK_NAME:=orders-pipeline}"
@@ -39,7 +39,7 @@ params=(
 )
 
 # Parameters that must agree with each other (CloudFormation cannot check them).
-"$TOOLS_BIN/python" scripts/check_params.py infra/template.yaml "${params[@]}"
+"$TOOLS_BIN/python" scripts/make/check_params.py infra/template.yaml "${params[@]}"
 
 mkdir -p .build
 
@@ -53,7 +53,7 @@ package() {
   }
 }
 deploy() {
-  "$TOOLS_BIN/python" scripts/cfn_deploy.py --local --stack "$STACK_NAME" --bucket "$bucket" \
+  "$TOOLS_BIN/python" scripts/make/cfn_deploy.py --local --stack "$STACK_NAME" --bucket "$bucket" \
     --template .build/packaged.yaml "${params[@]}"
 }
 
@@ -72,7 +72,7 @@ if [[ $deployed == "$want" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
   echo "    stack unchanged ($status), deploy skipped"
 elif [[ ${deployed%% *} == "$infra" && $status =~ ^(CREATE|UPDATE)_COMPLETE$ ]]; then
   echo "==> only the functions' code changed: updating it in place ($STACK_NAME)"
-  (cd scripts && "../$TOOLS_BIN/python" update_code.py --stack "$STACK_NAME")
+  "$TOOLS_BIN/python" scripts/make/update_code.py --stack "$STACK_NAME"
   echo "$want" >"$stamp"
 else
   rm -f "$stamp"
@@ -97,8 +97,8 @@ EOF
   elif [[ $rc != 0 ]]; then
     exit "$rc"
   fi
-  (cd scripts && "../$TOOLS_BIN/python" update_code.py --stack "$STACK_NAME" --record)
+  "$TOOLS_BIN/python" scripts/make/update_code.py --stack "$STACK_NAME" --record
   echo "$want" >"$stamp"
 fi
 
-"$TOOLS_BIN/python" scripts/stack_info.py --stack "$STACK_NAME" --out .build/stack.json
+"$TOOLS_BIN/python" scripts/make/stack_info.py --stack "$STACK_NAME" --out .build/stack.json

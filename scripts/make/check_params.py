@@ -3,7 +3,7 @@ target. CloudFormation `Rules` cannot compute (no arithmetic) and LocalStack doe
 them, so the deploy scripts run this instead: a bad combination fails here, with the reason,
 before anything is deployed.
 
-    python scripts/check_params.py infra/template.yaml [Name=Value ...]
+    python scripts/make/check_params.py infra/template.yaml [Name=Value ...]
 
 Values not given come from the template's defaults. Exit 0 when consistent, 2 otherwise.
 """

@@ -5,7 +5,7 @@
 #
 #   PROFILE=dev (default, shares the build with `cargo test`) | release
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 FUNCTIONS=(orders-api inventory order-status notification outbox-sweeper)
 PROFILE=${PROFILE:-dev}

@@ -24,7 +24,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 pub use config::ConfigError;
 pub use dynamo::{
-    InventoryTables, NotificationsTable, OrdersTable, ProductsTable, OUTBOX_INDEX, PENDING_INDEX,
+    InventoryTables, NotificationsTable, OrdersTable, ProductsTable, CUSTOMER_INDEX, OUTBOX_INDEX,
+    PENDING_INDEX,
 };
 pub use sns::SnsPublisher;
 

@@ -169,8 +169,9 @@ pub trait OrderStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Moves a pending outbox whose republish failed to the back of the sweeper's line
-    /// (`since` = `at`) if it is still `outbox`; `false` if it is not. Entries that keep
-    /// failing then never hold back newer ones.
+    /// (`since` = `at`) if it still starts with `outbox`'s first event (events appended since
+    /// move with it); `false` if it does not. Entries that keep failing then never hold back
+    /// newer ones.
     fn requeue_outbox(
         &self,
         id: &OrderId,

@@ -12,7 +12,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus,
 };
 use chrono::{DateTime, Utc};
-use orders_aws::{InventoryTables, OrdersTable, ProductsTable, OUTBOX_INDEX, PENDING_INDEX};
+use orders_aws::{
+    InventoryTables, NotificationsTable, OrdersTable, ProductsTable, CUSTOMER_INDEX, OUTBOX_INDEX,
+    PENDING_INDEX,
+};
 use orders_domain::ports::{
     Clock, InventoryStore, ProductStore, StockWrite, StoreError, SystemClock,
 };
@@ -108,6 +111,7 @@ pub async fn create_table(
                 .unwrap()
         };
         for a in [
+            "customer_id",
             "outbox_pending",
             "outbox_since",
             "pending_order",
@@ -117,7 +121,23 @@ pub async fn create_table(
         }
         req = req
             .global_secondary_indexes(sparse(OUTBOX_INDEX, "outbox_pending", "outbox_since"))
-            .global_secondary_indexes(sparse(PENDING_INDEX, "pending_order", "created_at"));
+            .global_secondary_indexes(sparse(PENDING_INDEX, "pending_order", "created_at"))
+            // As the template: only what a customer's list answers.
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(CUSTOMER_INDEX)
+                    .key_schema(key_el("customer_id", KeyType::Hash))
+                    .key_schema(key_el("created_at", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .non_key_attributes("status")
+                            .non_key_attributes("updated_at")
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
     }
     req.send()
         .await
@@ -148,6 +168,13 @@ pub async fn inventory() -> (ProductsTable, InventoryTables) {
         ProductsTable::new(ddb.clone(), p.clone()),
         InventoryTables::new(ddb, p, r),
     )
+}
+
+pub async fn notifications_table() -> NotificationsTable {
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
+    let name = unique("notifications");
+    create_table(&ddb, &name, "event_id", false).await;
+    NotificationsTable::new(ddb, name)
 }
 
 pub fn now() -> DateTime<Utc> {

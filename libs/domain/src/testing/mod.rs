@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use crate::events::{Event, EventType};
 use crate::ports::{Clock, EventPublisher, PublishError};
 
+pub mod contract;
 mod inventory;
 mod notifications;
 mod orders;

@@ -28,14 +28,14 @@ deploy: tools localstack build ## package and deploy infra/template.yaml to Loca
 	@TOOLS_BIN=$(TOOLS_BIN) scripts/make/deploy-local.sh
 
 seed: ## put demo stock through the API
-	@cd scripts && ../$(TOOLS_BIN)/python demo.py --seed-only
+	@$(TOOLS_BIN)/python scripts/ops/demo.py --seed-only
 
 token: USER ?= demo-customer
 token: ## an access token of the local user pool for USER (demo-customer; operator may set stock): curl -H "Authorization: Bearer $$(make -s token)"
-	@cd scripts && ../$(TOOLS_BIN)/python user_token.py $(USER)
+	@$(TOOLS_BIN)/python scripts/ops/user_token.py $(USER)
 
 demo: ## place an order through the API and follow it to the end
-	@cd scripts && ../$(TOOLS_BIN)/python demo.py
+	@$(TOOLS_BIN)/python scripts/ops/demo.py
 
 bench: deploy ## the pipeline against the emulator's own ceiling, per-function init/RSS/zip; writes docs/bench/ (QUICK=1: fewer samples)
 	@cd scripts && ../$(TOOLS_BIN)/python -m bench $(if $(QUICK),--quick)
@@ -66,17 +66,17 @@ soak: ## chaos soak of the deployed stack: N=1000 FAULTS=0.1 SEED=1 (report: .bu
 	@cd scripts && ../$(TOOLS_BIN)/python -m soak --n $(N) --faults $(FAULTS) --seed $(SEED)
 
 # The operator commands act on the local stack, or with PROFILE=, REGION= or STACK= on a
-# deployed one, with the caller's own credentials (scripts/ops_target.py).
+# deployed one, with the caller's own credentials (scripts/ops/ops_target.py).
 OPS_TARGET = $(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK))
 
 dlq: ## every dead-letter queue: depth and a few messages with their first failure (PROFILE= REGION= STACK= for AWS)
-	@cd scripts && ../$(TOOLS_BIN)/python redrive.py $(if $(SHOW),--show $(SHOW)) $(OPS_TARGET)
+	@$(TOOLS_BIN)/python scripts/ops/redrive.py $(if $(SHOW),--show $(SHOW)) $(OPS_TARGET)
 
 redrive: ## move a consumer's DLQ messages back to its queue: make redrive QUEUE=inventory (RATE=10/s; PROFILE= REGION= STACK=)
-	@cd scripts && ../$(TOOLS_BIN)/python redrive.py --queue $(QUEUE) $(if $(RATE),--rate $(RATE)) $(OPS_TARGET)
+	@$(TOOLS_BIN)/python scripts/ops/redrive.py --queue $(QUEUE) $(if $(RATE),--rate $(RATE)) $(OPS_TARGET)
 
 logs: ## follow a function's CloudWatch logs: make logs FN=inventory (PROFILE= REGION= STACK=)
-	@cd scripts && ../$(TOOLS_BIN)/python logs.py --function $(FN) --follow $(OPS_TARGET)
+	@$(TOOLS_BIN)/python scripts/ops/logs.py --function $(FN) --follow $(OPS_TARGET)
 
 api-watch: ## the API function served as plain HTTP on :9000, rebuilt on save, against what make up deployed
 	@scripts/make/api-watch.sh
@@ -111,4 +111,4 @@ clean: down ## stop everything and remove build outputs and LocalStack state (ke
 	rm -rf .build .localstack
 
 deploy-aws: ## cross-compile for arm64 with cargo lambda and deploy to your AWS account (see README)
-	@scripts/deploy-aws.sh
+	@scripts/ops/deploy-aws.sh

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 read -r url key < <("$TOOLS_BIN/python" -c '
 import json; s = json.load(open(".build/stack.json")); print(s["api_url"], s["api_key"])')
 # Signed in as the operator (a customer who may also write stock), as a real client would be.
-token=$(cd scripts && "../$TOOLS_BIN/python" user_token.py operator)
+token=$("$TOOLS_BIN/python" scripts/ops/user_token.py operator)
 exec "$TOOLS_BIN/st" run infra/openapi.yaml --url "$url" --header "x-api-key: $key" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \

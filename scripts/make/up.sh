@@ -17,5 +17,5 @@ scripts/make/build-functions.sh
 step "4/5 package and deploy infra/template.yaml"
 scripts/make/deploy-local.sh
 step "5/5 seed stock, place an order through the API, follow it to the end"
-(cd scripts && "../$TOOLS_BIN/python" demo.py)
+"$TOOLS_BIN/python" scripts/ops/demo.py
 printf '\n\033[1mup in %ds.\033[0m  make logs FN=inventory | make test | make down\n' "$((SECONDS - t0))"

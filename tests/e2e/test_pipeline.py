@@ -504,7 +504,7 @@ def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
     # (other tests' poison messages may wait there too; they are moved along and fail again)
     wait_for(lambda: stack.queue_depth("NotificationDLQUrl")[0], lambda n: n >= 1, 10, "DLQ depth")
 
-    scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
+    scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "ops")
     out = subprocess.run(
         [sys.executable, "redrive.py", "--queue", "notification"],
         cwd=scripts,

@@ -59,7 +59,7 @@ def test_redrive_moves_both_dlqs_back_to_the_consumer(stack, tap):
 
     out = subprocess.run(
         [sys.executable, "redrive.py", "--queue", "inventory", "--rate", "50"],
-        cwd=os.path.join(ROOT, "scripts"),
+        cwd=os.path.join(ROOT, "scripts", "ops"),
         capture_output=True,
         text=True,
         timeout=120,

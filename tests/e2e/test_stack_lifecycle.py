@@ -62,9 +62,9 @@ def operator(tmp_path, endpoint: str, *make_args: str) -> str:
 
 
 def operator_logs(tmp_path, endpoint: str, stack_name: str) -> str:
-    """`scripts/logs.py` (what `make logs` runs, without --follow) as that operator."""
+    """`scripts/ops/logs.py` (what `make logs` runs, without --follow) as that operator."""
     cmd = [sys.executable, "logs.py", "--function", "inventory", "--profile", PROFILE, "--stack", stack_name]
-    out = subprocess.run(cmd, cwd=os.path.join(ROOT, "scripts"), env=profile_env(tmp_path, endpoint),
+    out = subprocess.run(cmd, cwd=os.path.join(ROOT, "scripts", "ops"), env=profile_env(tmp_path, endpoint),
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
     return out.stdout

@@ -70,7 +70,7 @@ def test_both_deploy_scripts_refuse_a_bad_combination_before_deploying():
         PARAMETERS="QueueVisibilityTimeoutSeconds=5",
         LOCALSTACK_ENDPOINT="http://127.0.0.1:9",
     )
-    for script in ("make/deploy-local.sh", "deploy-aws.sh"):
+    for script in ("make/deploy-local.sh", "ops/deploy-aws.sh"):
         r = subprocess.run(
             [os.path.join(ROOT, "scripts", script)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
         )

@@ -1,4 +1,4 @@
-"""`make redrive` (scripts/redrive.py) without an emulator: a DLQ of an SQS queue is moved with
+"""`make redrive` (scripts/ops/redrive.py) without an emulator: a DLQ of an SQS queue is moved with
 StartMessageMoveTask, any other DLQ (an SNS subscription's) by receive, send and delete, at the
 rate given, its messages' bodies and attributes kept and deleted only once sent."""
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 # The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
 
 from orders_client import DEMO_CUSTOMER, OPERATOR, Stack, wait_for
 

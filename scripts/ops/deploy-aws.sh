@@ -5,7 +5,7 @@
 #
 #   ARTIFACT_BUCKET=<an S3 bucket you own> STACK_NAME=orders-pipeline make deploy-aws
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 : "${TOOLS_BIN:=.venv/tools/bin}"
 : "${STACK_NAME:=orders-pipeline}"
 : "${ARTIFACT_BUCKET:?set ARTIFACT_BUCKET to an S3 bucket in your account for the code zips}"

@@ -38,18 +38,18 @@ demo: ## place an order through the API and follow it to the end
 	@$(TOOLS_BIN)/python scripts/ops/demo.py
 
 bench: deploy ## the pipeline against the emulator's own ceiling, per-function init/RSS/zip; writes docs/bench/ (QUICK=1: fewer samples)
-	@cd scripts && ../$(TOOLS_BIN)/python -m bench $(if $(QUICK),--quick)
+	@cd scripts/measure && ../../$(TOOLS_BIN)/python -m bench $(if $(QUICK),--quick)
 
 sim: tools ## simulated hot-SKU reservations on DynamoDB over 1, 4 and 16 stock shards: docs/hot-sku-sim.png and the tables in docs/hot-sku-sim.md
-	$(TOOLS_BIN)/python scripts/hot_sku_sim.py --shards 1,4,16 --out docs/hot-sku-sim.png --table docs/hot-sku-sim.md
+	$(TOOLS_BIN)/python scripts/measure/hot_sku_sim.py --shards 1,4,16 --out docs/hot-sku-sim.png --table docs/hot-sku-sim.md
 
 shard-bench: ## the hot-SKU shapes on LocalStack (1, 4, 16 shards, the reserve code against the conflict model) next to make sim's model: docs/hot-sku-localstack.png
-	@cd scripts && ../$(TOOLS_BIN)/python shard_bench.py
+	@$(TOOLS_BIN)/python scripts/measure/shard_bench.py
 
 calls-per-order: N ?= 50
 calls-per-order: CANCEL ?= 0
 calls-per-order: ## AWS calls per order on the stack make up deployed, per function and resource: N=50 CANCEL=0 (share cancelled); docs/capacity.md
-	@cd scripts && ../$(TOOLS_BIN)/python calls_per_order.py --orders $(N) --cancel $(CANCEL)
+	@$(TOOLS_BIN)/python scripts/measure/calls_per_order.py --orders $(N) --cancel $(CANCEL)
 
 flash-sale: N ?= 300
 flash-sale: CLIENTS ?= 32
@@ -57,13 +57,13 @@ flash-sale: UNITS ?= 100
 flash-sale: SHARDS ?= 1
 flash-sale: FAULTS ?= 0
 flash-sale: ## a burst nobody planned for, through the API: N=300 CLIENTS=32 UNITS=100 SHARDS=1 FAULTS=0 (report and plot: .build/flash-sale/); fails on any order left undecided, DLQ growth or oversell
-	@cd scripts && ../$(TOOLS_BIN)/python -m flash_sale --orders $(N) --clients $(CLIENTS) --units $(UNITS) --shards $(SHARDS) --faults $(FAULTS)
+	@cd scripts/measure && ../../$(TOOLS_BIN)/python -m flash_sale --orders $(N) --clients $(CLIENTS) --units $(UNITS) --shards $(SHARDS) --faults $(FAULTS)
 
 soak: N ?= 1000
 soak: FAULTS ?= 0.1
 soak: SEED ?= 1
 soak: ## chaos soak of the deployed stack: N=1000 FAULTS=0.1 SEED=1 (report: .build/soak/report.html)
-	@cd scripts && ../$(TOOLS_BIN)/python -m soak --n $(N) --faults $(FAULTS) --seed $(SEED)
+	@cd scripts/measure && ../../$(TOOLS_BIN)/python -m soak --n $(N) --faults $(FAULTS) --seed $(SEED)
 
 # The operator commands act on the local stack, or with PROFILE=, REGION= or STACK= on a
 # deployed one, with the caller's own credentials (scripts/ops/ops_target.py).

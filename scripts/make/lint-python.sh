@@ -9,5 +9,5 @@ cd "$(dirname "$0")/../.."
 bin=$PWD/${TOOLS_BIN:-.venv/tools/bin}
 "$bin/ruff" check .
 "$bin/ruff" format --check .
-MYPYPATH=tests/support:scripts/make:scripts/ops:scripts:tests/e2e "$bin/mypy" scripts tests
+MYPYPATH=tests/support:scripts/make:scripts/ops:scripts/measure:tests/e2e "$bin/mypy" scripts tests
 (cd localstack && MYPYPATH=tests:extension "$bin/mypy" --config-file ../pyproject.toml tests bench extension/localstack_hostmode)

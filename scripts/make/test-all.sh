@@ -81,6 +81,6 @@ run api-contract scripts/make/api-contract.sh
 run flash-sale make -s flash-sale N=150 CLIENTS=16 UNITS=60
 run e2e-under-faults scripts/make/e2e-under-faults.sh
 # A short chaos soak (make soak N=1000 is the full one): 150 orders, one kill, a 10 s outage.
-run soak-short env -C scripts "../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10
+run soak-short env -C scripts/measure "../../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10
 run iam-audit "$TOOLS_BIN/python" scripts/make/iam_audit.py
 summary

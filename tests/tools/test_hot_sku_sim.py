@@ -1,4 +1,4 @@
-"""The hot-SKU reservation simulator (scripts/hot_sku_sim.py): the behaviours its figures rest on."""
+"""The hot-SKU reservation simulator (scripts/measure/hot_sku_sim.py): the behaviours its figures rest on."""
 
 from pathlib import Path
 

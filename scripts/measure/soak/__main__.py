@@ -1,7 +1,7 @@
 """`make soak` (N=1000 FAULTS=0.1 SEED=1): N orders through the stack deployed in LocalStack
 while AWS errors, process kills, a consumer outage and an API crash hit it; then a recount of
 every invariant, a redrive of what reached a DLQ, and the recount again. Exits 1 on any
-violation; writes .build/soak/report.html. Run from scripts/ (`python -m soak --help`)."""
+violation; writes .build/soak/report.html. Run from scripts/measure/ (`python -m soak --help`)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (default 30), binaries alternating so that both see the same machine. Compare two builds:
 
     cargo build --release -p orders-api && cp target/release/orders-api /tmp/after
-    python3 scripts/bench_init.py /tmp/before /tmp/after /tmp/before /tmp/after
+    python3 scripts/measure/bench_init.py /tmp/before /tmp/after /tmp/before /tmp/after
 
 A stub Runtime API on a free port answers nothing, so the time ends at the first poll."""
 

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 
 import hot_sku_sim as sim
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- BEGIN shard_bench.py output -->", "<!-- END shard_bench.py output -->"
 COLORS = {1: "tab:red", 4: "tab:orange", 16: "tab:blue"}
 

@@ -13,7 +13,7 @@ TransactWriteItems with a Put and three Updates on two tables counts once on eac
 (`PutItem` on one, `UpdateItem` on the other), not once per item. The second table (from
 `GET /_hostmode/requests`) gives the API operations themselves, all callers together.
 
-    cd scripts && ../.venv/tools/bin/python calls_per_order.py [--orders 50] [--cancel 0.2] [--seed 1]
+    .venv/tools/bin/python scripts/measure/calls_per_order.py [--orders 50] [--cancel 0.2] [--seed 1]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 # The client the e2e tests share (local_aws, orders_client, ...) lives in tests/support/.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
 
 import local_aws
 from orders_client import Stack, wait_for

@@ -9,7 +9,8 @@ transaction conflicts on every TransactWriteItems, for every function.
 Exits 1 when an order was decided by the pending timeout or not decided within SETTLE seconds of
 the last POST, a message of the run reached a DLQ, a unit was oversold (or a shard went
 negative), an order was rejected while stock for it was left, an accepted POST was lost, or more
-than MAX_FIRST_503 of the first attempts answered 503. Run from scripts/ (`python -m flash_sale`)."""
+than MAX_FIRST_503 of the first attempts answered 503. Run from scripts/measure/
+(`python -m flash_sale`)."""
 
 from __future__ import annotations
 

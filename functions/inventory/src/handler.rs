@@ -40,11 +40,10 @@ mod tests {
     use super::*;
     use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
     use orders_aws::consumer::handle_batch;
-    use orders_aws::sqs::{failed_ids, BatchError};
+    use orders_aws::sqs::BatchError;
     use orders_domain::ports::ProductStore;
-    use orders_domain::reservation::ReservationStatus;
     use orders_domain::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
-    use orders_domain::{EventType, OrderId, Sku};
+    use orders_domain::{EventType, Sku};
 
     fn sample(name: &str) -> SqsEvent {
         orders_domain::testing::lambda_sample(name)
@@ -112,19 +111,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(c.store.product("SKU-RED-MUG").unwrap().available, 10);
-    }
-
-    #[tokio::test]
-    async fn poison_message_fails_alone() {
-        let c = consumer();
-        let resp = c.handle(sample("sqs-poison-batch.json")).await.unwrap();
-        assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
-        // Its batch-mate (an OrderCancelled before any reservation) was handled.
-        let order_id = OrderId::parse("8709972f-6556-8aa2-9622-b349cf1555a1").unwrap();
-        assert_eq!(
-            c.store.reservation(&order_id).unwrap().status,
-            ReservationStatus::CancelledBeforeReserve
-        );
     }
 
     #[tokio::test]

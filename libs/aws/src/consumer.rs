@@ -94,3 +94,61 @@ where
     }))
     .await
 }
+
+/// The batch behaviour every consumer gets from this skeleton, tested once here with the
+/// sample batches users invoke with; each consumer's tests keep only what is its own.
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use orders_domain::testing::lambda_sample;
+    use orders_domain::EventType;
+
+    use super::*;
+    use crate::sqs::failed_ids;
+
+    /// Records what it was given.
+    #[derive(Default)]
+    struct Recording {
+        seen: Mutex<Vec<EventType>>,
+    }
+
+    #[derive(Debug)]
+    struct Never;
+    impl Display for Never {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("never")
+        }
+    }
+    impl Busy for Never {
+        fn is_busy(&self) -> bool {
+            false
+        }
+    }
+
+    impl EventConsumer for Recording {
+        type Output = ();
+        type Error = Never;
+        async fn on_event(&self, event: Event, _: Instant) -> Result<(), Never> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(event.event_type());
+            }
+            Ok(())
+        }
+    }
+
+    async fn run(c: &Recording, sample: &str) -> SqsBatchResponse {
+        let later = Instant::now() + Duration::from_secs(10);
+        handle_batch(c, lambda_sample(sample), &crate::testing::flow(4), later)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_poison_message_is_reported_by_id_and_its_batch_mates_are_handled() {
+        let c = Recording::default();
+        let resp = run(&c, "sqs-poison-batch.json").await;
+        assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
+        assert_eq!(*c.seen.lock().unwrap(), [EventType::OrderCancelled]);
+    }
+}

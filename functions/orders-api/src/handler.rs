@@ -1,24 +1,25 @@
-//! The API's HTTP handler on `lambda_http`: an `http::Request` in (API Gateway REST, a
-//! function URL, or `cargo lambda watch` serving plain HTTP), routes, parses the request into
-//! the flow's typed input, calls the flow, encodes the JSON response. Generic over the ports,
-//! so it is unit-tested with the in-memory stores.
+//! The API's router on `lambda_http`: an `http::Request` in (API Gateway REST, a function URL,
+//! or `cargo lambda watch` serving plain HTTP), authenticated, routed (`route`) to one module
+//! per operation (`place`, `list`, `get_order`, `cancel`, `products`), each of which parses
+//! its input, calls its flow and maps that flow's errors; `respond` holds the shared response
+//! helpers. Generic over the ports, so it is unit-tested with the in-memory stores.
 //!
 //! Routes: `POST|GET /orders`, `GET /orders/{id}`, `POST /orders/{id}/cancel`,
 //! `GET|PUT|PATCH /products/{sku}`. Errors: `{"error": code, "message": text, "field"?: path}`.
 //! Every request is authenticated first ([`crate::auth`]): orders are the caller's own, stock
 //! writes need the `operators` group.
 
-use chrono::SecondsFormat;
-use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore, ProductStore};
 use orders_domain::validation::{ErrorCode, ValidationError, MAX_BODY_BYTES};
-use orders_domain::{log_fingerprint, trace, IdempotencyKey, OrderId, TraceId};
-
-use crate::auth::{AuthError, Authenticate};
-use serde_json::{json, Value};
+use orders_domain::{log_fingerprint, trace, OrderId, TraceId};
 use tracing::{error, info, info_span, Instrument};
+
+use crate::auth::Authenticate;
+use respond::{auth_error, error_response, validation_response};
+use route::{route, Route};
 
 /// The API's dependencies.
 pub struct Api<O, S, P, C, A> {
@@ -39,56 +40,6 @@ pub struct Api<O, S, P, C, A> {
 /// The id a new order without an Idempotency-Key gets ([`Api::handle_within`] chooses it).
 #[derive(Debug, Clone)]
 struct FreshOrderId(OrderId);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    Orders,
-    Order(String),
-    Cancel(String),
-    Product(String),
-}
-
-impl Route {
-    fn allowed(&self) -> &'static [Method] {
-        match self {
-            Route::Orders => &[Method::POST, Method::GET],
-            Route::Cancel(_) => &[Method::POST],
-            Route::Order(_) => &[Method::GET],
-            Route::Product(_) => &[Method::GET, Method::PUT, Method::PATCH],
-        }
-    }
-}
-
-/// Routes on the resource template (`/orders/{id}`) with its path parameters when API
-/// Gateway REST gives one of ours, else on the path (a `{proxy+}` resource, a function URL,
-/// `cargo lambda watch`). The path is API Gateway's, without the stage.
-fn route(req: &Request) -> Option<Route> {
-    if let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() {
-        let param = |name: &str| {
-            req.path_parameters_ref()
-                .and_then(|p| p.first(name))
-                .map(str::to_string)
-        };
-        let templated = match ctx.resource_path.as_deref() {
-            Some("/orders") => Some(Route::Orders),
-            Some("/orders/{id}") => param("id").map(Route::Order),
-            Some("/orders/{id}/cancel") => param("id").map(Route::Cancel),
-            Some("/products/{sku}") => param("sku").map(Route::Product),
-            _ => None,
-        };
-        if templated.is_some() {
-            return templated;
-        }
-    }
-    let segments: Vec<&str> = req.raw_http_path().trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["orders"] => Some(Route::Orders),
-        ["orders", id] if !id.is_empty() => Some(Route::Order((*id).to_string())),
-        ["orders", id, "cancel"] if !id.is_empty() => Some(Route::Cancel((*id).to_string())),
-        ["products", sku] if !sku.is_empty() => Some(Route::Product((*sku).to_string())),
-        _ => None,
-    }
-}
 
 impl<O, S, P, C, A> Api<O, S, P, C, A>
 where
@@ -122,7 +73,7 @@ where
                     "request ran out of time"
                 );
                 if placing {
-                    return orders::maybe_stored(&fresh);
+                    return place::maybe_stored(&fresh);
                 }
                 let mut resp = error_response(
                     503,
@@ -218,18 +169,17 @@ where
         match route {
             Route::Orders if method == Method::GET => {
                 let query = req.query_string_parameters();
-                self.list(&caller, query.first("limit"), query.first("cursor"))
-                    .await
+                list::list(self, &caller, query.first("limit"), query.first("cursor")).await
             }
             Route::Orders => {
                 let fresh = req
                     .extensions()
                     .get::<FreshOrderId>()
                     .map_or_else(OrderId::random, |f| f.0.clone());
-                self.place(&caller, headers, body, fresh).await
+                place::place(self, &caller, headers, body, fresh).await
             }
-            Route::Order(id) => self.get(&caller, &id).await,
-            Route::Cancel(id) => self.cancel(&caller, &id, body).await,
+            Route::Order(id) => get_order::get(self, &caller, &id).await,
+            Route::Cancel(id) => cancel::cancel(self, &caller, &id, body).await,
             Route::Product(sku) => {
                 if method != Method::GET && !caller.operator {
                     info!(sku = %sku, "stock write refused: not an operator");
@@ -244,37 +194,6 @@ where
             }
         }
     }
-}
-
-/// `401` with RFC 6750's `WWW-Authenticate` (or `503` when the pool's keys could not be
-/// read). Logged by reason only: the token never reaches a log line.
-fn auth_error(e: &AuthError) -> Response<Body> {
-    if let AuthError::KeysUnavailable(detail) = e {
-        error!(%detail, "user pool keys unavailable");
-        let mut resp = error_response(
-            503,
-            "unavailable",
-            "sign-in cannot be checked right now; retrying the same request is safe",
-            None,
-        );
-        resp.headers_mut()
-            .insert("retry-after", HeaderValue::from_static("1"));
-        return resp;
-    }
-    info!(reason = e.reason(), "request not authenticated");
-    let mut challenge = String::from("Bearer realm=\"orders\"");
-    if let Some(code) = e.bearer_error() {
-        challenge.push_str(&format!(", error=\"{code}\", error_description=\"{e}\""));
-    }
-    let mut resp = error_response(401, "unauthorized", &e.to_string(), Some("Authorization"));
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        resp.headers_mut().insert("www-authenticate", v);
-    }
-    resp
-}
-
-pub(crate) fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn request_trace(req: &Request, clock: &impl Clock) -> TraceId {
@@ -293,64 +212,15 @@ fn request_trace(req: &Request, clock: &impl Clock) -> TraceId {
         .unwrap_or_else(|| TraceId::generate(clock.now().timestamp() as u32))
 }
 
-/// The `Idempotency-Key` header, if any, parsed.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ValidationError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| IdempotencyKey::parse(v).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ValidationError::new(
-                ErrorCode::InvalidIdempotencyKey,
-                "Idempotency-Key",
-                "Idempotency-Key must be 1 to 128 printable ASCII characters",
-            )
-        })
-}
-
-pub(crate) fn validation_response(v: &ValidationError) -> Response<Body> {
-    let status = if v.code == ErrorCode::PayloadTooLarge {
-        413
-    } else {
-        400
-    };
-    info!(
-        code = v.code.as_str(),
-        field = v.field.as_deref().unwrap_or("-"),
-        "client error"
-    );
-    json_response(
-        status,
-        &serde_json::to_value(v).unwrap_or_else(|_| json!({"error": v.code.as_str()})),
-    )
-}
-
-pub(crate) fn error_response(
-    status: u16,
-    code: &str,
-    message: &str,
-    field: Option<&str>,
-) -> Response<Body> {
-    let mut body = json!({"error": code, "message": message});
-    if let Some(f) = field {
-        body["field"] = json!(f);
-    }
-    json_response(status, &body)
-}
-
-pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body.to_string()));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    resp
-}
-
-mod orders;
+mod cancel;
+mod get_order;
+mod list;
+mod place;
 mod products;
+mod respond;
+mod route;
+
 #[cfg(test)]
-mod tests;
+mod router_tests;
+#[cfg(test)]
+mod test_support;

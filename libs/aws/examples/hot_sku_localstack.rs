@@ -1,4 +1,4 @@
-//! The hot-SKU shapes of `scripts/hot_sku_sim.py`, measured on LocalStack with the
+//! The hot-SKU shapes of `scripts/measure/hot_sku_sim.py`, measured on LocalStack with the
 //! extension's transaction-conflict model: open-loop orders for one SKU at set rates, reserved
 //! by this crate's `InventoryTables::reserve` (the inventory consumer's code: random shard,
 //! conflict retries, re-plan after a miss), over 1, 4 and 16 stock shards. `make shard-bench`

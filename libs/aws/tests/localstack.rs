@@ -224,18 +224,7 @@ async fn a_superseded_or_released_message_leaves_no_record() {
     // What the contract cannot see: no item is left behind to store (and bill) forever.
     let t = notifications_table().await;
     let order_id = OrderId::random();
-    let rec = |status: OrderStatus| {
-        let e = Event::status_changed(&order_id, &customer(), status, None, now());
-        NotificationRecord {
-            event_id: e.id,
-            order_id: order_id.clone(),
-            seq: status.seq(),
-            customer_id: customer(),
-            kind: status.as_str().into(),
-            subject: "s".into(),
-            message: "m".into(),
-        }
-    };
+    let rec = |status| orders_domain::testing::contract::notifications::record(&order_id, status);
     let (placed, cancelled) = (rec(OrderStatus::Pending), rec(OrderStatus::Cancelled));
     let t0 = 1_000_000_i64;
     assert!(matches!(

@@ -8,9 +8,10 @@ use orders_domain::products::{self, etag, ProductError};
 use orders_domain::ClientScope;
 use serde_json::{json, Value};
 
-use super::orders::store_error;
+use super::respond::{
+    error_response, idempotency_key, json_response, store_error, time, validation_response,
+};
 use super::Api;
-use super::{error_response, idempotency_key, json_response, time, validation_response};
 
 pub(super) async fn handle<O, S: ProductStore, P, C: Clock, A>(
     api: &Api<O, S, P, C, A>,
@@ -83,4 +84,105 @@ fn error(e: &ProductError) -> Response<Body> {
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+
+    #[tokio::test]
+    async fn put_and_get_product() {
+        let api = api();
+        let resp = api.call(sample("apigw-put-product.json")).await;
+        assert_eq!(resp.status_code, 201, "created: {:?}", resp.body);
+        assert_eq!(header(&resp, "etag"), Some("\"1\""));
+        let b = body_json(&resp);
+        assert_eq!(
+            (
+                b["sku"].as_str(),
+                b["available"].as_u64(),
+                b["reserved"].as_u64()
+            ),
+            (Some("SKU-RED-MUG"), Some(25), Some(0))
+        );
+        let mut get = sample("apigw-put-product.json");
+        get.http_method = Method::GET;
+        get.body = None;
+        let resp = api.call(get.clone()).await;
+        assert_eq!(body_json(&resp)["available"], 25);
+        assert_eq!(header(&resp, "etag"), Some("\"1\""));
+
+        // Setting an existing product's stock needs the version it was read at.
+        let put = sample("apigw-put-product.json");
+        let b = assert_error(&api.call(put.clone()).await, 428, "precondition_required");
+        assert_eq!(b["field"], "If-Match");
+        let mut put_v1 = put.clone();
+        put_v1
+            .headers
+            .insert("if-match", HeaderValue::from_static("\"1\""));
+        let resp = api.call(put_v1.clone()).await;
+        assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+        assert_eq!(header(&resp, "etag"), Some("\"2\""));
+        let resp = api.call(put_v1).await;
+        assert_error(&resp, 412, "precondition_failed");
+        assert_eq!(header(&resp, "etag"), Some("\"2\""), "the current version");
+
+        // A relative adjustment composes with whatever happened since.
+        let mut patch = put.clone();
+        patch.http_method = Method::PATCH;
+        patch.body = Some(r#"{"delta": -30}"#.into());
+        let b = assert_error(&api.call(patch.clone()).await, 409, "insufficient_stock");
+        assert_eq!(b["field"], "delta");
+        patch.body = Some(r#"{"delta": 5}"#.into());
+        let resp = api.call(patch).await;
+        assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+        assert_eq!(body_json(&resp)["available"], 30);
+
+        get.path_parameters.insert("sku".into(), "SKU-NONE".into());
+        let b = assert_error(&api.call(get.clone()).await, 404, "not_found");
+        assert_eq!(b["field"], "sku");
+        get.path_parameters
+            .insert("sku".into(), "lower-case".into());
+        let b = assert_error(&api.call(get).await, 400, "invalid_value");
+        assert_eq!(b["field"], "sku");
+    }
+
+    #[tokio::test]
+    async fn a_product_gets_the_default_shard_count_or_its_own_and_patch_changes_it() {
+        let mut api = api();
+        api.default_shards = orders_domain::stock::ShardCount::new(4, "shards").unwrap();
+        let resp = api.call(sample("apigw-put-product.json")).await;
+        assert_eq!(body_json(&resp)["shards"], 4, "the stack's default");
+
+        let mut own = sample("apigw-put-product.json");
+        own.path_parameters.insert("sku".into(), "SKU-HOT".into());
+        own.path = Some("/products/SKU-HOT".into());
+        own.body = Some(r#"{"available": 9, "shards": 8}"#.into());
+        let resp = api.call(own.clone()).await;
+        assert_eq!(resp.status_code, 201, "{:?}", resp.body);
+        assert_eq!(body_json(&resp)["shards"], 8);
+
+        // The count of an existing product changes by PATCH, not by a set.
+        own.headers
+            .insert("if-match", HeaderValue::from_static("\"1\""));
+        let b = assert_error(&api.call(own.clone()).await, 400, "invalid_value");
+        assert_eq!(b["field"], "shards");
+        let mut patch = own;
+        patch.headers.remove("if-match");
+        patch.http_method = Method::PATCH;
+        patch.body = Some(r#"{"shards": 2}"#.into());
+        let resp = api.call(patch.clone()).await;
+        assert_eq!(resp.status_code, 200, "{:?}", resp.body);
+        assert_eq!(
+            (
+                body_json(&resp)["shards"].as_u64(),
+                body_json(&resp)["available"].as_u64()
+            ),
+            (Some(2), Some(9))
+        );
+        patch.body = Some(r#"{"shards": 0}"#.into());
+        let b = assert_error(&api.call(patch).await, 400, "invalid_value");
+        assert_eq!(b["field"], "shards");
+    }
 }

@@ -16,7 +16,8 @@ async fn claim<S: NotificationStore>(t: &S, rec: &NotificationRecord, at_ms: i64
     t.claim(rec, at_ms, at_ms - STALE_MS).await.unwrap()
 }
 
-fn record(order_id: &OrderId, status: OrderStatus) -> NotificationRecord {
+/// The record of `order_id`'s message for `status`.
+pub fn record(order_id: &OrderId, status: OrderStatus) -> NotificationRecord {
     let e = Event::status_changed(order_id, &customer(), status, None, now());
     NotificationRecord {
         event_id: e.id,

@@ -127,3 +127,7 @@ where
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

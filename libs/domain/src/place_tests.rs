@@ -6,8 +6,7 @@ use super::*;
 use crate::events::{EventPayload, EventType};
 use crate::ids::{EventId, IdempotencyKey, OrderId};
 use crate::order::OrderStatus;
-use crate::outbox::{sweep_outbox, SweepSummary};
-use crate::ports::OrderStore;
+use crate::outbox::sweep_outbox;
 use crate::test_world::*;
 
 #[tokio::test]
@@ -201,61 +200,6 @@ async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_swee
 }
 
 #[tokio::test]
-async fn outbox_entries_that_keep_failing_never_hold_back_newer_ones() {
-    // Two poison entries (every publish of theirs fails), then a good one, a sweep of 2.
-    let w = world();
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        w.publisher.fail_next(1);
-        w.orders.fail_deletes(1);
-        let placed = w.place(BODY, None).await.unwrap();
-        ids.push(placed.order.order_id);
-        if i < 2 {
-            w.publisher.poison(&ids[i]);
-        }
-        w.clock.advance(chrono::Duration::seconds(1));
-    }
-    w.clock.advance(chrono::Duration::seconds(61));
-    let sweep = || {
-        sweep_outbox(
-            &w.orders,
-            &w.publisher,
-            &w.clock,
-            Duration::from_secs(60),
-            2,
-        )
-    };
-    let first = sweep().await.unwrap();
-    assert_eq!(
-        (first.scanned, first.failed),
-        (2, 2),
-        "the two oldest, both poison"
-    );
-    w.clock.advance(chrono::Duration::seconds(61));
-    let second = sweep().await.unwrap();
-    assert_eq!(second.republished, 1, "the newer entry's turn: {second:?}");
-    assert!(w.orders.snapshot(&ids[2]).unwrap().outbox.is_none());
-}
-
-/// Crash after the write, before the publish: the order sits with a pending outbox.
-async fn crashed_placement(w: &World, key: &str) -> OrderId {
-    let k = IdempotencyKey::parse(key).unwrap();
-    let req = crate::validation::PlaceOrderRequest::parse(BODY, &customer()).unwrap();
-    let hash = req.canonical_hash();
-    let now = crate::ports::Clock::now(&w.clock);
-    let mut order = crate::order::Order::new_pending(
-        OrderId::for_idempotency_key(&client(), &k),
-        req.customer_id,
-        req.lines,
-        hash,
-        now,
-    );
-    order.outbox = Some(placement_outbox(&order, now));
-    w.orders.insert_new(&order).await.unwrap();
-    order.order_id
-}
-
-#[tokio::test]
 async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pending() {
     // The first request's OrderPlaced went out and the order was confirmed before the request
     // cleared its outbox: order-status appended CONFIRMED behind PENDING. No writer can roll
@@ -316,42 +260,4 @@ async fn retried_request_republishes_a_crashed_placement() {
     // And a further retry publishes nothing more.
     w.place(BODY, Some("key-crash")).await.unwrap();
     assert_eq!(w.publisher.events().len(), 2);
-}
-
-#[tokio::test]
-async fn sweeper_republishes_only_after_the_grace_period() {
-    let w = world();
-    let id = crashed_placement(&w, "key-sweep").await;
-    let grace = Duration::from_secs(60);
-    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
-        .await
-        .unwrap();
-    assert_eq!(s, SweepSummary::default(), "too fresh");
-    w.clock.advance(chrono::Duration::seconds(61));
-    w.publisher.fail_next(1);
-    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
-        .await
-        .unwrap();
-    assert_eq!((s.scanned, s.republished, s.failed), (1, 0, 1));
-    // A failed entry goes to the back of the line: its turn comes a grace period later.
-    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
-        .await
-        .unwrap();
-    assert_eq!(s.scanned, 0);
-    w.clock.advance(chrono::Duration::seconds(61));
-    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
-        .await
-        .unwrap();
-    assert_eq!((s.scanned, s.republished, s.failed), (1, 1, 0));
-    let published = w.publisher.events();
-    assert_eq!(published.len(), 2);
-    assert_eq!(
-        published[0].id,
-        EventId::for_order_event(&id, "OrderPlaced")
-    );
-    assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
-    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
-        .await
-        .unwrap();
-    assert_eq!(s.scanned, 0);
 }

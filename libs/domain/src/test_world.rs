@@ -9,8 +9,8 @@ use crate::events::{Event, EventPayload, InventoryRejected, InventoryReleased, I
 use crate::ids::{ClientScope, CustomerId, IdempotencyKey, OrderId, Sku};
 use crate::order::OrderLine;
 use crate::order_status::on_inventory_event;
-use crate::place::{place_order, PlaceError, PlaceOrder, Placed};
-use crate::ports::ProductStore;
+use crate::place::{place_order, placement_outbox, PlaceError, PlaceOrder, Placed};
+use crate::ports::{OrderStore, ProductStore};
 use crate::testing::{FixedClock, InMemoryInventory, InMemoryOrders, RecordingPublisher};
 use crate::validation::{CancelRequest, PlaceOrderRequest};
 
@@ -147,4 +147,22 @@ pub fn released_event(order_id: &OrderId) -> Event {
             lines: vec![],
         }),
     )
+}
+
+/// Crash after the write, before the publish: the order sits with a pending outbox.
+pub async fn crashed_placement(w: &World, key: &str) -> OrderId {
+    let k = IdempotencyKey::parse(key).unwrap();
+    let req = crate::validation::PlaceOrderRequest::parse(BODY, &customer()).unwrap();
+    let hash = req.canonical_hash();
+    let now = crate::ports::Clock::now(&w.clock);
+    let mut order = crate::order::Order::new_pending(
+        OrderId::for_idempotency_key(&client(), &k),
+        req.customer_id,
+        req.lines,
+        hash,
+        now,
+    );
+    order.outbox = Some(placement_outbox(&order, now));
+    w.orders.insert_new(&order).await.unwrap();
+    order.order_id
 }

@@ -68,7 +68,7 @@ mod tests {
         let input = orders_domain::place::PlaceOrder {
             client: orders_domain::ClientScope::api_key_id("sample-api-key-id"),
             key: Some(orders_domain::IdempotencyKey::parse("sample-order-1").unwrap()),
-            request: orders_domain::validation::PlaceOrderRequest::parse(
+            request: orders_domain::place::PlaceOrderRequest::parse(
                 body.as_bytes(),
                 &orders_domain::CustomerId::parse("cust-42").unwrap(),
             )

@@ -2,6 +2,7 @@
 //! conditional write that appends `[OrderCancelled, OrderStatusChanged(CANCELLED)]` to the
 //! outbox, then publish. Repeating it is harmless; a `REJECTED` order is refused.
 
+use serde_json::Value;
 use tracing::info;
 
 use crate::events::Event;
@@ -11,7 +12,7 @@ use crate::outbox::{publish_outbox, publish_pending};
 use crate::ports::{
     Clock, EventPublisher, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
 };
-use crate::validation::CancelRequest;
+use crate::validation::{parse_object, reject_unknown, wrong_type, ErrorCode, ValidationError};
 
 /// Why an order was not cancelled.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +108,37 @@ where
     Err(CancelError::Unavailable(
         "the order kept changing; retry".into(),
     ))
+}
+
+/// Longest cancellation reason.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// A validated `POST /orders/{id}/cancel` body: empty, or `{"reason": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+impl CancelRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(CancelRequest::default());
+        }
+        let obj = parse_object(body)?;
+        reject_unknown(&obj, &["reason"], "")?;
+        match obj.get("reason") {
+            None | Some(Value::Null) => Ok(CancelRequest::default()),
+            Some(Value::String(s)) if s.chars().count() <= MAX_REASON_CHARS => Ok(CancelRequest {
+                reason: Some(s.clone()),
+            }),
+            Some(Value::String(_)) => Err(ValidationError::new(
+                ErrorCode::InvalidValue,
+                "reason",
+                format!("reason is at most {MAX_REASON_CHARS} characters"),
+            )),
+            Some(_) => Err(wrong_type("reason", "a string")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -103,3 +103,32 @@ async fn another_customers_order_is_not_found_and_stays_as_it_was() {
         "nothing published past the placement"
     );
 }
+
+#[test]
+fn cancel_request() {
+    assert_eq!(CancelRequest::parse(b"").unwrap(), CancelRequest::default());
+    assert_eq!(
+        CancelRequest::parse(b"  \n").unwrap(),
+        CancelRequest::default()
+    );
+    assert_eq!(
+        CancelRequest::parse(b"{}").unwrap(),
+        CancelRequest::default()
+    );
+    assert_eq!(
+        CancelRequest::parse(br#"{"reason":"changed my mind"}"#)
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("changed my mind")
+    );
+    let long = format!(r#"{{"reason":"{}"}}"#, "x".repeat(MAX_REASON_CHARS + 1));
+    assert_eq!(
+        CancelRequest::parse(long.as_bytes()).unwrap_err().code,
+        ErrorCode::InvalidValue
+    );
+    assert_eq!(
+        CancelRequest::parse(b"nope").unwrap_err().code,
+        ErrorCode::InvalidBody
+    );
+}

@@ -1,18 +1,21 @@
 //! Placing an order (`POST /orders`): store it `PENDING` with its outbox, publish, answer.
-//! The request arrives parsed and validated ([`PlaceOrder`]); HTTP is the API function's.
+//! The request is parsed and validated here ([`PlaceOrderRequest`]); HTTP is the API
+//! function's.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-
+use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::events::Event;
-use crate::ids::{ClientScope, EventId, IdempotencyKey, OrderId};
-use crate::order::{Order, OrderStatus, Outbox};
+use crate::ids::{sha256_hex, ClientScope, CustomerId, EventId, IdempotencyKey, OrderId, Sku};
+use crate::order::{Order, OrderLine, OrderStatus, Outbox};
 use crate::outbox::{publish_outbox, publish_pending};
 use crate::ports::{Clock, EventPublisher, InsertOutcome, OrderStore, StoreError};
-use crate::validation::PlaceOrderRequest;
+use crate::validation::{
+    missing, parse_object, reject_unknown, wrong_type, ErrorCode, ValidationError,
+};
 
 /// A validated order request and who sent it.
 #[derive(Debug, Clone)]
@@ -262,6 +265,132 @@ async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId)
     }
 }
 
+/// Lines per order.
+pub const MAX_LINES: usize = 50;
+/// Units per line.
+pub const MAX_QUANTITY: u64 = 1000;
+
+/// A validated `POST /orders` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceOrderRequest {
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+}
+
+impl PlaceOrderRequest {
+    /// Parses and validates a raw body placed by `caller` (the signed-in customer, the
+    /// token's subject): the order is theirs. A `customer_id` in the body is optional and
+    /// must name the caller; it is never taken from there.
+    pub fn parse(body: &[u8], caller: &CustomerId) -> Result<Self, ValidationError> {
+        let obj = parse_object(body)?;
+        reject_unknown(&obj, &["customer_id", "lines"], "")?;
+
+        match obj.get("customer_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.as_str() == caller.as_str() => {}
+            Some(Value::String(_)) => {
+                return Err(ValidationError::new(
+                    ErrorCode::InvalidValue,
+                    "customer_id",
+                    "customer_id is the signed-in customer (the token's subject); leave it out",
+                ))
+            }
+            Some(_) => return Err(wrong_type("customer_id", "a string")),
+        }
+        let customer_id = caller.clone();
+
+        let raw_lines = match obj.get("lines") {
+            None | Some(Value::Null) => return Err(missing("lines")),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(wrong_type("lines", "an array")),
+        };
+        if raw_lines.is_empty() || raw_lines.len() > MAX_LINES {
+            return Err(ValidationError::new(
+                ErrorCode::InvalidValue,
+                "lines",
+                format!(
+                    "an order has 1 to {MAX_LINES} lines, got {}",
+                    raw_lines.len()
+                ),
+            ));
+        }
+
+        let mut lines: Vec<OrderLine> = Vec::with_capacity(raw_lines.len());
+        for (i, raw) in raw_lines.iter().enumerate() {
+            let line = parse_line(raw, i)?;
+            if let Some(first) = lines.iter().position(|l| l.sku == line.sku) {
+                return Err(ValidationError::new(
+                    ErrorCode::DuplicateSku,
+                    format!("lines[{i}].sku"),
+                    format!("SKU {} already appears in lines[{first}]", line.sku),
+                ));
+            }
+            lines.push(line);
+        }
+        Ok(PlaceOrderRequest { customer_id, lines })
+    }
+
+    /// SHA-256 hex of the canonical form: the same order written differently (key order,
+    /// whitespace, line order) hashes the same, so an `Idempotency-Key` retry matches.
+    pub fn canonical_hash(&self) -> String {
+        let mut lines: Vec<&OrderLine> = self.lines.iter().collect();
+        lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let canonical = serde_json::json!({
+            "customer_id": self.customer_id,
+            "lines": lines,
+        });
+        sha256_hex(canonical.to_string().as_bytes())
+    }
+}
+
+fn parse_line(raw: &Value, i: usize) -> Result<OrderLine, ValidationError> {
+    let path = format!("lines[{i}]");
+    let obj = match raw {
+        Value::Object(o) => o,
+        _ => return Err(wrong_type(&path, "an object")),
+    };
+    reject_unknown(obj, &["sku", "quantity"], &path)?;
+    let sku = match obj.get("sku") {
+        None | Some(Value::Null) => return Err(missing(&format!("{path}.sku"))),
+        Some(Value::String(s)) => Sku::parse(s.as_str()).map_err(|_| {
+            ValidationError::new(
+                ErrorCode::InvalidValue,
+                format!("{path}.sku"),
+                "sku must match ^[A-Z0-9][A-Z0-9-]{0,31}$",
+            )
+        })?,
+        Some(_) => return Err(wrong_type(&format!("{path}.sku"), "a string")),
+    };
+    let qpath = format!("{path}.quantity");
+    let quantity = match obj.get("quantity") {
+        None | Some(Value::Null) => return Err(missing(&qpath)),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(q) if (1..=MAX_QUANTITY).contains(&q) => q,
+            _ => {
+                return Err(ValidationError::new(
+                    ErrorCode::InvalidValue,
+                    qpath,
+                    format!("quantity must be an integer from 1 to {MAX_QUANTITY}"),
+                ))
+            }
+        },
+        Some(_) => return Err(wrong_type(&qpath, "an integer")),
+    };
+    // In range 1..=1000, so the conversion cannot fail; map anyway rather than unwrap.
+    let quantity = u32::try_from(quantity).map_err(|_| {
+        ValidationError::new(
+            ErrorCode::InvalidValue,
+            format!("{path}.quantity"),
+            "too large",
+        )
+    })?;
+    Ok(OrderLine { sku, quantity })
+}
+
 #[cfg(test)]
 #[path = "place_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "place_request_tests.rs"]
+mod request_tests;

@@ -6,11 +6,14 @@
 //! relative adjustment that composes with reservations.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::ids::{AdjustmentId, ClientScope, IdempotencyKey, Sku};
 use crate::ports::{Adjusted, Clock, Product, ProductStore, StockWrite, StoreError};
 use crate::stock::ShardCount;
-use crate::validation::{ErrorCode, PatchProductRequest, SetStockRequest, ValidationError};
+use crate::validation::{
+    missing, parse_object, reject_unknown, wrong_type, ErrorCode, ValidationError,
+};
 
 /// Errors of the product routes, each with one HTTP meaning.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +175,90 @@ fn parse_if_match(value: &str) -> Result<u64, ValidationError> {
                 "If-Match must be the product's ETag, e.g. \"7\" (from GET /products/{sku})",
             )
         })
+}
+
+/// Largest stock level `PUT /products/{sku}` accepts.
+pub const MAX_AVAILABLE: u64 = 1_000_000_000;
+
+/// A validated `PUT /products/{sku}` body: `{"available": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetStockRequest {
+    pub available: u64,
+    /// The shard count a new product gets (else the stack's default). Only on create: an
+    /// existing product's count changes by `PATCH`.
+    pub shards: Option<ShardCount>,
+}
+
+impl SetStockRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        let obj = parse_object(body)?;
+        reject_unknown(&obj, &["available", "shards"], "")?;
+        let available = match obj.get("available") {
+            None | Some(Value::Null) => return Err(missing("available")),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(a) if a <= MAX_AVAILABLE => a,
+                _ => {
+                    return Err(ValidationError::new(
+                        ErrorCode::InvalidValue,
+                        "available",
+                        format!("available must be an integer from 0 to {MAX_AVAILABLE}"),
+                    ))
+                }
+            },
+            Some(_) => return Err(wrong_type("available", "an integer")),
+        };
+        let shards = match obj.get("shards") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_shards(v)?),
+        };
+        Ok(SetStockRequest { available, shards })
+    }
+}
+
+fn parse_shards(v: &Value) -> Result<ShardCount, ValidationError> {
+    match v {
+        Value::Number(n) => ShardCount::new(n.as_u64().unwrap_or(0), "shards"),
+        _ => Err(wrong_type("shards", "an integer")),
+    }
+}
+
+/// A validated `PATCH /products/{sku}` body: `{"delta": n}` (n a non-zero integer within
+/// +-[`MAX_AVAILABLE`]), or `{"shards": n}` (the SKU's shard count, changed while it sells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchProductRequest {
+    Adjust { delta: i64 },
+    Reshard { shards: ShardCount },
+}
+
+impl PatchProductRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        let obj = parse_object(body)?;
+        reject_unknown(&obj, &["delta", "shards"], "")?;
+        let max = MAX_AVAILABLE as i64;
+        let given = |name| obj.get(name).filter(|v| !v.is_null());
+        match (given("delta"), given("shards")) {
+            (Some(_), Some(_)) => Err(ValidationError::new(
+                ErrorCode::InvalidValue,
+                "shards",
+                "send either delta or shards, not both",
+            )),
+            (None, None) => Err(missing("delta")),
+            (None, Some(v)) => Ok(PatchProductRequest::Reshard {
+                shards: parse_shards(v)?,
+            }),
+            (Some(Value::Number(n)), None) => match n.as_i64() {
+                Some(d) if d != 0 && (-max..=max).contains(&d) => {
+                    Ok(PatchProductRequest::Adjust { delta: d })
+                }
+                _ => Err(ValidationError::new(
+                    ErrorCode::InvalidValue,
+                    "delta",
+                    format!("delta must be a non-zero integer from -{max} to {max}"),
+                )),
+            },
+            (Some(_), None) => Err(wrong_type("delta", "an integer")),
+        }
+    }
 }
 
 #[cfg(test)]

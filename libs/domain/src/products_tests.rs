@@ -236,3 +236,71 @@ async fn bad_skus_and_bodies_name_the_field() {
         ProductError::NotFound(_)
     ));
 }
+
+#[test]
+fn set_stock_request() {
+    assert_eq!(
+        SetStockRequest::parse(br#"{"available":0}"#)
+            .unwrap()
+            .available,
+        0
+    );
+    assert_eq!(
+        SetStockRequest::parse(br#"{"available":25}"#)
+            .unwrap()
+            .available,
+        25
+    );
+    let e = SetStockRequest::parse(br#"{"available":-1}"#).unwrap_err();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::InvalidValue, Some("available"))
+    );
+    let e = SetStockRequest::parse(br#"{}"#).unwrap_err();
+    assert_eq!(e.code, ErrorCode::MissingField);
+    let e = SetStockRequest::parse(br#"{"available":"3"}"#).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidType);
+    let e = SetStockRequest::parse(br#"{"available":3,"reserved":1}"#).unwrap_err();
+    assert_eq!(e.code, ErrorCode::UnknownField);
+    let r = SetStockRequest::parse(br#"{"available":3,"shards":8}"#).unwrap();
+    assert_eq!(r.shards.map(ShardCount::get), Some(8));
+    for bad in [
+        &br#"{"available":3,"shards":0}"#[..],
+        br#"{"available":3,"shards":33}"#,
+        br#"{"available":3,"shards":1.5}"#,
+    ] {
+        let e = SetStockRequest::parse(bad).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("shards"), "{e:?}");
+    }
+}
+
+#[test]
+fn patch_product_request() {
+    use PatchProductRequest::*;
+    assert_eq!(
+        PatchProductRequest::parse(br#"{"delta":-4}"#).unwrap(),
+        Adjust { delta: -4 }
+    );
+    assert_eq!(
+        PatchProductRequest::parse(br#"{"shards":4}"#).unwrap(),
+        Reshard {
+            shards: ShardCount::new(4, "shards").unwrap()
+        }
+    );
+    let cases: [(&[u8], ErrorCode, &str); 6] = [
+        (br#"{}"#, ErrorCode::MissingField, "delta"),
+        (br#"{"delta":0}"#, ErrorCode::InvalidValue, "delta"),
+        (br#"{"delta":"1"}"#, ErrorCode::InvalidType, "delta"),
+        (br#"{"shards":"2"}"#, ErrorCode::InvalidType, "shards"),
+        (br#"{"shards":64}"#, ErrorCode::InvalidValue, "shards"),
+        (
+            br#"{"delta":1,"shards":2}"#,
+            ErrorCode::InvalidValue,
+            "shards",
+        ),
+    ];
+    for (body, code, field) in cases {
+        let e = PatchProductRequest::parse(body).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (code, Some(field)), "{e:?}");
+    }
+}

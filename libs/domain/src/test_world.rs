@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
+use crate::cancel::CancelRequest;
 use crate::cancel::{cancel_order, CancelError, Cancelled};
 use crate::consumer::{ConsumerError, Handled};
 use crate::events::{Event, EventPayload, InventoryRejected, InventoryReleased, InventoryReserved};
 use crate::ids::{ClientScope, CustomerId, IdempotencyKey, OrderId, Sku};
 use crate::order::OrderLine;
 use crate::order_status::on_inventory_event;
+use crate::place::PlaceOrderRequest;
 use crate::place::{place_order, placement_outbox, PlaceError, PlaceOrder, Placed};
 use crate::ports::{OrderStore, ProductStore};
 use crate::testing::{FixedClock, InMemoryInventory, InMemoryOrders, RecordingPublisher};
-use crate::validation::{CancelRequest, PlaceOrderRequest};
 
 /// The API key every test request comes with.
 pub fn client() -> ClientScope {
@@ -152,7 +153,7 @@ pub fn released_event(order_id: &OrderId) -> Event {
 /// Crash after the write, before the publish: the order sits with a pending outbox.
 pub async fn crashed_placement(w: &World, key: &str) -> OrderId {
     let k = IdempotencyKey::parse(key).unwrap();
-    let req = crate::validation::PlaceOrderRequest::parse(BODY, &customer()).unwrap();
+    let req = crate::place::PlaceOrderRequest::parse(BODY, &customer()).unwrap();
     let hash = req.canonical_hash();
     let now = crate::ports::Clock::now(&w.clock);
     let mut order = crate::order::Order::new_pending(

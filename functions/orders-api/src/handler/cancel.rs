@@ -2,9 +2,9 @@
 //! when it was already; `409` when it is past cancelling.
 
 use lambda_http::{Body, Response as HttpResponse};
+use orders_domain::cancel::CancelRequest;
 use orders_domain::cancel::{cancel_order, CancelError};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore};
-use orders_domain::validation::CancelRequest;
 use orders_domain::{Caller, OrderId, OrderStatus};
 
 use super::get_order::{not_found, order_view};

@@ -4,9 +4,9 @@
 use lambda_http::http::HeaderMap;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Response as HttpResponse};
+use orders_domain::place::PlaceOrderRequest;
 use orders_domain::place::{place_order, PlaceError, PlaceOrder};
 use orders_domain::ports::{Clock, EventPublisher, OrderStore};
-use orders_domain::validation::PlaceOrderRequest;
 use orders_domain::{Caller, OrderId};
 use serde_json::json;
 use tracing::warn;

@@ -74,7 +74,7 @@ mod tests {
             .create(
                 &Sku::parse(sku).unwrap(),
                 n,
-                orders_domain::stock::ShardCount::ONE,
+                orders_domain::inventory::stock::ShardCount::ONE,
                 chrono::Utc::now(),
             )
             .await

@@ -10,8 +10,8 @@ mod handler;
 use lambda_runtime::Error;
 use orders_aws::{ConfigError, InventoryTables, SnsPublisher};
 use orders_domain::hot_sku::HotSkuPolicy;
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::SystemClock;
-use orders_domain::stock::ShardCount;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -31,7 +31,7 @@ pub struct Api<O, S, P, C, A> {
     /// `orders_domain::place::place_order`).
     pub writer_window: std::time::Duration,
     /// Shards a new product's stock gets unless its `PUT` names a count (`StockShards`).
-    pub default_shards: orders_domain::stock::ShardCount,
+    pub default_shards: orders_domain::inventory::stock::ShardCount,
     /// Who is calling, from the `Authorization` header.
     pub auth: A,
 }

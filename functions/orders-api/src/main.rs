@@ -16,8 +16,8 @@ use lambda_http::{service_fn, Error, Request, RequestExt};
 use orders_aws::config::process_env;
 use orders_aws::deadline::time_left;
 use orders_aws::{Clients, OrdersTable, ProductsTable, SnsPublisher};
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::SystemClock;
-use orders_domain::stock::ShardCount;
 use std::time::Duration;
 
 /// Margin on time comparisons between function instances (their clocks differ slightly).

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orders_aws::{InventoryTables, ProductsTable};
+use orders_domain::inventory::reservation::ReservationStatus;
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::{InventoryStore, ProductStore, StoreError};
-use orders_domain::reservation::ReservationStatus;
-use orders_domain::stock::ShardCount;
 use orders_domain::{OrderId, Sku};
 use support::{customer, inventory, line, now};
 use tokio::sync::Semaphore;

@@ -7,9 +7,9 @@
 mod support;
 
 use orders_aws::ProductsTable;
+use orders_domain::inventory::reservation::ReservationStatus;
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::{InventoryStore, Product, ProductStore, StockWrite};
-use orders_domain::reservation::ReservationStatus;
-use orders_domain::stock::ShardCount;
 use orders_domain::{OrderId, OrderLine, Sku};
 use support::*;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, EventId, OrderId, Sku};
-use crate::model::{OrderLine, OrderStatus};
+use crate::order::line::{OrderLine, OrderStatus};
 use crate::trace::TraceId;
 
 /// The envelope version this code writes and accepts.

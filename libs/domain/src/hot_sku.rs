@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::stock::ShardCount;
+use crate::inventory::stock::ShardCount;
 use crate::Sku;
 
 /// When a SKU counts as hot, and how far it may spread by itself.

@@ -1,20 +1,7 @@
-//! The order pipeline's domain, free of AWS types. The model: identifiers (`ids`), orders and
-//! their state machine (`order`), request validation (`validation`), the event contract
-//! (`events`), the ports the adapters implement (`ports`). One module per flow, each with its
-//! error type and its tests beside it:
-//!
-//! | flow | module | called by |
-//! |---|---|---|
-//! | place an order | `place` | orders-api |
-//! | cancel an order | `cancel` | orders-api |
-//! | a customer's own orders | `list_orders` | orders-api |
-//! | product stock | `products` (shards: `stock`) | orders-api |
-//! | reserve / release stock | `inventory` (decision: `reservation`) | inventory |
-//! | spread a hot SKU over more shards | `hot_sku` | inventory |
-//! | apply stock decisions to orders | `order_status` | order-status |
-//! | tell the customer | `notify` | notification |
-//! | publish outboxes, repair crashes | `outbox` | all writers, outbox-sweeper |
-//! | end orders pending too long | `expiry` | outbox-sweeper |
+//! The order pipeline's domain, free of AWS types: the model (`ids`, `order`, `events`), the
+//! ports the adapters implement (`ports`), and one module per flow with its request type, its
+//! error type and its tests beside it. Which flow is where, with its entry, port, adapter,
+//! twin and tests: `docs/code-map.md`.
 
 pub mod cancel;
 pub mod consumer;
@@ -24,7 +11,6 @@ pub mod hot_sku;
 pub mod ids;
 pub mod inventory;
 pub mod list_orders;
-pub mod model;
 pub mod notify;
 pub mod order;
 pub mod order_status;
@@ -32,8 +18,6 @@ pub mod outbox;
 pub mod place;
 pub mod ports;
 pub mod products;
-pub mod reservation;
-pub mod stock;
 pub mod trace;
 pub mod validation;
 

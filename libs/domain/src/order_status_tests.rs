@@ -5,8 +5,8 @@ use super::*;
 use crate::events::InventoryReserved;
 use crate::ids::{CustomerId, EventId, OrderId};
 use crate::inventory::on_order_event;
+use crate::inventory::reservation::ReservationStatus;
 use crate::place::PlaceError;
-use crate::reservation::ReservationStatus;
 use crate::test_world::*;
 use crate::testing::{InMemoryInventory, RecordingPublisher};
 

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 
 use crate::events::Event;
 use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
+use crate::inventory::reservation::Recorded;
+use crate::inventory::stock::ShardCount;
 use crate::list_orders::PageCursor;
 use crate::order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
-use crate::reservation::Recorded;
-use crate::stock::ShardCount;
 
 /// A storage failure. None of these is a client mistake; callers retry or answer 5xx.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -237,7 +237,7 @@ pub struct Product {
     /// Bumped by every write (API and reservations alike): what `If-Match` compares. With
     /// shards, the sum of the shards' versions (each write bumps one, so the sum moves too).
     pub version: u64,
-    /// The shards reservations and restocks use (`crate::stock`).
+    /// The shards reservations and restocks use (`crate::inventory::stock`).
     pub shards: u32,
     pub updated_at: DateTime<Utc>,
 }

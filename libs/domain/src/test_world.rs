@@ -86,7 +86,7 @@ pub async fn stock(inv: &InMemoryInventory, sku: &str, n: u64) {
         .create(
             &Sku::parse(sku).unwrap(),
             n,
-            crate::stock::ShardCount::ONE,
+            crate::inventory::stock::ShardCount::ONE,
             chrono::Utc::now(),
         )
         .await

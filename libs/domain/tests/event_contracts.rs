@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use orders_domain::events::EventPayload;
+use orders_domain::inventory::reservation::{inventory_event_for, Reservation, ReservationStatus};
 use orders_domain::notify::notification_for;
 use orders_domain::order::{Order, OrderStatus};
 use orders_domain::ports::{Clock, SystemClock};
-use orders_domain::reservation::{inventory_event_for, Reservation, ReservationStatus};
 use orders_domain::{
     ClientScope, CustomerId, Event, EventId, EventType, IdempotencyKey, OrderId, OrderLine, Sku,
     TraceId,

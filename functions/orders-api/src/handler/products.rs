@@ -151,7 +151,7 @@ mod tests {
     #[tokio::test]
     async fn a_product_gets_the_default_shard_count_or_its_own_and_patch_changes_it() {
         let mut api = api();
-        api.default_shards = orders_domain::stock::ShardCount::new(4, "shards").unwrap();
+        api.default_shards = orders_domain::inventory::stock::ShardCount::new(4, "shards").unwrap();
         let resp = api.call(sample("apigw-put-product.json")).await;
         assert_eq!(body_json(&resp)["shards"], 4, "the stack's default");
 

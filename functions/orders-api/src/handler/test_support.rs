@@ -103,7 +103,7 @@ pub(crate) fn api_with<P: EventPublisher>(
         publisher,
         clock: FixedClock::default_time(),
         writer_window: std::time::Duration::from_secs(11),
-        default_shards: orders_domain::stock::ShardCount::ONE,
+        default_shards: orders_domain::inventory::stock::ShardCount::ONE,
         auth: crate::auth::testing::verifier(),
     }
 }

@@ -14,9 +14,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::hot_sku::{HotSkuPolicy, HotSkus};
+use orders_domain::inventory::reservation::{
+    ItemFailure, Recorded, Reservation, ReservationStatus,
+};
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::{InventoryStore, StoreError};
-use orders_domain::reservation::{ItemFailure, Recorded, Reservation, ReservationStatus};
-use orders_domain::stock::ShardCount;
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::reserve::{takes_from_item, StockTake};

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use orders_domain::inventory::reservation::ItemFailure;
 use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
-use orders_domain::reservation::ItemFailure;
 use orders_domain::{EventId, OrderId};
 
 use super::inventory::cancellation_reasons;

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use orders_domain::hot_sku::Raise;
-use orders_domain::ports::StoreError;
-use orders_domain::reservation::{
+use orders_domain::inventory::reservation::{
     classify_reserve_cancellation, ItemFailure, Recorded, Reservation, ReservationStatus,
     ReserveVerdict,
 };
-use orders_domain::stock::{self as shards, ShardCount};
+use orders_domain::inventory::stock::{self as shards, ShardCount};
+use orders_domain::ports::StoreError;
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
 use super::inventory::{cancellation_reasons, InventoryTables};

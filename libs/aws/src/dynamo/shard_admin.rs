@@ -4,9 +4,9 @@
 //! a transaction that lost a race answers `Retry` and runs again on a fresh read.
 
 use chrono::{DateTime, Utc};
+use orders_domain::inventory::reservation::ItemFailure;
+use orders_domain::inventory::stock::{self as shards, ShardCount};
 use orders_domain::ports::{StockWrite, StoreError};
-use orders_domain::reservation::ItemFailure;
-use orders_domain::stock::{self as shards, ShardCount};
 use orders_domain::Sku;
 
 use super::inventory::cancellation_reasons;

@@ -3,7 +3,7 @@
 //! `<sku>#shard#<k>` (a SKU cannot contain `#`). The product item also holds `shards` (the
 //! active count) and `shard_slots` (how many shard items exist; absent means 1). Each shard
 //! has its own `available`, `reserved` and `version`; the product is their sum. The
-//! decisions (which shard, how to split, rebalance levels) are `orders_domain::stock`'s.
+//! decisions (which shard, how to split, rebalance levels) are `orders_domain::inventory::stock`'s.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Get, TransactGetItem, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use orders_domain::inventory::stock::{self, ShardCount};
 use orders_domain::ports::{Product, StoreError};
-use orders_domain::stock::{self, ShardCount};
 use orders_domain::Sku;
 
 use super::{backend, get_consistent, key1, n, s, ts, unbuilt, Item, Reader};

@@ -16,11 +16,11 @@ use orders_aws::{
     InventoryTables, NotificationsTable, OrdersTable, ProductsTable, CUSTOMER_INDEX, OUTBOX_INDEX,
     PENDING_INDEX,
 };
+use orders_domain::inventory::reservation::ReservationStatus;
+use orders_domain::inventory::stock::ShardCount;
 use orders_domain::ports::{
     Clock, InventoryStore, ProductStore, StockWrite, StoreError, SystemClock,
 };
-use orders_domain::reservation::ReservationStatus;
-use orders_domain::stock::ShardCount;
 use orders_domain::{CustomerId, Event, Order, OrderId, OrderLine, OrderStatus, Outbox, Sku};
 
 pub fn endpoint() -> String {

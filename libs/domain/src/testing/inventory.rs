@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::ids::{AdjustmentId, CustomerId, OrderId, Sku};
+use crate::inventory::reservation::{Recorded, Reservation, ReservationStatus};
+use crate::inventory::stock::ShardCount;
 use crate::order::OrderLine;
 use crate::ports::{Adjusted, InventoryStore, Product, ProductStore, StockWrite, StoreError};
-use crate::reservation::{Recorded, Reservation, ReservationStatus};
-use crate::stock::ShardCount;
 
 #[derive(Debug, Default)]
 struct InventoryState {

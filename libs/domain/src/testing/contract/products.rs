@@ -5,8 +5,8 @@ use futures_util::future::join_all;
 
 use super::{customer, decided, line, now, sku, InventoryPorts};
 use crate::ids::{AdjustmentId, OrderId};
+use crate::inventory::stock::ShardCount;
 use crate::ports::{Adjusted, InventoryStore, ProductStore, StockWrite};
-use crate::stock::ShardCount;
 
 fn shards(n: u64) -> ShardCount {
     ShardCount::new(n, "shards").unwrap_or_else(|e| panic!("{n} shards: {e}"))

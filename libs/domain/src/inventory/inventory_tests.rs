@@ -3,7 +3,7 @@
 use super::*;
 use crate::events::EventType;
 use crate::ids::{OrderId, Sku};
-use crate::reservation::ReservationStatus;
+use crate::inventory::reservation::ReservationStatus;
 use crate::test_world::*;
 use crate::testing::{FixedClock, InMemoryInventory, RecordingPublisher};
 

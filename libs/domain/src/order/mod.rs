@@ -1,4 +1,5 @@
-//! Orders, lines and the order state machine.
+//! The order model in one place: orders and their state machine (here), lines and statuses
+//! (`line`, what events speak of too), the outbox of unpublished events (`outbox`).
 //!
 //! ```text
 //! PENDING --InventoryReserved--> CONFIRMED --Cancel--> CANCELLED
@@ -13,7 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, EventPayload, OrderCancelled, OrderPlaced};
 use crate::ids::{CustomerId, EventId, OrderId};
-pub use crate::model::{OrderLine, OrderStatus};
+pub use line::{OrderLine, OrderStatus};
+pub use outbox::Outbox;
+
+pub mod line;
+mod outbox;
 
 /// What can happen to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,29 +112,6 @@ pub struct HistoryEntry {
     pub event_id: Option<EventId>,
 }
 
-/// Events written with the order in the same item, not yet known to be published, in the
-/// order they are to be published. A transition appends to what is still pending, so an
-/// unpublished event is never lost to a later write; the outbox is cleared only as a whole,
-/// and only if nothing was appended since it was read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outbox {
-    pub events: Vec<Event>,
-    /// When its first event was written; the sweeper republishes outboxes older than its
-    /// grace period.
-    pub since: DateTime<Utc>,
-}
-
-impl Outbox {
-    pub fn new(events: Vec<Event>, since: DateTime<Utc>) -> Self {
-        Outbox { events, since }
-    }
-
-    /// The first event's id: with the length, what identifies this outbox to a clear.
-    pub fn first_id(&self) -> Option<&EventId> {
-        self.events.first().map(|e| &e.id)
-    }
-}
-
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
@@ -206,99 +188,5 @@ impl Event {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::OrderStatus::*;
-    use super::*;
-
-    #[test]
-    fn transition_table_is_exactly_this() {
-        use Transition::*;
-        use Trigger::*;
-        let expected = [
-            (Pending, InventoryReserved, Some(Moved(Confirmed))),
-            (Pending, InventoryRejected, Some(Moved(Rejected))),
-            (Pending, Cancel, Some(Moved(Cancelled))),
-            (Confirmed, InventoryReserved, None),
-            (Confirmed, InventoryRejected, None),
-            (Confirmed, Cancel, Some(Moved(Cancelled))),
-            (Rejected, InventoryReserved, None),
-            (Rejected, InventoryRejected, None),
-            (Rejected, Cancel, None),
-            (Cancelled, InventoryReserved, None),
-            (Cancelled, InventoryRejected, None),
-            (Cancelled, Cancel, Some(Unchanged)),
-            (Pending, InventoryReleased, Some(Moved(Cancelled))),
-            (Confirmed, InventoryReleased, Some(Moved(Cancelled))),
-            (Rejected, InventoryReleased, None),
-            (Cancelled, InventoryReleased, None),
-            (Pending, TimedOut, Some(Moved(Rejected))),
-            (Confirmed, TimedOut, None),
-            (Rejected, TimedOut, None),
-            (Cancelled, TimedOut, None),
-        ];
-        assert_eq!(expected.len(), OrderStatus::ALL.len() * Trigger::ALL.len());
-        for (from, trig, want) in expected {
-            let got = transition(from, trig);
-            match want {
-                Some(t) => assert_eq!(got, Ok(t), "{from:?} + {trig:?}"),
-                None => assert_eq!(
-                    got,
-                    Err(TransitionError {
-                        from,
-                        trigger: trig
-                    }),
-                    "{from:?} + {trig:?}"
-                ),
-            }
-        }
-    }
-
-    #[test]
-    fn no_trigger_leaves_a_terminal_status_or_goes_back_to_pending() {
-        for from in OrderStatus::ALL {
-            for trig in Trigger::ALL {
-                if let Ok(Transition::Moved(to)) = transition(from, trig) {
-                    assert!(!from.is_terminal(), "{from:?} left by {trig:?}");
-                    assert_ne!(to, Pending);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn allowed_from_agrees_with_transition() {
-        for trig in Trigger::ALL {
-            for from in OrderStatus::ALL {
-                let moves = matches!(transition(from, trig), Ok(Transition::Moved(_)));
-                assert_eq!(
-                    moves,
-                    trig.allowed_from().contains(&from),
-                    "{from:?} {trig:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn every_transition_raises_the_status_seq() {
-        for from in OrderStatus::ALL {
-            for trig in Trigger::ALL {
-                if let Ok(Transition::Moved(to)) = transition(from, trig) {
-                    assert!(to.seq() > from.seq(), "{from:?} -> {to:?} by {trig:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn status_names_round_trip() {
-        for s in OrderStatus::ALL {
-            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                serde_json::Value::String(s.as_str().into())
-            );
-        }
-        assert_eq!(OrderStatus::parse("pending"), None);
-    }
-}
+#[path = "order_tests.rs"]
+mod tests;

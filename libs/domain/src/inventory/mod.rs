@@ -1,13 +1,17 @@
 //! The inventory flow: reserve stock on `OrderPlaced`, release it on `OrderCancelled`, then
 //! publish the event the reservation record stands for (again, on a redelivery, under the
-//! same id). The reserve/release decision itself is [`crate::reservation`]'s.
+//! same id). Inventory in one place: the flow (here), the reserve/release decision
+//! ([`reservation`]), stock spread over shards ([`stock`]).
 
 use tracing::info;
 
 use crate::consumer::{ConsumerError, Handled};
 use crate::events::{Event, EventPayload};
 use crate::ports::{Clock, EventPublisher, InventoryStore};
-use crate::reservation::{inventory_event_for, Recorded};
+use reservation::{inventory_event_for, Recorded};
+
+pub mod reservation;
+pub mod stock;
 
 /// Handles one order event delivered to inventory.
 pub async fn on_order_event<S, P, C>(

@@ -8,8 +8,9 @@ mod support;
 
 use orders_aws::ProductsTable;
 use orders_domain::inventory::reservation::ReservationStatus;
+use orders_domain::inventory::stock::Product;
 use orders_domain::inventory::stock::ShardCount;
-use orders_domain::ports::{InventoryStore, Product, ProductStore, StockWrite};
+use orders_domain::ports::{InventoryStore, ProductStore, StockWrite};
 use orders_domain::{OrderId, OrderLine, Sku};
 use support::*;
 

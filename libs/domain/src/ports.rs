@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::events::Event;
 use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
 use crate::inventory::reservation::Recorded;
-use crate::inventory::stock::ShardCount;
+use crate::inventory::stock::{Product, ShardCount};
 use crate::list_orders::PageCursor;
 use crate::order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 
@@ -226,20 +226,6 @@ pub struct OrderPage {
     pub orders: Vec<OrderSummary>,
     /// Where the next page starts; `None` on the last one.
     pub next: Option<PageCursor>,
-}
-
-/// Stock of one SKU.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Product {
-    pub sku: Sku,
-    pub available: u64,
-    pub reserved: u64,
-    /// Bumped by every write (API and reservations alike): what `If-Match` compares. With
-    /// shards, the sum of the shards' versions (each write bumps one, so the sum moves too).
-    pub version: u64,
-    /// The shards reservations and restocks use (`crate::inventory::stock`).
-    pub shards: u32,
-    pub updated_at: DateTime<Utc>,
 }
 
 /// Outcome of a conditional stock write.

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::ids::{AdjustmentId, ClientScope, IdempotencyKey, Sku};
+use crate::inventory::stock::Product;
 use crate::inventory::stock::ShardCount;
-use crate::ports::{Adjusted, Clock, Product, ProductStore, StockWrite, StoreError};
+use crate::ports::{Adjusted, Clock, ProductStore, StockWrite, StoreError};
 use crate::validation::{
     missing, parse_object, reject_unknown, wrong_type, ErrorCode, ValidationError,
 };

@@ -3,7 +3,8 @@
 
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use lambda_http::{Body, Response};
-use orders_domain::ports::{Clock, Product, ProductStore};
+use orders_domain::inventory::stock::Product;
+use orders_domain::ports::{Clock, ProductStore};
 use orders_domain::products::{self, etag, ProductError};
 use orders_domain::ClientScope;
 use serde_json::{json, Value};

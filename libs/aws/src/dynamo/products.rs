@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Up
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::inventory::reservation::ItemFailure;
+use orders_domain::inventory::stock::Product;
 use orders_domain::inventory::stock::{self as shards, ShardCount};
-use orders_domain::ports::{Adjusted, Product, ProductStore, StockWrite, StoreError};
+use orders_domain::ports::{Adjusted, ProductStore, StockWrite, StoreError};
 use orders_domain::{AdjustmentId, Sku};
 
 use super::inventory::cancellation_reasons;

@@ -11,8 +11,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Get, TransactGetItem, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use orders_domain::inventory::stock::Product;
 use orders_domain::inventory::stock::{self, ShardCount};
-use orders_domain::ports::{Product, StoreError};
+use orders_domain::ports::StoreError;
 use orders_domain::Sku;
 
 use super::{backend, get_consistent, key1, n, s, ts, unbuilt, Item, Reader};

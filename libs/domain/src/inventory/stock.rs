@@ -9,6 +9,9 @@
 //! a rebalance moves their units into the active ones. The total is always the sum over all
 //! slots. Design and its alternatives: docs/design.md, "Sharded stock".
 
+use chrono::{DateTime, Utc};
+
+use crate::ids::Sku;
 use crate::validation::{ErrorCode, ValidationError};
 
 /// Most shards a SKU may have: a rebalance or a count change writes every shard in one
@@ -104,6 +107,20 @@ pub fn spread(delta: u64, active: ShardCount) -> Vec<(u32, u64)> {
         .filter(|&(_, u)| u > 0)
         .map(|(k, u)| (k as u32, u))
         .collect()
+}
+
+/// Stock of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Product {
+    pub sku: Sku,
+    pub available: u64,
+    pub reserved: u64,
+    /// Bumped by every write (API and reservations alike): what `If-Match` compares. With
+    /// shards, the sum of the shards' versions (each write bumps one, so the sum moves too).
+    pub version: u64,
+    /// The shards reservations and restocks use (this module).
+    pub shards: u32,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

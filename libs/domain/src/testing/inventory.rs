@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use super::lock;
 use crate::ids::{AdjustmentId, CustomerId, OrderId, Sku};
 use crate::inventory::reservation::{Recorded, Reservation, ReservationStatus};
+use crate::inventory::stock::Product;
 use crate::inventory::stock::ShardCount;
 use crate::order::OrderLine;
-use crate::ports::{Adjusted, InventoryStore, Product, ProductStore, StockWrite, StoreError};
+use crate::ports::{Adjusted, InventoryStore, ProductStore, StockWrite, StoreError};
 
 #[derive(Debug, Default)]
 struct InventoryState {

@@ -7,9 +7,10 @@ use futures_util::future::join_all;
 use super::{customer, decided, line, now, sku, InventoryPorts};
 use crate::ids::OrderId;
 use crate::inventory::reservation::{Recorded, ReservationStatus};
+use crate::inventory::stock::Product;
 use crate::inventory::stock::ShardCount;
 use crate::order::OrderLine;
-use crate::ports::{InventoryStore, Product, ProductStore, StockWrite};
+use crate::ports::{InventoryStore, ProductStore, StockWrite};
 
 fn shards(n: u64) -> ShardCount {
     ShardCount::new(n, "shards").unwrap_or_else(|e| panic!("{n} shards: {e}"))

@@ -10,7 +10,7 @@ TOOLS_PY := $(VENV_TOOLS)/bin/python
 LSCTL := python3 localstack/bin/lsctl
 export LOCALSTACK_PORT
 
-.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-bench faults faults-clear faults-log iam-denials
+.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-test-inprocess localstack-bench faults faults-clear faults-log iam-denials
 
 tools: ## create/update .venv/localstack and .venv/tools from the lock files (no-op when unchanged)
 	@localstack/bin/install
@@ -43,6 +43,10 @@ iam-denials: ## the last calls IAM enforcement denied (role, action, resource)
 
 localstack-test: localstack ## pytest of the localstack-hostmode extension (builds ls-hello)
 	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) $(TOOLS_PY) -m pytest -q localstack/tests
+	localstack/bin/pytest-inprocess
+
+localstack-test-inprocess: ## the extension's in-process tests, no server: patch manifest (patched.py), speedups
+	localstack/bin/pytest-inprocess
 
 localstack-bench: ## benchmark: LocalStack start, cold start, warm invoke vs GetFunction
 	@$(MAKE) -s tools

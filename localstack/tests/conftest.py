@@ -16,6 +16,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -31,6 +32,10 @@ REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "000000000000"
 TOOLS_PYTHON = ROOT / ".venv" / "tools" / "bin" / "python"
+# The extension's source, ahead of the copy installed in .venv/localstack, for the tests that
+# import it in-process (test_patched.py, test_speedups.py: no server, see localstack/bin/pytest-inprocess).
+EXTENSION = ROOT / "localstack" / "extension"
+sys.path.insert(0, str(EXTENSION))
 # AWS managed policies (LocalStack ships their documents; the extension evaluates them)
 SQS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"

@@ -8,6 +8,9 @@ Plugins (registered through entry points, see pyproject.toml):
   (select with ``PROVIDER_OVERRIDE_DYNAMODB=moto``).
 - ``localstack.runtime.server`` ``twisted-loopback``: LocalStack's Twisted gateway server, but
   bound to the host given in ``GATEWAY_LISTEN`` (select with ``GATEWAY_SERVER=twisted-loopback``).
+- ``localstack.hooks.on_infra_start`` ``hostmode_verify_patches`` (first): every LocalStack/moto
+  symbol the other hooks and providers patch is still what :mod:`patched` lists, or start-up
+  stops naming what moved.
 - ``localstack.hooks.on_infra_start`` ``hostmode_enforcement``: IAM enforcement for role sessions,
   fault rules for functions' own calls, and their control routes under ``/_hostmode/``
   (:mod:`enforcement`); DynamoDB transaction conflicts live in the provider (:mod:`contention`).

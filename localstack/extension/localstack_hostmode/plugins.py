@@ -23,6 +23,15 @@ class LoopbackTwistedRuntimeServerPlugin(RuntimeServerPlugin):
         return LoopbackTwistedRuntimeServer()
 
 
+@hooks.on_infra_start(priority=100)
+def hostmode_verify_patches():
+    """Before any patch: every LocalStack/moto symbol the extension patches or relies on is still
+    there, as the manifest says (patched.py); if not, LocalStack stops here naming what moved."""
+    from .patched import verify
+
+    verify()
+
+
 @hooks.on_infra_start()
 def hostmode_enforcement():
     """IAM enforcement and fault rules in the request chain, and their control routes."""

@@ -3,15 +3,17 @@
 //! RFC 3339 UTC with milliseconds (`2026-11-26T12:00:00.000Z`), fixed width, so string
 //! comparison is time order (the outbox index's range key relies on it).
 
-mod inventory;
-mod notifications;
+mod cancellation;
+mod inventory_store;
+mod notification_store;
 mod order_item;
 mod order_list;
-mod orders;
-mod products;
-mod reserve;
-mod shard_admin;
-mod stock;
+mod order_store;
+mod product_store;
+mod product_writes;
+mod reservation_item;
+mod shard_items;
+mod stock_take;
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -28,11 +30,11 @@ use orders_domain::{OrderLine, Sku};
 use crate::jitter;
 use crate::metrics::names;
 
-pub use inventory::InventoryTables;
-pub use notifications::NotificationsTable;
+pub use inventory_store::InventoryTables;
+pub use notification_store::NotificationsTable;
 pub use order_list::CUSTOMER_INDEX;
-pub use orders::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
-pub use products::ProductsTable;
+pub use order_store::{OrdersTable, OUTBOX_INDEX, PENDING_INDEX};
+pub use product_store::ProductsTable;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

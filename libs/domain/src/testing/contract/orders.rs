@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::Duration;
 use futures_util::future::join_all;
 
-use super::{customer, named_customer, now, pending_order, pending_order_of};
+use super::{customer, decided, named_customer, now, pending_order, pending_order_of};
 use crate::ids::{EventId, OrderId};
 use crate::order::{HistoryEntry, OrderStatus, Outbox, Trigger};
 use crate::ports::{InsertOutcome, OrderStore, TransitionOutcome, TransitionWrite};
@@ -44,11 +44,11 @@ pub async fn concurrent_inserts_of_one_id_store_one_order<S: OrderStore>(t: &S) 
             o
         })
         .collect();
-    let outcomes = join_all(copies.iter().map(|o| t.insert_new(o))).await;
+    let outcomes = join_all(copies.iter().map(|o| decided("insert", || t.insert_new(o)))).await;
     let inserted: Vec<usize> = outcomes
         .iter()
         .enumerate()
-        .filter(|(_, r)| **r == Ok(InsertOutcome::Inserted))
+        .filter(|(_, r)| **r == InsertOutcome::Inserted)
         .map(|(i, _)| i)
         .collect();
     assert_eq!(inserted.len(), 1, "{outcomes:?}");
@@ -317,10 +317,15 @@ pub async fn concurrent_deliveries_of_one_event_apply_it_once<S: OrderStore>(t: 
     let o = pending_order(now());
     t.insert_new(&o).await.unwrap();
     let id = EventId::for_order_event(&o.order_id, "InventoryReserved");
-    let outcomes = join_all((0..8).map(|_| t.transition(reserved_write(&o.order_id, &id)))).await;
+    let outcomes = join_all((0..8).map(|_| {
+        decided("transition", || {
+            t.transition(reserved_write(&o.order_id, &id))
+        })
+    }))
+    .await;
     let applied = outcomes
         .iter()
-        .filter(|r| matches!(r, Ok(TransitionOutcome::Applied(_))))
+        .filter(|r| matches!(r, TransitionOutcome::Applied(_)))
         .count();
     assert_eq!(applied, 1, "{outcomes:?}");
     let stored = t.get(&o.order_id).await.unwrap().unwrap();

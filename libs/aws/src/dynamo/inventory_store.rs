@@ -1,27 +1,41 @@
-//! The reserve transaction over sharded stock. Each line first tries one shard of its SKU,
-//! picked at random, so concurrent orders for a hot SKU spread over its shard items. A line
-//! whose shard was short reads its SKU's stock in one snapshot: too little in all, and the
-//! order is rejected; else the next transaction takes the units from the fullest shards, and
-//! a best-effort rebalance then evens the shards out. With one shard this is the reserve
-//! transaction it always was. The decisions are `orders_domain::{reservation, stock}`'s.
+//! The `InventoryStore` on DynamoDB: Products and Reservations as the inventory consumer
+//! changes them, one `TransactWriteItems` per decision; the cancellation reasons of a refused
+//! transaction say whether the order was already handled (reservation exists) or which lines
+//! were short.
+//!
+//! Reserving over sharded stock: each line first tries one shard of its SKU, picked at
+//! random, so concurrent orders for a hot SKU spread over its shard items. A line whose shard
+//! was short reads its SKU's stock in one snapshot: too little in all, and the order is
+//! rejected; else the next transaction takes the units from the fullest shards, and a
+//! best-effort rebalance then evens the shards out. With one shard this is the reserve
+//! transaction it always was. The decisions are `orders_domain::inventory`'s.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use orders_domain::hot_sku::Raise;
+use orders_domain::hot_sku::{HotSkuPolicy, HotSkus, Raise};
 use orders_domain::inventory::reservation::{
     classify_reserve_cancellation, ItemFailure, Recorded, Reservation, ReservationStatus,
     ReserveVerdict,
 };
 use orders_domain::inventory::stock::{self as shards, ShardCount};
-use orders_domain::ports::StoreError;
+use orders_domain::ports::{InventoryStore, StoreError};
 use orders_domain::{CustomerId, OrderId, OrderLine, Sku};
 
-use super::inventory::{cancellation_reasons, InventoryTables};
-use super::products::ProductsTable;
-use super::stock::{read_stock, rebalance_writes, transact, Guard, Level, ShardWrite, Stock};
-use super::{backend, jitter, n, s, unbuilt, Item, Reader};
+use super::cancellation::cancellation_reasons;
+use super::product_store::ProductsTable;
+use super::reservation_item::{reservation_from_item, reservation_item};
+use super::shard_items::{read_stock, rebalance_writes, transact, Stock};
+use super::stock_take::{first_guess, spread_skus, takes_av, takes_from_item, StockTake};
+use super::{
+    applied, backend, dedup_expiry, get_consistent, jitter, key1, retry_conflicts, s, ts, unbuilt,
+    Reader,
+};
 
 /// How long a container trusts a SKU's shard count: a count raised since is used a little
 /// late; a lowered one sends some reservations to emptied shards, which miss and re-plan.
@@ -31,113 +45,164 @@ const PLAN_ROUNDS: usize = 4;
 /// DynamoDB's limit on items per transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// The SKUs a plan takes from more than one shard (what made it too large), in order.
-fn spread_skus(takes: &[StockTake]) -> Vec<Sku> {
-    let mut skus: Vec<Sku> = Vec::new();
-    for t in takes {
-        let spread = takes.iter().filter(|o| o.line == t.line).count() > 1;
-        if spread && !skus.contains(&t.sku) {
-            skus.push(t.sku.clone());
-        }
-    }
-    if skus.is_empty() {
-        skus.extend(takes.iter().take(1).map(|t| t.sku.clone()));
-    }
-    skus
+/// Products and Reservations, changed together by the inventory consumer.
+#[derive(Debug, Clone)]
+pub struct InventoryTables {
+    pub(super) client: Client,
+    pub(super) products: String,
+    pub(super) reservations: String,
+    /// Each SKU's active shard count as this container last read it (`reserve`).
+    pub(super) shard_counts: Arc<Mutex<HashMap<Sku, (ShardCount, Instant)>>>,
+    /// The conflicts this container met per SKU, to spread hot ones (`reserve`).
+    pub(super) hot: Arc<Mutex<HotSkus>>,
+    /// The origin of the monotonic times `hot` is given.
+    pub(super) started: Instant,
 }
 
-/// Units of one line taken from one shard (kept on the reservation, so a release returns
-/// them to the shard they came from).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct StockTake {
-    pub line: usize,
-    pub sku: Sku,
-    pub shard: u32,
-    pub quantity: u64,
-}
-
-impl StockTake {
-    fn take(&self) -> ShardWrite<'_> {
-        ShardWrite {
-            sku: &self.sku,
-            shard: self.shard,
-            level: Level::Add(-(self.quantity as i64)),
-            reserved_delta: self.quantity as i64,
-            guard: Guard::HasAtLeast(self.quantity),
-            counts: None,
+impl InventoryTables {
+    pub fn new(
+        client: Client,
+        products: impl Into<String>,
+        reservations: impl Into<String>,
+    ) -> Self {
+        InventoryTables {
+            client,
+            products: products.into(),
+            reservations: reservations.into(),
+            shard_counts: Arc::default(),
+            hot: Arc::new(Mutex::new(HotSkus::new(HotSkuPolicy::new(
+                8,
+                ShardCount::ONE,
+            )))),
+            started: Instant::now(),
         }
     }
 
-    pub fn give_back(&self) -> ShardWrite<'_> {
-        ShardWrite {
-            sku: &self.sku,
-            shard: self.shard,
-            level: Level::Add(self.quantity as i64),
-            reserved_delta: -(self.quantity as i64),
-            guard: Guard::Exists,
-            counts: None,
+    /// Hot SKUs spread by themselves under `policy` (off unless given: `policy.max` > 1).
+    pub fn with_hot_skus(mut self, policy: HotSkuPolicy) -> Self {
+        self.hot = Arc::new(Mutex::new(HotSkus::new(policy)));
+        self
+    }
+
+    /// The reservation and the shards its units came from.
+    async fn get_reservation(
+        &self,
+        id: &OrderId,
+    ) -> Result<Option<(Reservation, Vec<StockTake>)>, StoreError> {
+        let key = key1("order_id", id.as_str());
+        let Some(item) =
+            get_consistent(&self.client, &self.reservations, key, "get reservation").await?
+        else {
+            return Ok(None);
+        };
+        let r = reservation_from_item(&item)?;
+        let takes = takes_from_item(&item, &r)?;
+        Ok(Some((r, takes)))
+    }
+
+    /// The recorded reservation, which must exist (a condition just said so).
+    pub(super) async fn existing(&self, id: &OrderId) -> Result<Recorded, StoreError> {
+        match self.get_reservation(id).await? {
+            Some((r, _)) => Ok(Recorded {
+                reservation: r,
+                newly_written: false,
+            }),
+            None => Err(StoreError::Retry(format!(
+                "reservation {id} vanished between condition and read"
+            ))),
         }
     }
+
+    /// Conditional put of a reservation that must not exist yet; `false` if it does.
+    pub(super) async fn put_new(&self, r: &Reservation) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.reservations)
+            .set_item(Some(reservation_item(r)))
+            .condition_expression("attribute_not_exists(order_id)")
+            .send()
+            .await;
+        applied(
+            res,
+            PutItemError::is_conditional_check_failed_exception,
+            "put reservation",
+        )
+    }
 }
 
-/// The `takes` attribute; written only when some unit is off shard 0, so a one-shard
-/// reservation is the item it always was.
-fn takes_av(takes: &[StockTake]) -> Option<AttributeValue> {
-    if takes.iter().all(|t| t.shard == 0) {
-        return None;
-    }
-    Some(AttributeValue::L(
-        takes
-            .iter()
-            .map(|t| {
-                AttributeValue::M(
-                    [
-                        ("sku".to_string(), s(t.sku.as_str())),
-                        ("shard".to_string(), n(t.shard)),
-                        ("quantity".to_string(), n(t.quantity)),
-                    ]
-                    .into(),
-                )
-            })
-            .collect(),
-    ))
-}
-
-/// Where a recorded reservation's units came from: its `takes`, else every line on shard 0.
-pub(super) fn takes_from_item(item: &Item, r: &Reservation) -> Result<Vec<StockTake>, StoreError> {
-    let reader = Reader::new(item, r.order_id.as_str());
-    let list = reader.opt_list("takes")?;
-    if list.is_empty() {
-        return Ok(first_guess(&r.lines, |_| 0));
-    }
-    list.iter()
-        .map(|v| {
-            let AttributeValue::M(m) = v else {
-                return Err(reader.corrupt("takes: not a map"));
+impl InventoryTables {
+    /// One pass of the release protocol.
+    async fn release_once(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        // Each pass ends in a conditional write or returns what is recorded; losing a race
+        // re-reads. Three passes cover every interleaving of reserve and release.
+        for _ in 0..3 {
+            let current = self.get_reservation(order_id).await?;
+            let Some((current, takes)) = current else {
+                let marker = Reservation::cancelled_before_reserve(order_id, customer_id, at);
+                if self.put_new(&marker).await? {
+                    return Ok(Recorded {
+                        reservation: marker,
+                        newly_written: true,
+                    });
+                }
+                continue;
             };
-            let t = Reader::new(m, r.order_id.as_str());
-            Ok(StockTake {
-                line: 0,
-                sku: Sku::parse(t.s("sku")?).map_err(|e| t.corrupt(e.to_string()))?,
-                shard: t.n("shard")?,
-                quantity: t.n("quantity")?,
-            })
-        })
-        .collect()
-}
-
-/// Every line from one shard: `shard(line index)`.
-fn first_guess(lines: &[OrderLine], shard: impl Fn(usize) -> u32) -> Vec<StockTake> {
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| StockTake {
-            line: i,
-            sku: l.sku.clone(),
-            shard: shard(i),
-            quantity: u64::from(l.quantity),
-        })
-        .collect()
+            if current.status != ReservationStatus::Reserved {
+                return Ok(Recorded {
+                    reservation: current,
+                    newly_written: false,
+                });
+            }
+            let update = Update::builder()
+                .table_name(&self.reservations)
+                .key("order_id", s(order_id.as_str()))
+                .update_expression("SET #s = :released, #u = :u, expires_at = :x")
+                .expression_attribute_values(":x", dedup_expiry(at.timestamp()))
+                .condition_expression("#s = :reserved")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_names("#u", "updated_at")
+                .expression_attribute_values(":released", s(ReservationStatus::Released.as_str()))
+                .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
+                .expression_attribute_values(":u", s(ts(at)))
+                .build()
+                .map_err(|e| unbuilt("build reservation update", e))?;
+            let update = TransactWriteItem::builder().update(update).build();
+            let back: Vec<_> = takes.iter().map(StockTake::give_back).collect();
+            match transact(&self.client, &self.products, Some(update), &back, at).await? {
+                Ok(_) => {
+                    return Ok(Recorded {
+                        reservation: Reservation {
+                            status: ReservationStatus::Released,
+                            updated_at: at,
+                            ..current
+                        },
+                        newly_written: true,
+                    })
+                }
+                Err(e) => match cancellation_reasons(&e) {
+                    // Someone else released it meanwhile: re-read and report that.
+                    Some(reasons) if reasons.first() == Some(&ItemFailure::ConditionFailed) => {
+                        continue
+                    }
+                    Some(reasons) => {
+                        return Err(StoreError::Retry(format!(
+                            "release transaction cancelled: {reasons:?}"
+                        )))
+                    }
+                    None => return Err(backend("release transaction", e)),
+                },
+            }
+        }
+        Err(StoreError::Retry(format!(
+            "reservation {order_id} kept changing"
+        )))
+    }
 }
 
 impl InventoryTables {
@@ -215,7 +280,7 @@ impl InventoryTables {
                     .reject(reserved, spread_skus(&takes), Some(reason))
                     .await;
             }
-            let mut item = self.reservation_item(&reserved);
+            let mut item = reservation_item(&reserved);
             if let Some(av) = takes_av(&takes) {
                 item.insert("takes".to_string(), av);
             }
@@ -390,5 +455,31 @@ impl InventoryTables {
                 Err(e) => tracing::info!(sku = %stock.sku, error = %e, "rebalance skipped"),
             }
         }
+    }
+}
+
+impl InventoryStore for InventoryTables {
+    // A transaction cancelled by a conflict wrote nothing: run it again, a few times, before
+    // the record fails and SQS redelivers it (see `retry_conflicts`).
+    async fn reserve(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        lines: &[OrderLine],
+        at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        retry_conflicts("reserve", || {
+            self.reserve_once(order_id, customer_id, lines, at)
+        })
+        .await
+    }
+
+    async fn release(
+        &self,
+        order_id: &OrderId,
+        customer_id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        retry_conflicts("release", || self.release_once(order_id, customer_id, at)).await
     }
 }

@@ -15,7 +15,7 @@ use orders_domain::inventory::reservation::ItemFailure;
 use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
 use orders_domain::{EventId, OrderId};
 
-use super::inventory::cancellation_reasons;
+use super::cancellation::cancellation_reasons;
 use super::{
     backend, dedup_expiry, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Reader,
 };

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"
 import local_aws
 from orders_client import Stack, wait_for
 
-SEQ = {"CONFIRMED": 2, "REJECTED": 3, "CANCELLED": 3}  # libs/domain/src/model.rs OrderStatus::seq
+SEQ = {"CONFIRMED": 2, "REJECTED": 3, "CANCELLED": 3}  # libs/domain/src/order/line.rs OrderStatus::seq
 FUNCTIONS = {
     "OrdersApiFunctionName": "orders-api",
     "InventoryFunctionName": "inventory",

@@ -24,7 +24,7 @@ Assumptions:
     treats like a conflict.
  5. Conflicts are retried as libs/aws/src/dynamo/mod.rs `retry_conflicts` does: 5 attempts in all,
     wait U[0,1) x 20 ms x 2^(n-1) before attempt n+1; each attempt rebuilds the transaction and so
-    draws its shard again (as `reserve_once` in libs/aws/src/dynamo/reserve.rs does).
+    draws its shard again (as `reserve_once` in libs/aws/src/dynamo/inventory_store.rs does).
  6. An order whose attempts are spent fails its SQS message, which comes back after the visibility
     timeout (60 s): counted as "redelivered", its second delivery is not simulated.
  7. Open loop: Poisson arrivals at the offered rate, no limit on orders in flight (the deployed

@@ -15,7 +15,7 @@ use crate::events::Event;
 use crate::ids::{AdjustmentId, CustomerId, EventId, OrderId, Sku};
 use crate::inventory::reservation::Recorded;
 use crate::inventory::stock::{Product, ShardCount};
-use crate::list_orders::PageCursor;
+use crate::list_orders::cursor::PageCursor;
 use crate::order::{HistoryEntry, Order, OrderLine, OrderStatus, Outbox, Trigger};
 
 /// A storage failure. None of these is a client mistake; callers retry or answer 5xx.

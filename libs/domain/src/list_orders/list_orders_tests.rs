@@ -1,10 +1,10 @@
-use chrono::{Duration, TimeZone};
+use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
 use crate::order::{Order, OrderLine};
 use crate::ports::OrderStore;
 use crate::testing::InMemoryOrders;
-use crate::Sku;
+use crate::{OrderId, Sku};
 
 fn customer(s: &str) -> CustomerId {
     CustomerId::parse(s).unwrap()

@@ -94,3 +94,28 @@ fn status_names_round_trip() {
     }
     assert_eq!(OrderStatus::parse("pending"), None);
 }
+
+proptest::proptest! {
+    /// Whatever triggers arrive, in whatever order and however often: an order only moves
+    /// forward, never out of a terminal status, and a repeated cancel changes nothing.
+    #[test]
+    fn no_sequence_of_triggers_moves_an_order_backwards(
+        triggers in proptest::collection::vec(0..Trigger::ALL.len(), 0..16),
+    ) {
+        let mut status = OrderStatus::Pending;
+        for t in triggers {
+            let trigger = Trigger::ALL[t];
+            match transition(status, trigger) {
+                Ok(Transition::Moved(to)) => {
+                    proptest::prop_assert!(!status.is_terminal(), "{status:?} moved by {trigger:?}");
+                    proptest::prop_assert!(to.seq() > status.seq(), "{status:?} -> {to:?}");
+                    status = to;
+                }
+                Ok(Transition::Unchanged) => {
+                    proptest::prop_assert_eq!(status, trigger.target());
+                }
+                Err(e) => proptest::prop_assert_eq!(e.from, status),
+            }
+        }
+    }
+}

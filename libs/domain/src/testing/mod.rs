@@ -24,6 +24,9 @@ pub use inventory::InMemoryInventory;
 pub use notifications::InMemoryNotifications;
 pub use orders::InMemoryOrders;
 
+#[cfg(test)]
+mod properties_tests;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not hide the state from the assertions that follow.
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -106,7 +106,10 @@ mod properties {
 
     proptest! {
         #[test]
-        fn an_even_split_keeps_the_total_and_differs_by_one_at_most(total in 0..10_000u64, n in 1..=MAX_SHARDS) {
+        fn an_even_split_keeps_the_total_and_differs_by_one_at_most(
+            total in 0..10_000u64,
+            n in 1..=MAX_SHARDS,
+        ) {
             let split = split_even(total, n);
             prop_assert_eq!(split.len(), n as usize);
             prop_assert_eq!(split.iter().sum::<u64>(), total);
@@ -115,14 +118,18 @@ mod properties {
         }
 
         #[test]
-        fn a_take_plan_makes_up_the_quantity_from_what_each_shard_holds(levels in levels(), q in 0..400u64) {
+        fn a_take_plan_makes_up_the_quantity_from_what_each_shard_holds(
+            levels in levels(),
+            q in 0..400u64,
+        ) {
             match plan_take(&levels, q) {
                 None => prop_assert!(levels.iter().sum::<u64>() < q),
                 Some(plan) => {
                     prop_assert_eq!(plan.iter().map(|&(_, u)| u).sum::<u64>(), q);
                     let mut seen = std::collections::HashSet::new();
                     for &(k, u) in &plan {
-                        prop_assert!(u > 0 && u <= levels[k as usize], "{k}: {u} of {}", levels[k as usize]);
+                        let held = levels[k as usize];
+                        prop_assert!(u > 0 && u <= held, "{k}: {u} of {held}");
                         prop_assert!(seen.insert(k), "shard {k} twice");
                     }
                 }
@@ -152,7 +159,7 @@ mod properties {
                             for &(k, u) in &plan {
                                 levels[k as usize] = levels[k as usize]
                                     .checked_sub(u)
-                                    .ok_or_else(|| TestCaseError::fail(format!("shard {k} below zero")))?;
+                                    .ok_or_else(|| TestCaseError::fail(format!("{k} below zero")))?;
                             }
                             expected_total -= q;
                             held.push(plan);

@@ -88,17 +88,24 @@ proptest! {
                             id_use.insert(id, (sku, delta));
                             units[sku] = units[sku].checked_add_signed(delta).unwrap_or(0);
                         }
-                        (Adjusted::Applied(_), Some(_)) => prop_assert!(false, "id {id} applied twice"),
-                        (Adjusted::AlreadyApplied(_), Some(&used)) => prop_assert_eq!(used, (sku, delta)),
+                        (Adjusted::Applied(_), Some(_)) => {
+                            prop_assert!(false, "id {id} applied twice")
+                        }
+                        (Adjusted::AlreadyApplied(_), Some(&used)) => {
+                            prop_assert_eq!(used, (sku, delta))
+                        }
                         (Adjusted::IdReused, Some(&used)) => prop_assert_ne!(used, (sku, delta)),
                         (Adjusted::Refused(p), None) => {
                             prop_assert!(p.available.checked_add_signed(delta).is_none());
                         }
-                        (other, used) => prop_assert!(false, "{other:?} for id {id} used as {used:?}"),
+                        (other, used) => {
+                            prop_assert!(false, "{other:?} for id {id} used as {used:?}")
+                        }
                     }
                 }
                 StockOp::Reshard { sku, n } => {
-                    now(inv.set_shards(&skus[sku], ShardCount::new(u64::from(n), "n").unwrap(), at)).unwrap();
+                    let n = ShardCount::new(u64::from(n), "n").unwrap();
+                    now(inv.set_shards(&skus[sku], n, at)).unwrap();
                 }
             }
             for (k, sku) in skus.iter().enumerate() {
@@ -111,8 +118,9 @@ proptest! {
                     .filter(|l| l.sku == *sku)
                     .map(|l| u64::from(l.quantity))
                     .sum();
-                prop_assert_eq!(p.reserved, held, "{}: reserved = what RESERVED orders hold", sku.as_str());
-                prop_assert_eq!(p.available + p.reserved, units[k], "{}: units conserved", sku.as_str());
+                let name = sku.as_str();
+                prop_assert_eq!(p.reserved, held, "{}: reserved = what RESERVED orders hold", name);
+                prop_assert_eq!(p.available + p.reserved, units[k], "{}: units conserved", name);
             }
         }
     }
@@ -170,9 +178,10 @@ proptest! {
                     match now(store.claim(&msgs[msg], t, t - 60_000)).unwrap() {
                         ClaimOutcome::Claimed { claimed_at_ms } => {
                             let live = in_flight.filter(|&(_, at)| at >= t - 60_000);
-                            prop_assert!(live.is_none(), "{msg} claimed while {live:?} is in flight");
+                            prop_assert!(live.is_none(), "{msg} claimed, {live:?} in flight");
                             prop_assert!(!sent.contains(&msg), "{msg} claimed after it was sent");
-                            prop_assert!(msgs[msg].seq >= hwm, "seq {} claimed past {hwm}", msgs[msg].seq);
+                            let seq = msgs[msg].seq;
+                            prop_assert!(seq >= hwm, "seq {seq} claimed past {hwm}");
                             hwm = msgs[msg].seq;
                             in_flight = Some((msg, claimed_at_ms));
                         }
@@ -186,7 +195,8 @@ proptest! {
                         if ok {
                             now(store.mark_sent(&msgs[m], at, (Utc::now(), Utc::now()))).unwrap();
                             if let Some(&last) = sent.last() {
-                                prop_assert!(msgs[last].seq <= msgs[m].seq, "seq {} after {}", msgs[m].seq, msgs[last].seq);
+                                let (before, now_sent) = (msgs[last].seq, msgs[m].seq);
+                                prop_assert!(before <= now_sent, "seq {now_sent} after {before}");
                             }
                             sent.push(m);
                         } else {

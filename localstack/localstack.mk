@@ -42,7 +42,7 @@ iam-denials: ## the last calls IAM enforcement denied (role, action, resource)
 	@python3 localstack/bin/faults denials
 
 localstack-test: localstack ## pytest of the localstack-hostmode extension (builds ls-hello)
-	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) $(TOOLS_PY) -m pytest -q localstack/tests
+	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) $(TOOLS_PY) -m pytest -q --durations=3 localstack/tests
 	localstack/bin/pytest-inprocess
 
 localstack-test-inprocess: ## the extension's in-process tests, no server: patch manifest (patched.py), speedups

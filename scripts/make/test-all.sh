@@ -11,6 +11,7 @@ logdir=.build/test-logs
 rm -rf "$logdir" && mkdir -p "$logdir"
 t0=$SECONDS
 results=()
+stages=()
 failed=0
 
 healthy() { curl -sf -m 2 "$LOCALSTACK_ENDPOINT/_localstack/health" >/dev/null 2>&1; }
@@ -27,6 +28,7 @@ trap cleanup EXIT
 run() {
   local name=$1; shift
   local s=$SECONDS
+  stages+=("$name")
   printf '\n\033[1m[%4ds] %s\033[0m\n' "$((SECONDS - t0))" "$name"
   if "$@" 2>&1 | tee "$logdir/$name.log"; then
     results+=("ok    $(printf '%4ds' $((SECONDS - s)))  $name")
@@ -52,6 +54,12 @@ summary() {
   echo
   printf '%s\n' "${results[@]}"
   echo "total $((SECONDS - t0))s"
+  # The three slowest tests of each pytest stage (from its --durations report).
+  local stage slow
+  for stage in "${stages[@]}"; do
+    slow=$(grep -hE '^[0-9]+\.[0-9]+s (call|setup|teardown) ' "$logdir/$stage.log" 2>/dev/null | sort -rn | head -3)
+    [[ -n $slow ]] && printf '%s slowest:\n%s\n' "$stage" "$(sed 's/^/  /' <<<"$slow")"
+  done
   echo "tests: $passed passed, $fails failed"
 }
 
@@ -61,7 +69,7 @@ run python-lint scripts/make/lint-python.sh
 run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 run unit cargo test --locked --workspace
 run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml
-run deploy-checks "$TOOLS_BIN/pytest" -q tests/tools
+run deploy-checks "$TOOLS_BIN/pytest" -q --durations=3 tests/tools
 # What `make deploy-aws` builds with: cargo lambda (zig as the linker), here for the host
 # target (the arm64 standard library is not installable offline).
 run cargo-lambda env PATH="$PWD/$TOOLS_BIN:$PATH" cargo lambda build --locked --workspace --bins

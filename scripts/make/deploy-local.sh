@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packages infra/template.yaml and deploys it to LocalStack, then writes .build/stack.json
 # (outputs, API key, a loopback API URL) for the demo, the tests and you.
-# The template is the one AWS gets; only parameter values differ (see README "Local vs AWS").
+# The template is the one AWS gets; only parameter values differ (docs/local-vs-aws.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -61,6 +61,18 @@ summary() {
     [[ -n $slow ]] && printf '%s slowest:\n%s\n' "$stage" "$(sed 's/^/  /' <<<"$slow")"
   done
   echo "tests: $passed passed, $fails failed"
+  tests_passed=$passed
+}
+
+# RECORD=1: a green run appends its figures to docs/measurements.md (date, commit, stage times).
+record() {
+  [[ ${RECORD:-0} == 1 ]] || return 0
+  local total=$((SECONDS - t0)) stages_s
+  stages_s=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s %s", (NR>1 ? ", " : ""), $3, $2}')
+  "$TOOLS_BIN/python" scripts/measure/record.py \
+    --command "\`make test\`${CI:+, as CI runs it (\`.ci/run\`)}" \
+    --figure "$((total / 60)) min $((total % 60)) s, $tests_passed tests ($stages_s)" \
+    --how "${CI:+git clone … /tmp/fresh && cd /tmp/fresh && }RECORD=1 ${CI:+CI=true }make test"
 }
 
 run tools make -s tools
@@ -92,3 +104,4 @@ run e2e-under-faults scripts/make/e2e-under-faults.sh
 run soak-short env -C scripts/measure "../../$TOOLS_BIN/python" -m soak --n 150 --kills 1 --outage 10
 run iam-audit "$TOOLS_BIN/python" scripts/make/iam_audit.py
 summary
+record

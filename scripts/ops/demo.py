@@ -61,9 +61,10 @@ def main() -> int:
     for n in sorted(notes, key=lambda n: int(n.get("seq", 0))):
         print(f"    [{n.get('kind')}] {n.get('subject')}: {n.get('message')}")
     print(f"==> product {SKU}: {json.dumps(stack.product(SKU))}")
-    print(f"\nAPI     {stack.api_url}\nAPI key {stack.api_key}")
-    print(f"Token   TOKEN=$(make -s token USER={DEMO_CUSTOMER})   (or USER={OPERATOR}: may set stock)")
-    print(f'Try     curl -H "x-api-key: {stack.api_key}" -H "Authorization: Bearer $TOKEN" {stack.api_url}/orders')
+    # Copy-pasteable: the README's "Try it" starts from these two lines.
+    print(f"\nexport API={stack.api_url} KEY={stack.api_key}")
+    print(f"export TOKEN=$(make -s token USER={DEMO_CUSTOMER})   # or USER={OPERATOR}: may set stock")
+    print('curl -H "x-api-key: $KEY" -H "Authorization: Bearer $TOKEN" "$API/orders"')
     return 0 if order["status"] == "CONFIRMED" else 1
 
 

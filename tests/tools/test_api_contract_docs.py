@@ -29,7 +29,7 @@ def contract() -> dict[tuple[str, str], set[str]]:
 def readme_table() -> dict[tuple[str, str], set[str]]:
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
-    section = text.split("\n## The API\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## The API at a glance\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         m = re.match(r"\| `(GET|PUT|POST|PATCH|DELETE) (/\S*)`[^|]*\|[^|]*\|(.*)\|\s*$", line)

@@ -345,12 +345,22 @@ def test_verify_passes_on_the_pinned_install():
 
 def test_verify_passes_with_every_patch_applied():
     """verify() may run again after start-up (and the tests apply patches in-process)."""
-    from localstack_hostmode import cfn_roles, cfn_stacks, delivery, esm, moto_cognito, moto_transactions, speedups
+    from localstack_hostmode import (
+        cfn_roles,
+        cfn_stacks,
+        delivery,
+        esm,
+        moto_capacity,
+        moto_cognito,
+        moto_transactions,
+        speedups,
+    )
 
     esm.install()
     delivery._patch_standard_queue()
     delivery._patch_sns_dispatch()
     moto_transactions.install()
+    moto_capacity.install()
     moto_cognito.install()
     cfn_roles.install()
     cfn_stacks.install()

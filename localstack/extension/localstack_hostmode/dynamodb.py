@@ -20,6 +20,9 @@ have met an ongoing transaction on DynamoDB gets DynamoDB's conflict error befor
 
 A transaction backs up only the items it names, not whole tables (:mod:`moto_transactions`).
 
+Every request's consumed capacity is computed as on-demand DynamoDB bills it, answered for
+``ReturnConsumedCapacity`` and recorded per caller (:mod:`moto_capacity`, :mod:`capacity`).
+
 Not covered: DynamoDB Streams (LocalStack's streams provider reads DynamoDB Local's streams) and
 persistence across restarts.
 """
@@ -43,10 +46,11 @@ def dynamodb_moto():
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
     from localstack.services.moto import call_moto
 
-    from . import moto_transactions
+    from . import moto_capacity, moto_transactions
     from .contention import CONTENTION, moto_key_of
 
     moto_transactions.install()
+    moto_capacity.install()
 
     def serialized_moto(context, service_request=None):
         ongoing_s = 0.0
@@ -60,7 +64,7 @@ def dynamodb_moto():
                 )
                 if conflict is not None:
                     raise conflict
-                return call_moto(context)
+                return moto_capacity.metered(context, lambda: call_moto(context))
         finally:
             # a transaction is "ongoing" until its answer, cancelled or not (contention.py)
             if ongoing_s:

@@ -17,6 +17,7 @@ Installed at start-up (``on_infra_start`` hook, see pyproject.toml):
   ``GET /_hostmode/faults/log``         every injected error (time, rule, function, resources)
   ``GET/DELETE /_hostmode/iam/denials``  the last denials
   ``GET/DELETE /_hostmode/iam/usage``    per role, the (action, resource) pairs it was allowed
+  ``GET/DELETE /_hostmode/capacity``    DynamoDB units per caller, table, index, read/write (:mod:`capacity`)
   ``GET/PUT /_hostmode/contention``     the conflict window (``{"window_ms": 20}``) and counts
   ``POST /_hostmode/kill``              SIGKILL a function's environments (chaos.py);
   ``GET /_hostmode/kills``              what was killed
@@ -40,6 +41,7 @@ from localstack.http import Request, Response, route
 from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
 
 from . import callers, iam
+from .capacity import CAPACITY
 from .contention import CONTENTION
 from .faults import ENGINE, RuleError, build_exception, sdk_attempt
 
@@ -269,6 +271,15 @@ class ControlApi:
     def clear_usage(self, request: Request):
         iam.USAGE.clear()
         return _json({})
+
+    @route("/_hostmode/capacity", methods=["GET"])
+    def get_capacity(self, request: Request):
+        return _json(CAPACITY.snapshot())
+
+    @route("/_hostmode/capacity", methods=["DELETE"])
+    def clear_capacity(self, request: Request):
+        CAPACITY.clear()
+        return _json(CAPACITY.snapshot())
 
     @route("/_hostmode/contention", methods=["GET"])
     def get_contention(self, request: Request):

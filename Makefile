@@ -47,9 +47,8 @@ shard-bench: ## the hot-SKU shapes on LocalStack (1, 4, 16 shards, the reserve c
 	@$(TOOLS_BIN)/python scripts/measure/shard_bench.py
 
 calls-per-order: N ?= 50
-calls-per-order: CANCEL ?= 0
-calls-per-order: ## AWS calls per order on the stack make up deployed, per function and resource: N=50 CANCEL=0 (share cancelled); docs/capacity.md
-	@$(TOOLS_BIN)/python scripts/measure/calls_per_order.py --orders $(N) --cancel $(CANCEL)
+calls-per-order: ## calls and cost per order (WRU/RRU per function and table, publishes, SQS, invocations, log bytes, dollars per million), confirmed, rejected and cancelled, on the stack make up deployed: N=50; CHECK=1 fails over docs/cost-budget.json; docs/capacity.md
+	@$(TOOLS_BIN)/python scripts/measure/calls_per_order.py --orders $(N) $(if $(CHECK),--check-budget)
 
 flash-sale: N ?= 300
 flash-sale: CLIENTS ?= 32

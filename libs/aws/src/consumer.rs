@@ -151,4 +151,21 @@ mod tests {
         assert_eq!(failed_ids(&resp), ["7d1e2f3a-0000-4000-8000-000000000001"]);
         assert_eq!(*c.seen.lock().unwrap(), [EventType::OrderCancelled]);
     }
+
+    #[test]
+    fn an_events_lane_is_its_order_unless_the_consumer_says_otherwise() {
+        let batch: SqsEvent = lambda_sample("sqs-poison-batch.json");
+        let events: Vec<Event> = batch
+            .records
+            .iter()
+            .filter_map(|r| serde_json::from_str(r.body.as_deref()?).ok())
+            .collect();
+        assert!(!events.is_empty());
+        for event in &events {
+            assert_eq!(
+                Recording::default().lanes(event),
+                [event.order_id.to_string()]
+            );
+        }
+    }
 }

@@ -31,3 +31,39 @@ impl ClassifyRetry for TooManyRequestsIsThrottling {
         RetryClassifierPriority::http_status_code_classifier()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::client::interceptors::context::Input;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    fn classified(status: u16) -> RetryAction {
+        let mut ctx = InterceptorContext::new(Input::erase(()));
+        let status = StatusCode::try_from(status).expect("a valid status code");
+        ctx.set_response(Response::new(status, SdkBody::empty()));
+        TooManyRequestsIsThrottling.classify_retry(&ctx)
+    }
+
+    #[test]
+    fn a_429_is_throttling_and_every_other_answer_is_left_to_the_sdk() {
+        assert_eq!(classified(429), RetryAction::throttling_error());
+        for status in [200, 400, 500, 503] {
+            assert_eq!(
+                classified(status),
+                RetryAction::NoActionIndicated,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_answer_yet_is_left_to_the_sdk() {
+        let ctx = InterceptorContext::new(Input::erase(()));
+        assert_eq!(
+            TooManyRequestsIsThrottling.classify_retry(&ctx),
+            RetryAction::NoActionIndicated
+        );
+    }
+}

@@ -16,6 +16,9 @@ if [[ ! -x $bin ]] || [[ $("$bin" mutants --version) != "cargo-mutants $version"
 fi
 out=.build/mutants
 mkdir -p "$out"
+# A target directory of its own: the mutated copies build with their own paths baked in
+# (env!("CARGO_MANIFEST_DIR")), which must never reach the target `cargo test` uses.
+export CARGO_TARGET_DIR=${MUTANTS_TARGET_DIR:-$HOME/.cache/orders-pipeline/mutants-target}
 rc=0
 "$bin" mutants --package orders-domain --package orders-aws --output "$out" --timeout-multiplier 3 "$@" || rc=$?
 # cargo-mutants: 0 all caught, 2 some missed, 3 some timed out; anything else is its own failure.

@@ -13,7 +13,7 @@ export LOCALSTACK_ENDPOINT STACK_NAME
 FN ?= orders-api
 QUEUE ?= inventory
 
-.PHONY: help check up build deploy seed token demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e api-contract deploy-aws fmt
+.PHONY: help check up build deploy seed token demo bench sim shard-bench calls-per-order flash-sale soak dlq redrive logs api-watch clean test test-rust lint-python lint-template e2e flake-hunt mutants api-contract deploy-aws fmt
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -100,8 +100,15 @@ lint-template: tools ## cfn-lint infra/template.yaml (zero errors and warnings)
 api-contract: deploy ## the deployed API fuzzed against infra/openapi.yaml (schemathesis; SEED=1 EXAMPLES=25)
 	scripts/make/api-contract.sh
 
-e2e: deploy ## end-to-end tests against the deployed stack
-	$(TOOLS_BIN)/pytest tests/e2e
+mutants: ## mutation testing (cargo-mutants, pinned) of the domain and libs/aws's decision code: the score and every surviving mutant (.build/mutants/)
+	@scripts/make/mutants.sh $(ARGS)
+
+flake-hunt: N ?= 10
+flake-hunt: deploy ## the live stages of make test N times (N=10, STAGES=e2e,...) on one stack: per test how often it failed and why (.build/flake-hunt/report.md)
+	@$(TOOLS_BIN)/python scripts/make/flake_hunt.py --rounds $(N) $(if $(STAGES),--stages $(STAGES))
+
+e2e: deploy ## end-to-end tests against the deployed stack (side by side, then the serial ones: scripts/make/e2e.sh)
+	@scripts/make/e2e.sh
 
 fmt: ## format the Rust code
 	cargo fmt --all

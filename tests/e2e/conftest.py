@@ -1,21 +1,30 @@
 """Fixtures for the end-to-end tests: the deployed stack (make deploy), and a tap that records
 every message published on the stack's three topics, so tests can assert on what was published
-without touching the consumers' own queues."""
+without touching the consumers' own queues.
+
+The suite runs in two phases (scripts/make/e2e.sh): the tests that share no mutable state side by
+side (pytest-xdist), then those marked `serial` one at a time. A test is `serial` when it changes
+what others see (fault rules, a paused mapping, the mapping's settings, the stack itself, a DLQ
+redrive) or asserts on what all tests share (a queue drained, what the whole run produced). The
+helpers that do either refuse to run in a parallel worker, and a test asking for `faults`
+without the marker is a collection error, so a test cannot join the wrong phase silently."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
 from local_aws import STACK_FILE
 from orders_client import Stack, wait_for
-from tap import Tap
+from tap import FileTap, Tap
 
 
 # Each test uses its own SKUs and customers, so tests can run in any order.
@@ -45,7 +54,15 @@ def stack() -> Stack:
     return the_stack()
 
 
+def serial_only(what: str) -> None:
+    """Fails a test that does `what` in a parallel worker: it changes what other tests see, or
+    depends on what they do."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(f"{what} shares state with the other tests: mark the test `serial` (tests/e2e/conftest.py)")
+
+
 def mapping_paused(stack: Stack, function_output: str):
+    serial_only("pausing a mapping")
     return stack.mapping_paused(function_output)
 
 
@@ -90,21 +107,36 @@ def wait_told(stack: Stack, order_id: str, last: str, life: list[str], timeout: 
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `after_all` read what the whole run produced: they run last."""
+    """Tests marked `after_all` read what the whole run produced: they run last, in the serial
+    phase. The poison scenario waits minutes for its DLQ: it goes first, so its wait overlaps the
+    others'. A test that sets fault rules must be `serial`."""
+    unmarked = [
+        i.nodeid for i in items if "faults" in getattr(i, "fixturenames", ()) and not i.get_closest_marker("serial")
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests that set fault rules must be marked serial: " + ", ".join(unmarked))
+    for i in items:
+        if i.get_closest_marker("after_all") and not i.get_closest_marker("serial"):
+            raise pytest.UsageError(f"{i.nodeid}: after_all tests must be marked serial")
     last = [i for i in items if i.get_closest_marker("after_all")]
-    items[:] = [i for i in items if i not in last] + last
+    first = [i for i in items if "poison" in getattr(i, "fixturenames", ())]
+    items[:] = first + [i for i in items if i not in last and i not in first] + last
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_started_ms() -> int:
-    """When the run began (epoch ms, a second early for clock skew): where its logs start."""
-    return int(time.time() * 1000) - 1000
+    """When the run began (epoch ms, a second early for clock skew): where its logs start. Both
+    phases of one run share it (E2E_STARTED_MS, set by scripts/make/e2e.sh)."""
+    return int(os.environ.get("E2E_STARTED_MS") or int(time.time() * 1000) - 1000)
 
 
 @pytest.fixture(scope="session")
 def tap(stack: Stack):
-    """Every message on every topic, each checked against its event schema on arrival."""
-    t = Tap(stack, check_contracts=True)
+    """Every message on every topic, each checked against its event schema on arrival: the
+    run's one tap (E2E_TAP, tests/e2e/tap_process.py) when scripts/make/e2e.sh runs it, else a
+    tap of this session's own."""
+    shared = os.environ.get("E2E_TAP")
+    t: Tap | FileTap = FileTap(Path(shared)) if shared else Tap(stack, check_contracts=True)
     yield t
     t.close()
     assert not t.contract_violations(), "\n".join(t.contract_violations())
@@ -156,6 +188,8 @@ def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
     """Waits until a consumer queue holds no message, visible or in flight, but the session's
     poison message while it is still on its way to the notification DLQ (PoisonBatch)."""
 
+    serial_only("waiting for a queue to drain")
+
     def drained(depth: tuple[int, int]) -> bool:
         allowed = POISON.cycling() if POISON is not None and output_key == "NotificationQueueUrl" else 0
         return sum(depth) <= allowed
@@ -164,46 +198,59 @@ def wait_drained(stack: Stack, output_key: str, timeout: float = 60) -> None:
 
 
 class PoisonBatch:
-    """The poison scenario, started when the session starts: a batch of one unparseable message
-    and three good ones goes to the notification queue; the poison one fails on each of its 5
-    deliveries, 30 s apart locally (the visibility timeout), so it needs about 2.5 minutes to reach
-    the DLQ. It runs while the other tests do, and a thread notes every body it sees in the DLQ
-    (peeking with a visibility timeout of 0, so nothing else sees a message vanish: a redrive
-    test may move it back later). The test itself only checks the outcome."""
+    """The poison scenario: a batch of one unparseable message and three good ones goes to the
+    notification queue; the poison one fails on each of its 5 deliveries, 30 s apart locally (the
+    visibility timeout), so it needs about 2.5 minutes to reach the DLQ. scripts/make/e2e.sh sends
+    it before the parallel phase (tests/e2e/poison_batch.py, E2E_POISON names what it sent), so
+    those minutes pass while the other tests run; a bare `pytest tests/e2e` sends it when its test
+    starts. A thread notes every body it sees in the DLQ (peeking with a visibility timeout of 0,
+    so nothing else sees a message vanish: a redrive test may move it back later). The test
+    itself only checks the outcome."""
 
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, sent: dict | None = None):
         self.sqs = stack.client("sqs")
         self.dlq = stack.outputs["NotificationDLQUrl"]
-        self._drop_earlier_markers()
-        self.marker = f"poison-{uuid.uuid4()}"
-        self.good = [status_changed(str(uuid.uuid4()), "PENDING", 1) for _ in range(3)]
-        entries = [{"Id": "poison", "MessageBody": self.marker}] + [
-            {
-                "Id": f"good{i}",
-                "MessageBody": json.dumps(e),
-                "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}},
-            }
-            for i, e in enumerate(self.good)
-        ]
-        resp = self.sqs.send_message_batch(QueueUrl=stack.outputs["NotificationQueueUrl"], Entries=entries)
-        assert not resp.get("Failed"), resp
+        if sent is None:
+            sent = self.send(stack)
+        self.marker: str = sent["marker"]
+        self.good: list[dict] = sent["good"]
         self.in_dlq: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
-    def _drop_earlier_markers(self) -> None:
+    @classmethod
+    def send(cls, stack: Stack) -> dict:
+        """Sends the batch (after dropping earlier runs' poison from the DLQ): what it sent."""
+        sqs = stack.client("sqs")
+        cls._drop_earlier_markers(sqs, stack.outputs["NotificationDLQUrl"])
+        marker = f"poison-{uuid.uuid4()}"
+        good = [status_changed(str(uuid.uuid4()), "PENDING", 1) for _ in range(3)]
+        entries = [{"Id": "poison", "MessageBody": marker}] + [
+            {
+                "Id": f"good{i}",
+                "MessageBody": json.dumps(e),
+                "MessageAttributes": {"type": {"DataType": "String", "StringValue": "OrderStatusChanged"}},
+            }
+            for i, e in enumerate(good)
+        ]
+        resp = sqs.send_message_batch(QueueUrl=stack.outputs["NotificationQueueUrl"], Entries=entries)
+        assert not resp.get("Failed"), resp
+        return {"marker": marker, "good": good}
+
+    @staticmethod
+    def _drop_earlier_markers(sqs, dlq: str) -> None:
         """Earlier sessions' poison messages (on a stack that `make up` keeps; the DLQ keeps
         them 4 days, and the redrive test cycles them back) would crowd this session's out of
         the watcher's peek of 10. Paged with a 10 s visibility timeout: no test runs yet."""
         for _ in range(50):
-            msgs = self.sqs.receive_message(QueueUrl=self.dlq, MaxNumberOfMessages=10, VisibilityTimeout=10)
+            msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=10)
             if not msgs.get("Messages"):
                 return
             for m in msgs["Messages"]:
                 if m["Body"].startswith("poison-"):
-                    self.sqs.delete_message(QueueUrl=self.dlq, ReceiptHandle=m["ReceiptHandle"])
+                    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
 
     def _watch(self) -> None:
         while not self._stop.wait(1):
@@ -227,10 +274,11 @@ class PoisonBatch:
 POISON: PoisonBatch | None = None
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture
 def poison(stack: Stack):
     global POISON
-    POISON = PoisonBatch(stack)
+    sent = os.environ.get("E2E_POISON")
+    POISON = PoisonBatch(stack, json.loads(Path(sent).read_text()) if sent else None)
     yield POISON
     POISON.close()
     POISON = None

@@ -12,10 +12,14 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 from boto3.dynamodb.conditions import Attr
 
 from conftest import inventory_paused, log_lines, new_customer, new_sku, span_field, wait_drained, wait_told
 from orders_client import Response, wait_for
+
+# Each test sets fault rules and counts what they did: one at a time (conftest.py).
+pytestmark = pytest.mark.serial
 
 
 def order_under(stack, faults, rule: str, quantity: int = 1, key: str | None = None) -> tuple[str, str, Response]:

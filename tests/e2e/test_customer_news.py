@@ -9,8 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
+import pytest
+
 from conftest import LIFE, inventory_paused, mapping_paused, new_customer, new_sku, wait_drained, wait_told
 from orders_client import wait_for
+
+# Each test pauses a mapping or sets fault rules to force its race: one at a time (conftest.py).
+pytestmark = [pytest.mark.serial, pytest.mark.also_under_faults]
 
 
 def test_orders_cancelled_while_pending_are_never_told_confirmed(stack, tap, faults):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import log_lines, new_customer, new_sku
+from conftest import log_lines, new_customer, new_sku, serial_only
 from orders_client import wait_for
 
 SETTLED = {"CONFIRMED", "REJECTED", "CANCELLED"}
@@ -38,7 +38,8 @@ def settled(stack, order_ids: list[str]) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("shards", [1, 8])
+# Under pinned faults once: on 8 shards, where takes span shards and the count changes mid-sale.
+@pytest.mark.parametrize("shards", [1, pytest.param(8, marks=pytest.mark.also_under_faults)])
 def test_flash_sale_sells_each_unit_once(stack, shards):
     sku = new_sku("FLASH")
     stack.set_stock(sku, STOCK, shards=shards)
@@ -118,6 +119,7 @@ def batches_at_once(stack, function_output: str, n: int) -> Iterator[None]:
     runs; restored afterwards. With a 1 s window (the stage that delivers as AWS may) a batch
     holds many records of the hot item, which run one after another in one container (lanes),
     and a 300-order burst met too few conflicts per container to spread the item."""
+    serial_only("changing a mapping's settings")
     lam = stack.client("lambda")
     uuid_ = lam.list_event_source_mappings(FunctionName=stack.outputs[function_output])["EventSourceMappings"][0][
         "UUID"
@@ -135,6 +137,7 @@ def batches_at_once(stack, function_output: str, n: int) -> Iterator[None]:
         )
 
 
+@pytest.mark.serial  # changes inventory's mapping concurrency
 def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     """A burst on a SKU created on one stock item, consumed as AWS would by default (10 batches
     at once; the local deploy's 2 rarely collide on the item: 23 conflicts in 400 such orders):

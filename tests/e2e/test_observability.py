@@ -20,6 +20,7 @@ from orders_client import Stack, wait_for
 CONSUMERS = ("InventoryFunctionName", "OrderStatusFunctionName", "NotificationFunctionName")
 
 
+@pytest.mark.also_under_faults
 def test_one_trace_id_follows_an_order_through_every_hop(stack, tap):
     since = int(time.time() * 1000) - 1000
     sku = new_sku()
@@ -108,6 +109,7 @@ def emitted(stack: Stack, since_ms: int) -> dict[str, set[tuple[str, ...]]]:
     return seen
 
 
+@pytest.mark.serial  # reads what the whole run produced
 @pytest.mark.after_all
 def test_every_metric_an_alarm_or_the_dashboard_names_was_emitted_by_the_run(stack, session_started_ms):
     """The alarms and the dashboard watch metrics the code really emits, under the dimensions

@@ -37,6 +37,7 @@ def notification_kinds(stack, order_id) -> list[str]:
 
 
 # 1 -------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
 def test_happy_path_confirms_reserves_and_notifies(stack, tap):
     sku, customer = new_sku(), new_customer()
     stack.set_stock(sku, 5)
@@ -65,6 +66,7 @@ def test_happy_path_confirms_reserves_and_notifies(stack, tap):
 
 
 # 2 -------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
 def test_out_of_stock_rejects_naming_the_sku_and_changes_no_stock(stack, tap):
     plenty, short, customer = new_sku(), new_sku(), new_customer()
     stack.set_stock(plenty, 10)
@@ -85,6 +87,7 @@ def test_out_of_stock_rejects_naming_the_sku_and_changes_no_stock(stack, tap):
     assert short in note["message"], note["message"]
 
 
+@pytest.mark.also_under_faults
 def test_an_order_too_large_for_one_reservation_is_rejected_with_its_reason_at_once(stack, tap):
     """13 lines of 8 units, each SKU's 8 units one per shard of 8: reserving needs 104 stock
     items, over DynamoDB's 100 per transaction. Not a retry (five receives, the DLQ, a timeout
@@ -108,6 +111,8 @@ def test_an_order_too_large_for_one_reservation_is_rejected_with_its_reason_at_o
 
 
 # 3 -------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
+@pytest.mark.serial  # pauses inventory and waits for queues to drain
 def test_cancel_after_confirm_restores_stock_exactly_once(stack, tap):
     sku, customer = new_sku(), new_customer()
     stack.set_stock(sku, 4)
@@ -164,6 +169,8 @@ def test_cancel_of_rejected_order_is_refused(stack):
 
 
 # 4 -------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
+@pytest.mark.serial  # waits for the queues to drain
 def test_idempotency_key_returns_the_same_order_once(stack, tap):
     sku, customer, key = new_sku(), new_customer(), f"key-{uuid.uuid4()}"
     stack.set_stock(sku, 5)
@@ -186,6 +193,8 @@ def test_idempotency_key_returns_the_same_order_once(stack, tap):
 
 
 # 5 -------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
+@pytest.mark.serial  # waits for the queues to drain
 def test_duplicate_delivery_reserves_and_notifies_once(stack, tap):
     sku, customer = new_sku(), new_customer()
     stack.set_stock(sku, 6)
@@ -228,8 +237,9 @@ def test_duplicate_delivery_reserves_and_notifies_once(stack, tap):
 
 
 # 6 -------------------------------------------------------------------------------------------
+@pytest.mark.serial  # waits for the notification queue to drain
 def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
-    # The batch went out when the session started (conftest.PoisonBatch); the good ones are
+    # The batch went out before the other tests (conftest.PoisonBatch); the good ones are
     # handled on their first delivery, while the poison one keeps failing.
     for order_id in (e["order_id"] for e in poison.good):
         wait_for(
@@ -239,7 +249,7 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
             f"notification for {order_id}",
         )
 
-    # 5 receives x 30 s visibility locally: about 2.5 minutes after the session started.
+    # 5 receives x 30 s visibility locally: about 2.5 minutes after the batch was sent.
     wait_for(poison.seen_in_dlq, lambda b: poison.marker in b, 240, "poison message in the notification DLQ")
     wait_drained(stack, "NotificationQueueUrl")  # nothing of the batch still in flight
     good_ids = {e["id"] for e in poison.good}
@@ -264,7 +274,8 @@ def test_poison_message_reaches_dlq_and_batch_mates_succeed(stack, poison):
 
 
 # 7 -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("shards", [1, 8])
+# Under pinned faults once: one stock item, where injected conflicts meet the real ones.
+@pytest.mark.parametrize("shards", [pytest.param(1, marks=pytest.mark.also_under_faults), 8])
 def test_no_oversell_under_concurrent_orders(stack, shards):
     sku = new_sku()
     stack.set_stock(sku, 10, shards=shards)
@@ -349,6 +360,7 @@ def test_bad_input_stores_and_publishes_nothing(stack, tap):
 
 
 # 9 -------------------------------------------------------------------------------------------
+@pytest.mark.serial  # pauses inventory
 def test_consumer_outage_lets_orders_wait_and_none_are_lost(stack):
     sku = new_sku()
     stack.set_stock(sku, 10)
@@ -382,6 +394,8 @@ def test_calls_without_the_api_key_are_forbidden(stack, headers):
 
 
 # 11 ------------------------------------------------------------------------------------------
+@pytest.mark.also_under_faults
+@pytest.mark.serial  # sets fault rules
 def test_outbox_sweeper_publishes_an_order_left_unpublished_by_a_crash(stack, tap):
     """The API crashed after storing the order and before publishing OrderPlaced: the order's
     item still carries its pending event. The sweeper (scheduled every minute; invoked here so
@@ -443,6 +457,8 @@ def _at(event: dict) -> datetime:
     return datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
 
 
+@pytest.mark.also_under_faults
+@pytest.mark.serial  # waits for the queues to drain
 def test_an_abandoned_reservation_is_released(stack, tap):
     """The API's publish of OrderPlaced timed out after SNS took it, so the API deleted the
     order and answered 503: inventory still reserves. Order-status finds no such order and
@@ -490,6 +506,7 @@ def test_an_abandoned_reservation_is_released(stack, tap):
 
 
 # 12 ------------------------------------------------------------------------------------------
+@pytest.mark.serial  # moves a whole DLQ
 def test_dlq_redrive_brings_messages_back_to_their_consumer(stack):
     """The operator's path once a failure's cause is fixed: `make redrive QUEUE=notification`
     moves what waits in the notification DLQs back to the notification queue."""
@@ -535,6 +552,7 @@ def test_every_consumer_mapping_reports_item_failures_and_has_a_concurrency_cap(
         assert m.get("ScalingConfig", {}).get("MaximumConcurrency") == cap, (fn, m.get("ScalingConfig"))
 
 
+@pytest.mark.also_under_faults
 def test_stock_is_never_overwritten_blindly(stack):
     """A restock written as an absolute number over a concurrent reservation would sell units
     twice: an existing product's stock is set only against the version read (If-Match), and a
@@ -595,6 +613,7 @@ def test_idempotency_keys_belong_to_the_signed_in_customer(stack):
 PENDING_TIMEOUT_REASON = "no stock decision within the pending timeout; nothing is reserved for this order"
 
 
+@pytest.mark.serial  # pauses inventory
 def test_an_order_pending_past_the_timeout_is_rejected_once_and_holds_no_stock(stack, tap):
     """Its OrderPlaced waits (inventory's mapping is off, as if the message sat in a DLQ) past
     the pending timeout: the sweeper (scheduled every minute; invoked here) rejects it with a

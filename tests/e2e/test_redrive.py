@@ -19,6 +19,9 @@ from conftest import new_customer, new_sku
 from local_aws import ROOT
 from orders_client import wait_for
 
+# It moves whole DLQs: one at a time (conftest.py).
+pytestmark = pytest.mark.serial
+
 SAMPLE = os.path.join(ROOT, "events", "samples", "OrderPlaced.json")
 ORDER_PLACED = {"type": {"DataType": "String", "StringValue": "OrderPlaced"}}
 

@@ -200,6 +200,7 @@ def customer_subscriber(stack):
         sqs.delete_queue(QueueUrl=url)
 
 
+@pytest.mark.also_under_faults
 def test_each_customer_hears_only_their_own_news_without_anyones_free_text(stack, customer_subscriber):
     sku = new_sku()
     stack.set_stock(sku, 5)

@@ -89,10 +89,14 @@ run localstack make -s localstack
 run localstack-extension make -s localstack-test
 run adapters cargo test --locked -p orders-aws --features localstack-tests
 run deploy make -s deploy
+# What an order costs, measured (scripts/measure/calls_per_order.py): fails if a confirmed order
+# writes more DynamoDB units than docs/cost-budget.json allows, naming the table and function.
+# Before the IAM evidence is cleared below, and before any fault rule or other load.
+run cost-budget "$TOOLS_BIN/python" scripts/measure/calls_per_order.py --scenarios confirmed --no-sweeper --check-budget
 # This run's IAM evidence starts empty (LocalStack may have served earlier runs).
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/usage" >/dev/null
 curl -sf -X DELETE "$LOCALSTACK_ENDPOINT/_hostmode/iam/denials" >/dev/null
-run e2e "$TOOLS_BIN/pytest" -q --durations=5 tests/e2e
+run e2e scripts/make/e2e.sh
 # The API against infra/openapi.yaml (schemathesis), before the fault rules go on.
 run api-contract scripts/make/api-contract.sh
 # A burst past the cliff the suite's other scenarios stay under (150 orders from 16 clients on

@@ -120,7 +120,7 @@ fn is_condition_failed_put(e: &aws_sdk_dynamodb::error::SdkError<PutItemError>) 
 impl OrdersTable {
     /// Order ids from a sparse index (range `range` <= `older_than`), oldest first, at most
     /// `limit`: each hash key value's oldest `limit`, merged. Only keys are read, so any
-    /// projection of the index works.
+    /// projection of the index works (the template's `outbox` and `pending` are KEYS_ONLY).
     async fn ids_up_to(
         &self,
         index: &str,

@@ -96,7 +96,7 @@ pub async fn create_table(
         .attribute_definitions(attr(key))
         .key_schema(key_el(key, KeyType::Hash));
     if outbox_index {
-        // KEYS_ONLY: the adapter must not need more than keys from the indexes.
+        // KEYS_ONLY, as the template: the adapter must not need more than keys from them.
         let sparse = |index: &str, hash: &str, range: &str| {
             GlobalSecondaryIndex::builder()
                 .index_name(index)

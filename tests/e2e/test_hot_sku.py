@@ -137,6 +137,11 @@ def batches_at_once(stack, function_output: str, n: int) -> Iterator[None]:
         )
 
 
+def accepted(r) -> str:
+    assert r.status == 202, f"POST /orders: {r.status} {r.text}"
+    return r.body["order_id"]
+
+
 @pytest.mark.serial  # changes inventory's mapping concurrency
 def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     """A burst on a SKU created on one stock item, consumed as AWS would by default (10 batches
@@ -149,7 +154,7 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
     with batches_at_once(stack, "InventoryFunctionName", 10):
         with ThreadPoolExecutor(max_workers=32) as pool:
             order_ids = list(
-                pool.map(lambda _: stack.place_accepted(new_customer(), [(sku, 1)]).body["order_id"], range(HOT_ORDERS))
+                pool.map(lambda _: accepted(stack.place_accepted(new_customer(), [(sku, 1)])), range(HOT_ORDERS))
             )
         final = settled(stack, order_ids)
     product = stack.product(sku)

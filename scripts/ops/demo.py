@@ -59,7 +59,7 @@ def main() -> int:
     )
     print("==> notifications")
     for n in sorted(notes, key=lambda n: int(n.get("seq", 0))):
-        print(f"    [{n.get('kind')}] {n.get('subject')}: {n.get('message')}")
+        print(f"    [{n.get('kind')}] {n.get('state')} {n.get('sent_at', '')}")
     print(f"==> product {SKU}: {json.dumps(stack.product(SKU))}")
     # Copy-pasteable: the README's "Try it" starts from these two lines.
     print(f"\nexport API={stack.api_url} KEY={stack.api_key}")

@@ -64,15 +64,13 @@ def test_a_notification_whose_publish_fails_is_sent_on_redelivery(stack, tap, fa
     order_id = r.body["order_id"]
     stack.wait_status(order_id, {"CONFIRMED"})
     wait_for(lambda: faults.rule(rule)["faulted"], lambda n: n >= 2, 60, "notification publishes to fail")
+
     # Each publish gives up before the invocation's deadline and its claim is released (not
     # left to expire): the claimed records go away while the rule still fails every attempt.
     # A claim below the order's high-water mark may stay (its worker cut off by the deadline
     # under the pinned fault rules): that message is superseded and can never be sent.
-    table = stack.table("NotificationsTableName")
-
     def sendable_claims():
-        mark = table.get_item(Key={"event_id": f"order#{order_id}"}, ConsistentRead=True)
-        hwm = int(mark.get("Item", {}).get("hwm", 0))
+        hwm = int((stack.notification_item(order_id) or {}).get("hwm", 0))
         return [r for r in stack.notifications_for(order_id) if int(r["seq"]) >= hwm]
 
     wait_for(sendable_claims, lambda recs: recs == [], 30, "the claims that can still be sent to be released")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import requests
-from boto3.dynamodb.conditions import Attr
 
 import local_aws
 
@@ -135,6 +134,16 @@ class Users:
         with self._lock:
             self._tokens[name] = (token, time.monotonic())
         return token
+
+
+def notification_records(item: dict) -> list[dict]:
+    """The message records of one order's Notifications item (libs/aws/src/dynamo/
+    notification_store.rs): its `m<seq>` maps, each with the order id and its seq."""
+    return [
+        {**v, "order_id": item["order_id"], "seq": int(k[1:])}
+        for k, v in item.items()
+        if k[:1] == "m" and k[1:].isdigit() and isinstance(v, dict)
+    ]
 
 
 class Stack:
@@ -316,14 +325,10 @@ class Stack:
 
     # ------------------------------------------------------------------ state, read as an operator
     def notifications_for(self, order_id: str) -> list[dict]:
+        """The order's message records (one item per order: see `notification_records`)."""
+        item = self.notification_item(order_id)
+        return notification_records(item) if item else []
+
+    def notification_item(self, order_id: str) -> dict | None:
         table = self.table("NotificationsTableName")
-        items: list[dict] = []
-        # Filtered where the table is: tests poll this, and every item sent back would cost the
-        # emulator (the pipeline's bottleneck) serializing a page that is almost all other orders'.
-        kwargs: dict[str, Any] = {"FilterExpression": Attr("order_id").eq(order_id)}
-        while True:
-            page = table.scan(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return table.get_item(Key={"order_id": order_id}, ConsistentRead=True).get("Item")

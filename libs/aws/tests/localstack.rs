@@ -167,7 +167,7 @@ async fn records_kept_only_to_recognise_duplicates_expire_and_live_ones_do_not()
     let (p, r, n) = (unique("products"), unique("reservations"), unique("notes"));
     create_table(&ddb, &p, "sku", false).await;
     create_table(&ddb, &r, "order_id", false).await;
-    create_table(&ddb, &n, "event_id", false).await;
+    create_table(&ddb, &n, "order_id", false).await;
     let products = orders_aws::ProductsTable::new(ddb.clone(), p.clone());
     let inv = orders_aws::InventoryTables::new(ddb.clone(), p, r.clone());
     stock(&products, "A", 1).await;
@@ -195,7 +195,7 @@ async fn records_kept_only_to_recognise_duplicates_expire_and_live_ones_do_not()
         expires_at(&ddb, &r, ("order_id", held.as_str())).await
     ));
 
-    // A notification's record and its order's mark exist only to stop a duplicate.
+    // An order's notification item (mark, claim, records) exists only to stop a duplicate.
     let t = NotificationsTable::new(ddb.clone(), n.clone());
     let order_id = OrderId::random();
     let e = Event::status_changed(&order_id, &customer(), OrderStatus::Pending, None, now());
@@ -211,11 +211,7 @@ async fn records_kept_only_to_recognise_duplicates_expire_and_live_ones_do_not()
     let ms = now().timestamp_millis();
     t.claim(&rec, ms, ms - 60_000).await.unwrap();
     assert!(about(
-        expires_at(&ddb, &n, ("event_id", e.id.as_str())).await
-    ));
-    let mark = format!("order#{}", order_id.as_str());
-    assert!(about(
-        expires_at(&ddb, &n, ("event_id", mark.as_str())).await
+        expires_at(&ddb, &n, ("order_id", order_id.as_str())).await
     ));
 }
 
@@ -236,9 +232,9 @@ async fn a_superseded_or_released_message_leaves_no_record() {
         t.claim(&placed, t0 + 1, t0 + 1 - 60_000).await.unwrap(),
         ClaimOutcome::Superseded
     );
-    assert_eq!(t.state(&placed.event_id).await.unwrap(), None);
+    assert_eq!(t.state(&order_id, placed.seq).await.unwrap(), None);
     t.release_claim(&cancelled, t0).await.unwrap();
-    assert_eq!(t.state(&cancelled.event_id).await.unwrap(), None);
+    assert_eq!(t.state(&order_id, cancelled.seq).await.unwrap(), None);
     assert_eq!(
         t.high_water_mark(&order_id).await.unwrap(),
         Some(3),

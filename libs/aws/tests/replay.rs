@@ -1,7 +1,6 @@
 //! The DynamoDB adapters' error mapping, on canned DynamoDB answers: no LocalStack, so they
-//! run with the unit tests. What LocalStack may never produce on its own (a cancellation
-//! reason list in a given shape, a conflict on the fifth attempt) is fed here byte for byte as
-//! DynamoDB documents it.
+//! run with the unit tests. What LocalStack may never produce on its own (a refusal without the
+//! item it met, a corrupt item) is fed here byte for byte as DynamoDB documents it.
 //!
 //! The answers come from a small `HttpClient` of our own rather than the SDK's
 //! `StaticReplayClient`: that one needs `aws-smithy-http-client/test-util`, and the changed
@@ -83,18 +82,6 @@ fn error(kind: &str, extra: &str) -> Answer {
     )
 }
 
-/// `TransactionCanceledException` with one reason per item, in item order.
-fn cancelled(codes: &[&str]) -> Answer {
-    let reasons: Vec<String> = codes
-        .iter()
-        .map(|c| format!(r#"{{"Code":"{c}","Message":"m"}}"#))
-        .collect();
-    error(
-        "TransactionCanceledException",
-        &format!(r#","CancellationReasons":[{}]"#, reasons.join(",")),
-    )
-}
-
 fn client(answers: Vec<Answer>) -> (aws_sdk_dynamodb::Client, Canned) {
     let http = Canned {
         answers: Arc::new(Mutex::new(answers.into())),
@@ -122,16 +109,20 @@ fn record(seq: u32) -> NotificationRecord {
     }
 }
 
+/// A refused claim, with the item it met (`ReturnValuesOnConditionCheckFailure: ALL_OLD`).
+fn refused(item: &str) -> Answer {
+    error(
+        "ConditionalCheckFailedException",
+        &format!(r#","Item":{item}"#),
+    )
+}
+
 #[tokio::test]
-async fn claim_refused_by_the_high_water_mark_is_superseded() {
-    let newer = r#"{"Item":{"event_id":{"S":"order#o"},"hwm":{"N":"3"}}}"#;
-    let same = r#"{"Item":{"event_id":{"S":"order#o"},"hwm":{"N":"1"}}}"#;
-    let (ddb, http) = client(vec![
-        cancelled(&["None", "ConditionalCheckFailed"]),
-        answer(200, newer),
-        cancelled(&["None", "ConditionalCheckFailed"]),
-        answer(200, same),
-    ]);
+async fn a_refused_claim_is_decided_from_the_item_it_met_without_a_read() {
+    let newer = r#"{"order_id":{"S":"o"},"hwm":{"N":"3"},"busy":{"S":"e3"}}"#;
+    let same = r#"{"order_id":{"S":"o"},"hwm":{"N":"1"},"busy":{"S":"e1"}}"#;
+    let sent = r#"{"order_id":{"S":"o"},"hwm":{"N":"2"},"m2":{"M":{"state":{"S":"SENT"}}}}"#;
+    let (ddb, http) = client(vec![refused(newer), refused(same), refused(sent)]);
     let t = NotificationsTable::new(ddb, "n");
     assert_eq!(
         t.claim(&record(1), 10, 0).await.unwrap(),
@@ -142,53 +133,42 @@ async fn claim_refused_by_the_high_water_mark_is_superseded() {
         t.claim(&record(1), 10, 0).await.unwrap(),
         ClaimOutcome::InProgress
     );
-    assert_eq!(http.requests(), 4, "one read of the mark each");
-}
-
-#[tokio::test]
-async fn claim_refused_by_its_own_record_reads_whether_it_was_sent() {
-    let sent = r#"{"Item":{"event_id":{"S":"e"},"state":{"S":"SENT"}}}"#;
-    let claimed = r#"{"Item":{"event_id":{"S":"e"},"state":{"S":"CLAIMED"}}}"#;
-    let (ddb, _) = client(vec![
-        cancelled(&["ConditionalCheckFailed", "None"]),
-        answer(200, sent),
-        cancelled(&["ConditionalCheckFailed", "ConditionalCheckFailed"]),
-        answer(200, claimed),
-    ]);
-    let t = NotificationsTable::new(ddb, "n");
+    // Sent is final, even where the mark has not moved past it.
     assert_eq!(
         t.claim(&record(2), 10, 0).await.unwrap(),
         ClaimOutcome::AlreadySent
     );
-    // Both conditions failed: the record's decides (a duplicate is not "superseded").
-    assert_eq!(
-        t.claim(&record(2), 10, 0).await.unwrap(),
-        ClaimOutcome::InProgress
-    );
+    assert_eq!(http.requests(), 3, "one write each, no read");
 }
 
-#[tokio::test(start_paused = true)]
-async fn claim_conflicts_are_retried_then_reported_as_retry() {
-    let conflict = || cancelled(&["TransactionConflict", "None"]);
-    let (ddb, http) = client(vec![
-        conflict(),
-        conflict(),
-        answer(200, "{}"),
-        conflict(),
-        conflict(),
-        conflict(),
-        conflict(),
-        conflict(),
+#[tokio::test]
+async fn a_refusal_without_the_item_is_undecided_and_other_errors_are_errors() {
+    let (ddb, _) = client(vec![
+        error("ConditionalCheckFailedException", ""),
+        error("ResourceNotFoundException", ""),
     ]);
     let t = NotificationsTable::new(ddb, "n");
-    assert!(matches!(
-        t.claim(&record(1), 10, 0).await.unwrap(),
-        ClaimOutcome::Claimed { claimed_at_ms: 10 }
-    ));
-    assert_eq!(http.requests(), 3, "two conflicts, then through");
     let err = t.claim(&record(1), 10, 0).await.unwrap_err();
     assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
-    assert_eq!(http.requests(), 8, "five attempts, then SQS's turn");
+    let err = t.claim(&record(1), 10, 0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_is_still_marked_sent_and_not_freed() {
+    let (ddb, http) = client(vec![
+        error("ConditionalCheckFailedException", ""),
+        answer(200, "{}"),
+    ]);
+    let t = NotificationsTable::new(ddb, "n");
+    t.mark_sent(&record(1), 10, (chrono::Utc::now(), chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        http.requests(),
+        2,
+        "mark-and-free refused, then the mark alone"
+    );
 }
 
 fn pending_order() -> Order {

@@ -18,7 +18,7 @@ from typing import Any
 
 from order_cost import tally
 from order_cost.live import CONSUMERS, Probe
-from orders_client import Stack, wait_for
+from orders_client import Stack, notification_records, wait_for
 
 # libs/domain/src/order/line.rs OrderStatus::seq: the notification a status is told with.
 SEQ = {"CONFIRMED": 2, "REJECTED": 3, "CANCELLED": 3}
@@ -75,7 +75,12 @@ def unsettled(stack: Stack, ids: list[str], status: str) -> list[str]:
     scan: dict[str, Any] = {"ConsistentRead": True}
     while True:
         page = notes.scan(**scan)
-        told |= {(n["order_id"], int(n["seq"])) for n in page["Items"] if n.get("state") == "SENT"}
+        told |= {
+            (n["order_id"], n["seq"])
+            for i in page["Items"]
+            for n in notification_records(i)
+            if n.get("state") == "SENT"
+        }
         if "LastEvaluatedKey" not in page:
             break
         scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,24 +1,21 @@
-//! The Notifications table: one record per source event id, claimed before publishing and
-//! marked `SENT` after, so a customer gets one message per event; and per order a mark item
-//! (`order#<order id>`): the high-water mark `hwm`, raised by every claim in the same
-//! transaction, so no message older than one claimed for that order is ever sent, and the
-//! claim in flight (`busy`, `busy_at`), so one order's messages are published one at a time:
-//! a newer one waits until the older one is out (SNS would not keep two concurrent publishes
-//! in order).
+//! The Notifications table: one item per order (`order_id`), written with single-item
+//! conditional updates, no transaction. It holds the order's high-water mark `hwm` (the
+//! highest message seq claimed: no message older than one claimed is ever sent), the claim in
+//! flight (`busy`, `busy_at`: one order's messages are published one at a time, since SNS would
+//! not keep two concurrent publishes in order), and each message's record `m<seq>` (`CLAIMED`,
+//! then `SENT`: a customer gets one message per event). Mark, claim and record are one item,
+//! so one conditional write decides all three: a transaction over two items bought nothing
+//! more and billed four units where one does (see `docs/capacity.md`).
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use orders_domain::inventory::reservation::ItemFailure;
 use orders_domain::ports::{ClaimOutcome, NotificationRecord, NotificationStore, StoreError};
-use orders_domain::{EventId, OrderId};
+use orders_domain::OrderId;
+use std::collections::HashMap;
 
-use super::cancellation::cancellation_reasons;
-use super::{
-    backend, dedup_expiry, get_consistent, key1, n, retry_conflicts, s, ts, unbuilt, Reader,
-};
+use super::{backend, dedup_expiry, get_consistent, key1, n, s, ts, Item, Reader};
 
 const CLAIMED: &str = "CLAIMED";
 const SENT: &str = "SENT";
@@ -30,6 +27,15 @@ pub struct NotificationsTable {
     table: String,
 }
 
+/// Name of the attribute holding message `seq`'s record.
+pub fn message_attr(seq: u32) -> String {
+    format!("m{seq}")
+}
+
+fn is_condition_failure(e: &UpdateItemError) -> bool {
+    e.is_conditional_check_failed_exception()
+}
+
 impl NotificationsTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         NotificationsTable {
@@ -38,117 +44,49 @@ impl NotificationsTable {
         }
     }
 
-    /// Current state (`CLAIMED` / `SENT`) of a record, if any.
-    pub async fn state(&self, event_id: &EventId) -> Result<Option<String>, StoreError> {
-        let key = key1("event_id", event_id.as_str());
-        match get_consistent(&self.client, &self.table, key, "get notification").await? {
-            None => Ok(None),
-            Some(item) => Ok(Some(
-                Reader::new(&item, event_id.as_str())
-                    .s("state")?
-                    .to_string(),
-            )),
-        }
+    async fn order_item(&self, order_id: &OrderId) -> Result<Option<Item>, StoreError> {
+        let key = key1("order_id", order_id.as_str());
+        get_consistent(&self.client, &self.table, key, "get notifications").await
     }
-}
 
-/// Key of an order's high-water-mark item (cannot collide with an event id, a UUID).
-pub fn mark_key(order_id: &OrderId) -> String {
-    format!("order#{}", order_id.as_str())
-}
+    /// State (`CLAIMED` / `SENT`) of an order's message `seq`, if it has a record.
+    pub async fn state(&self, order_id: &OrderId, seq: u32) -> Result<Option<String>, StoreError> {
+        let Some(item) = self.order_item(order_id).await? else {
+            return Ok(None);
+        };
+        message_state(&item, order_id, seq)
+    }
 
-impl NotificationsTable {
     /// The highest message seq claimed for an order, if any.
     pub async fn high_water_mark(&self, order_id: &OrderId) -> Result<Option<u32>, StoreError> {
-        let key = mark_key(order_id);
-        match get_consistent(
-            &self.client,
-            &self.table,
-            key1("event_id", &key),
-            "get mark",
-        )
-        .await?
-        {
+        match self.order_item(order_id).await? {
             None => Ok(None),
-            Some(item) => Ok(Some(Reader::new(&item, &key).n("hwm")?)),
+            Some(item) => Reader::new(&item, order_id.as_str()).opt_n("hwm"),
         }
     }
 
-    async fn claim_once(
-        &self,
-        rec: &NotificationRecord,
-        now_ms: i64,
-        stale_before_ms: i64,
-    ) -> Result<ClaimOutcome, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .item("event_id", s(rec.event_id.as_str()))
-            .item("order_id", s(rec.order_id.as_str()))
-            .item("seq", n(rec.seq))
-            .item("customer_id", s(rec.customer_id.as_str()))
-            .item("kind", s(rec.kind.as_str()))
-            .item("subject", s(rec.subject.as_str()))
-            .item("message", s(rec.message.as_str()))
-            .item("state", s(CLAIMED))
-            .item("claimed_at", n(now_ms))
-            .item("expires_at", dedup_expiry(now_ms / 1000))
-            .condition_expression(
-                "attribute_not_exists(event_id) OR (#state = :claimed AND claimed_at < :stale)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s(CLAIMED))
-            .expression_attribute_values(":stale", n(stale_before_ms))
-            .build()
-            .map_err(|e| unbuilt("build notification claim", e))?;
-        let mark = Update::builder()
-            .table_name(&self.table)
-            .key("event_id", s(mark_key(&rec.order_id)))
-            .update_expression("SET hwm = :seq, busy = :event, busy_at = :now, expires_at = :exp")
-            .condition_expression(
-                "(attribute_not_exists(hwm) OR hwm <= :seq) \
-                 AND (attribute_not_exists(busy) OR busy_at < :stale)",
-            )
-            .expression_attribute_values(":seq", n(rec.seq))
-            .expression_attribute_values(":event", s(rec.event_id.as_str()))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":stale", n(stale_before_ms))
-            .expression_attribute_values(":exp", dedup_expiry(now_ms / 1000))
-            .build()
-            .map_err(|e| unbuilt("build notification mark", e))?;
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(mark).build())
-            .send()
-            .await;
-        let err = match res {
-            Ok(_) => {
-                return Ok(ClaimOutcome::Claimed {
-                    claimed_at_ms: now_ms,
-                })
-            }
-            Err(e) => e,
-        };
-        match cancellation_reasons(&err).as_deref() {
-            // The claim's condition decided; this read only tells "done" from "in progress".
-            Some([ItemFailure::ConditionFailed, _]) => {
-                match self.state(&rec.event_id).await?.as_deref() {
-                    Some(SENT) => Ok(ClaimOutcome::AlreadySent),
-                    _ => Ok(ClaimOutcome::InProgress),
-                }
-            }
-            // Newer than this one, or another message of the order still going out.
-            Some([_, ItemFailure::ConditionFailed]) => {
-                match self.high_water_mark(&rec.order_id).await? {
-                    Some(hwm) if hwm > rec.seq => Ok(ClaimOutcome::Superseded),
-                    _ => Ok(ClaimOutcome::InProgress),
-                }
-            }
-            Some(reasons) => Err(StoreError::Retry(format!(
-                "notification claim cancelled without a decision: {reasons:?}"
-            ))),
-            None => Err(backend("claim notification", err)),
+    /// What a refused claim met: sent already, a newer message claimed, or one in flight.
+    fn refusal(item: &Item, rec: &NotificationRecord) -> Result<ClaimOutcome, StoreError> {
+        if message_state(item, &rec.order_id, rec.seq)?.as_deref() == Some(SENT) {
+            return Ok(ClaimOutcome::AlreadySent);
+        }
+        let hwm: Option<u32> = Reader::new(item, rec.order_id.as_str()).opt_n("hwm")?;
+        Ok(match hwm {
+            Some(hwm) if hwm > rec.seq => ClaimOutcome::Superseded,
+            _ => ClaimOutcome::InProgress,
+        })
+    }
+}
+
+fn message_state(item: &Item, order_id: &OrderId, seq: u32) -> Result<Option<String>, StoreError> {
+    let name = message_attr(seq);
+    match item.get(&name) {
+        None => Ok(None),
+        Some(AttributeValue::M(m)) => Ok(Some(
+            Reader::new(m, order_id.as_str()).s("state")?.to_string(),
+        )),
+        Some(_) => {
+            Err(Reader::new(item, order_id.as_str()).corrupt(format!("{name} is not a map")))
         }
     }
 }
@@ -160,10 +98,64 @@ impl NotificationStore for NotificationsTable {
         now_ms: i64,
         stale_before_ms: i64,
     ) -> Result<ClaimOutcome, StoreError> {
-        retry_conflicts("claim notification", || {
-            self.claim_once(rec, now_ms, stale_before_ms)
-        })
-        .await
+        let record = AttributeValue::M(HashMap::from([
+            ("event_id".to_string(), s(rec.event_id.as_str())),
+            ("kind".to_string(), s(rec.kind.as_str())),
+            ("state".to_string(), s(CLAIMED)),
+            ("claimed_at".to_string(), n(now_ms)),
+        ]));
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key1("order_id", rec.order_id.as_str())))
+            .update_expression(
+                "SET hwm = :seq, busy = :event, busy_at = :now, customer_id = :customer, \
+                 expires_at = :exp, #m = :record",
+            )
+            // Not below the mark, no other claim in flight (or it went stale), and this
+            // message not sent already (a stale claim of it may be taken over).
+            .condition_expression(
+                "(attribute_not_exists(hwm) OR hwm <= :seq) \
+                 AND (attribute_not_exists(busy) OR busy_at < :stale) \
+                 AND (attribute_not_exists(#m) OR #m.#state = :claimed)",
+            )
+            .expression_attribute_names("#m", message_attr(rec.seq))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":seq", n(rec.seq))
+            .expression_attribute_values(":event", s(rec.event_id.as_str()))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":customer", s(rec.customer_id.as_str()))
+            .expression_attribute_values(":exp", dedup_expiry(now_ms / 1000))
+            .expression_attribute_values(":record", record)
+            .expression_attribute_values(":stale", n(stale_before_ms))
+            .expression_attribute_values(":claimed", s(CLAIMED))
+            // A refusal returns the item it met: no second read to tell why.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => {
+                return Ok(ClaimOutcome::Claimed {
+                    claimed_at_ms: now_ms,
+                })
+            }
+            Err(e) => e,
+        };
+        let Some(refused) = err.as_service_error().and_then(|e| match e {
+            UpdateItemError::ConditionalCheckFailedException(c) => Some(c),
+            _ => None,
+        }) else {
+            return Err(backend("claim notification", err));
+        };
+        match refused.item() {
+            Some(item) => Self::refusal(item, rec),
+            // Only a store that ignores `ReturnValuesOnConditionCheckFailure` gets here (a
+            // missing item passes every clause): undecided, so the message is tried again.
+            None => Err(StoreError::Retry(
+                "notification claim refused without the item it met".into(),
+            )),
+        }
     }
 
     async fn mark_sent(
@@ -174,21 +166,51 @@ impl NotificationStore for NotificationsTable {
     ) -> Result<(), StoreError> {
         // `publish_started`: with `sent_at` of the order's previous message, what shows that
         // one order's messages never went out at once.
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("event_id", s(rec.event_id.as_str()))
-            .update_expression("SET #state = :sent, sent_at = :at, publish_started = :from")
-            .condition_expression("attribute_exists(event_id)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sent", s(SENT))
-            .expression_attribute_values(":at", s(ts(at)))
-            .expression_attribute_values(":from", s(ts(from)))
-            .send()
-            .await
-            .map_err(|e| backend("mark notification sent", e))?;
-        // Only after the record says SENT: a redelivery then finds it sent, not claimable.
-        self.free_order(rec, claimed_at_ms).await
+        let update = |free_order: bool| {
+            let expression = if free_order {
+                "SET #m.#state = :sent, #m.sent_at = :at, #m.publish_started = :from \
+                 REMOVE busy, busy_at"
+            } else {
+                "SET #m.#state = :sent, #m.sent_at = :at, #m.publish_started = :from"
+            };
+            let condition = if free_order {
+                "busy = :event AND busy_at = :claimed_at"
+            } else {
+                "attribute_exists(#m)"
+            };
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key1("order_id", rec.order_id.as_str())))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#m", message_attr(rec.seq))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":sent", s(SENT))
+                .expression_attribute_values(":at", s(ts(at)))
+                .expression_attribute_values(":from", s(ts(from)));
+            if free_order {
+                req = req
+                    .expression_attribute_values(":event", s(rec.event_id.as_str()))
+                    .expression_attribute_values(":claimed_at", n(claimed_at_ms));
+            }
+            req.send()
+        };
+        // One write marks it sent and lets the order's next message go, while the claim is
+        // still this worker's (the usual case).
+        match update(true).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {}
+            Err(e) => return Err(backend("mark notification sent", e)),
+        }
+        // Taken over after it went stale: the record still says it went out; the claim in
+        // flight is the new worker's to clear.
+        match update(false).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(backend("mark notification sent", e)),
+        }
     }
 
     async fn release_claim(
@@ -196,57 +218,28 @@ impl NotificationStore for NotificationsTable {
         rec: &NotificationRecord,
         claimed_at_ms: i64,
     ) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("event_id", s(rec.event_id.as_str()))
-            .condition_expression("#state = :claimed AND claimed_at = :at")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s(CLAIMED))
-            .expression_attribute_values(":at", n(claimed_at_ms))
-            .send()
-            .await;
-        match res {
-            Ok(_) => {}
-            // Not ours any more (taken over or sent): nothing to release.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) => {}
-            Err(e) => return Err(backend("release notification claim", e)),
-        }
-        self.free_order(rec, claimed_at_ms).await
-    }
-}
-
-impl NotificationsTable {
-    /// Lets the order's next message go: clears the claim in flight if it is still this one
-    /// (a claim taken over after it went stale is the new worker's to clear).
-    async fn free_order(
-        &self,
-        rec: &NotificationRecord,
-        claimed_at_ms: i64,
-    ) -> Result<(), StoreError> {
+        // The mark stays: a redelivery of this message may claim it again, an older one not.
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("event_id", s(mark_key(&rec.order_id)))
-            .update_expression("REMOVE busy, busy_at")
-            .condition_expression("busy = :event AND busy_at = :at")
+            .set_key(Some(key1("order_id", rec.order_id.as_str())))
+            .update_expression("REMOVE #m, busy, busy_at")
+            .condition_expression(
+                "busy = :event AND busy_at = :claimed_at AND #m.#state = :claimed",
+            )
+            .expression_attribute_names("#m", message_attr(rec.seq))
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":event", s(rec.event_id.as_str()))
-            .expression_attribute_values(":at", n(claimed_at_ms))
+            .expression_attribute_values(":claimed_at", n(claimed_at_ms))
+            .expression_attribute_values(":claimed", s(CLAIMED))
             .send()
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(backend("free the order's next notification", e)),
+            // Not ours any more (taken over, or sent by its new owner): nothing to release.
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(backend("release notification claim", e)),
         }
     }
 }

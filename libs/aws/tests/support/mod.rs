@@ -173,7 +173,7 @@ pub async fn inventory() -> (ProductsTable, InventoryTables) {
 pub async fn notifications_table() -> NotificationsTable {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk().await);
     let name = unique("notifications");
-    create_table(&ddb, &name, "event_id", false).await;
+    create_table(&ddb, &name, "order_id", false).await;
     NotificationsTable::new(ddb, name)
 }
 

@@ -24,17 +24,24 @@ pub struct Notification {
 
 /// The customer message for `event`: only status changes are told to customers, so a
 /// customer hears what happened to the order, not what one service decided on the way.
+/// `OrderPlaced` is the order's first status (`PENDING`): the placement publishes no status
+/// change of its own (an `OrderStatusChanged` to `PENDING`, as before, is told the same way).
 pub fn notification_for(event: &Event) -> Option<Notification> {
-    let EventPayload::OrderStatusChanged(change) = &event.payload else {
-        return None;
+    let (status, reason, seq) = match &event.payload {
+        EventPayload::OrderStatusChanged(OrderStatusChanged {
+            status,
+            reason,
+            seq,
+            ..
+        }) => (status, reason.as_deref(), *seq),
+        EventPayload::OrderPlaced(_) => (&OrderStatus::Pending, None, OrderStatus::Pending.seq()),
+        _ => return None,
     };
-    let OrderStatusChanged { status, reason, .. } = change;
     let id = &event.order_id;
     let short_id: String = id.as_str().chars().take(8).collect();
     // A rejection's reason is the pipeline's own words; a cancel's is the caller's free text,
     // which stays in the order's history for operators and never reaches a customer.
     let because = reason
-        .as_deref()
         .filter(|_| *status == OrderStatus::Rejected)
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
@@ -66,7 +73,7 @@ pub fn notification_for(event: &Event) -> Option<Notification> {
         kind,
         subject,
         message,
-        seq: change.seq,
+        seq,
     })
 }
 

@@ -63,6 +63,24 @@ fn one_message_per_status_and_none_for_other_events() {
 }
 
 #[test]
+fn an_order_placed_is_told_as_its_pending_status() {
+    // The placement publishes no PENDING status change: OrderPlaced is the customer's first news,
+    // told exactly as that change would be (same kind, text and place among the messages).
+    let order = crate::Order::new_pending(
+        id(),
+        CustomerId::parse("c").unwrap(),
+        vec![],
+        "h".into(),
+        Utc::now(),
+    );
+    let placed = Event::order_placed(&order, Utc::now());
+    assert_eq!(
+        notification_for(&placed),
+        notification_for(&change(OrderStatus::Pending, None))
+    );
+}
+
+#[test]
 fn subjects_fit_an_email_subject() {
     for s in OrderStatus::ALL {
         let n = notification_for(&change(s, Some("a reason"))).unwrap();

@@ -139,17 +139,14 @@ where
         InsertOutcome::Inserted => {
             match publish_outbox(orders, publisher, &order.order_id, &outbox).await {
                 Ok(()) => order.outbox = None,
-                Err(u) if u.published == 0 => {
+                // Its one event did not go out: nobody heard of the order, so it is undone.
+                Err(u) => {
                     if compensate(orders, &order.order_id, &event.id).await {
                         return Err(PlaceError::Unavailable(u.error.to_string()));
                     }
                     // Not rolled back: the order stands and the sweeper publishes it. A 503
                     // here would invite a retry that places it twice.
                     warn!(order_id = %order.order_id, error = %u, "order kept; the sweeper publishes it");
-                }
-                // OrderPlaced is out, so the order stands; the sweeper publishes the rest.
-                Err(u) => {
-                    warn!(order_id = %order.order_id, error = %u, "order placed; the rest of its outbox waits for the sweeper")
                 }
             }
             info!(order_id = %order.order_id, event_id = %event.id, "order placed");
@@ -196,17 +193,11 @@ where
     }
 }
 
-/// What a new order publishes: `OrderPlaced` (for inventory), then the customer's news.
+/// What a new order publishes: `OrderPlaced`, for inventory and as the customer's first news
+/// (a `PENDING` status change of its own would be a second publish and a second copy of the
+/// event in the order's item, for what this one already says).
 pub(crate) fn placement_outbox(order: &Order, now: DateTime<Utc>) -> Outbox {
-    let placed = Event::order_placed(order, now);
-    let status = Event::status_changed(
-        &order.order_id,
-        &order.customer_id,
-        OrderStatus::Pending,
-        None,
-        now,
-    );
-    Outbox::new(vec![placed, status], now)
+    Outbox::new(vec![Event::order_placed(order, now)], now)
 }
 
 /// The insert failed without a clear answer (a timeout, a 500, a conflict): it may have

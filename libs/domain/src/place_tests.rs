@@ -1,12 +1,9 @@
 //! Placing orders over the in-memory ports.
 
-use std::time::Duration;
-
 use super::*;
-use crate::events::{EventPayload, EventType};
+use crate::events::EventType;
 use crate::ids::{EventId, IdempotencyKey, OrderId};
 use crate::order::OrderStatus;
-use crate::outbox::sweep_outbox;
 use crate::test_world::*;
 
 #[tokio::test]
@@ -19,11 +16,12 @@ async fn place_stores_pending_publishes_and_clears_outbox() {
     assert_eq!(stored.outbox, None, "outbox cleared after publish");
     assert_eq!(stored.history.len(), 1);
     let events = w.publisher.events();
-    assert_eq!(events.len(), 2, "OrderPlaced, then the customer's news");
-    assert_eq!(events[0].event_type(), EventType::OrderPlaced);
-    assert!(
-        matches!(&events[1].payload, EventPayload::OrderStatusChanged(c) if c.status == OrderStatus::Pending && c.seq == 1)
+    assert_eq!(
+        events.len(),
+        1,
+        "OrderPlaced, which is also the customer's first news"
     );
+    assert_eq!(events[0].event_type(), EventType::OrderPlaced);
     assert_eq!(events[0].order_id, placed.order.order_id);
     assert_eq!(
         events[0].id,
@@ -46,7 +44,7 @@ async fn idempotency_key_same_body_same_order_no_second_event() {
     assert_eq!(w.orders.len(), 1);
     assert_eq!(
         w.publisher.types(),
-        [EventType::OrderPlaced, EventType::OrderStatusChanged],
+        [EventType::OrderPlaced],
         "no second OrderPlaced"
     );
 }
@@ -58,11 +56,7 @@ async fn idempotency_key_with_different_body_conflicts() {
     let other = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-1","quantity":3}]}"#;
     let e = w.place(other, Some("key-1")).await.unwrap_err();
     assert!(matches!(e, PlaceError::KeyReused), "{e:?}");
-    assert_eq!(
-        w.publisher.events().len(),
-        2,
-        "the first request's two events"
-    );
+    assert_eq!(w.publisher.events().len(), 1, "the first request's event");
 }
 
 #[tokio::test]
@@ -72,10 +66,7 @@ async fn a_lost_insert_answer_is_the_requests_own_write_not_a_500() {
     let placed = w.place(BODY, None).await.unwrap();
     assert!(!placed.replayed);
     assert_eq!(w.orders.len(), 1, "one order, no duplicate");
-    assert_eq!(
-        w.publisher.types(),
-        [EventType::OrderPlaced, EventType::OrderStatusChanged]
-    );
+    assert_eq!(w.publisher.types(), [EventType::OrderPlaced]);
     let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
     assert!(stored.outbox.is_none(), "published and cleared");
 }
@@ -92,8 +83,8 @@ async fn publish_failure_rolls_back_and_answers_unavailable() {
     assert!(!placed.replayed);
     assert_eq!(
         w.publisher.types(),
-        [EventType::OrderPlaced, EventType::OrderStatusChanged],
-        "no status event for the rolled-back order, one for the order that stands"
+        [EventType::OrderPlaced],
+        "nothing for the rolled-back order, one event for the order that stands"
     );
 }
 
@@ -158,45 +149,11 @@ async fn a_failed_publish_whose_rollback_fails_is_an_accepted_order_not_a_503() 
     let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
     assert_eq!(
         stored.outbox.map(|b| b.events.len()),
-        Some(2),
+        Some(1),
         "left to the sweeper"
     );
     assert!(w.publisher.events().is_empty());
     assert_eq!(w.orders.len(), 1);
-}
-
-#[tokio::test]
-async fn a_failed_status_publish_keeps_the_order_and_leaves_its_news_to_the_sweeper() {
-    let w = world();
-    w.publisher.fail_nth(2);
-    let placed = w.place(BODY, None).await.unwrap();
-    let stored = w.orders.snapshot(&placed.order.order_id).unwrap();
-    assert_eq!(
-        stored.status,
-        OrderStatus::Pending,
-        "OrderPlaced is out: kept"
-    );
-    assert_eq!(stored.outbox.map(|b| b.events.len()), Some(2));
-    w.clock.advance(chrono::Duration::seconds(61));
-    let s = sweep_outbox(
-        &w.orders,
-        &w.publisher,
-        &w.clock,
-        Duration::from_secs(60),
-        10,
-    )
-    .await
-    .unwrap();
-    assert_eq!((s.republished, s.failed), (1, 0));
-    assert_eq!(
-        w.publisher.types(),
-        [
-            EventType::OrderPlaced,
-            EventType::OrderPlaced,
-            EventType::OrderStatusChanged
-        ],
-        "the republish repeats OrderPlaced under its id"
-    );
 }
 
 #[tokio::test]
@@ -216,8 +173,8 @@ async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pe
             .unwrap()
             .outbox
             .map(|b| b.events.len()),
-        Some(3),
-        "placement's two events and CONFIRMED"
+        Some(2),
+        "placement's event and CONFIRMED"
     );
     let placed = w.place(BODY, Some("key-moved-on")).await.unwrap();
     assert!(placed.replayed);
@@ -229,11 +186,7 @@ async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pe
     );
     assert_eq!(
         w.publisher.types(),
-        [
-            EventType::OrderPlaced,
-            EventType::OrderStatusChanged,
-            EventType::OrderStatusChanged
-        ]
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
     );
 }
 
@@ -252,12 +205,9 @@ async fn retried_request_republishes_a_crashed_placement() {
     let placed = w.place(BODY, Some("key-crash")).await.unwrap();
     assert!(placed.replayed);
     assert_eq!(placed.order.order_id, id);
-    assert_eq!(
-        w.publisher.types(),
-        [EventType::OrderPlaced, EventType::OrderStatusChanged]
-    );
+    assert_eq!(w.publisher.types(), [EventType::OrderPlaced]);
     assert_eq!(w.orders.snapshot(&id).unwrap().outbox, None);
     // And a further retry publishes nothing more.
     w.place(BODY, Some("key-crash")).await.unwrap();
-    assert_eq!(w.publisher.events().len(), 2);
+    assert_eq!(w.publisher.events().len(), 1);
 }

@@ -141,6 +141,8 @@ def check_news(f: Findings, tap: Tap, orders: list[dict]) -> None:
     """One notification id per applied transition told; none for a transition that did not
     apply; the last status always told. Superseded news (a newer status told first) is not sent."""
     status_of = {e["id"]: e["data"]["status"] for e in tap.events(type_="OrderStatusChanged")}
+    # An order's first news (PENDING) is told from its OrderPlaced.
+    status_of |= {e["id"]: "PENDING" for e in tap.events(type_="OrderPlaced")}
     told = defaultdict(list)
     for e in tap.events(type_="CustomerNotified"):
         told[e["order_id"]].append(e)

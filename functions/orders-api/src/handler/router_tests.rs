@@ -177,7 +177,7 @@ async fn an_orders_events_carry_the_trace_of_the_request_that_placed_it() {
         .into_iter()
         .map(|e| e.trace_id)
         .collect();
-    assert_eq!(traces.len(), 2);
+    assert_eq!(traces.len(), 1);
     assert!(traces
         .iter()
         .all(|t| t.as_ref().map(|t| t.as_str()) == Some(ROOT)));

@@ -29,7 +29,7 @@ use orders_domain::consumer::ConsumerError;
 use orders_domain::{trace, Event};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tracing::{error, field, info, info_span, warn, Instrument, Span};
+use tracing::{debug, error, field, info, info_span, warn, Instrument, Span};
 
 use crate::defer::{self, Deferrer};
 use crate::flow::Limiter;
@@ -231,12 +231,14 @@ where
             let elapsed = permit.started.elapsed();
             let ms = elapsed.as_millis() as u64;
             let verdict = match result {
+                // Debug: each flow logs what it did (one line per message at info, not two).
                 Ok(Ok(outcome)) => {
-                    info!(?outcome, elapsed_ms = ms, "message processed");
+                    debug!(?outcome, elapsed_ms = ms, "message processed");
                     Verdict::Done
                 }
+                // Load is a normal condition: the deferral's own line says what happens next.
                 Ok(Err(e)) if e.is_busy() => {
-                    warn!(error = %e, elapsed_ms = ms, "busy: not done for load; deferred");
+                    debug!(error = %e, elapsed_ms = ms, "busy: not done for load; deferred");
                     Verdict::Busy
                 }
                 Ok(Err(e)) => {

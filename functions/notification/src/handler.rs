@@ -87,21 +87,25 @@ mod tests {
             .unwrap();
         assert!(resp.batch_item_failures.is_empty());
         let out = n.publisher.events();
-        assert_eq!(out.len(), 2, "two status changes, two messages, no repeats");
-        for e in &out {
-            match &e.payload {
-                EventPayload::CustomerNotified(d) => {
-                    assert_eq!(d.source_type, EventType::OrderStatusChanged)
-                }
+        assert_eq!(out.len(), 2, "two statuses, two messages, no repeats");
+        let sources: Vec<_> = out
+            .iter()
+            .map(|e| match &e.payload {
+                EventPayload::CustomerNotified(d) => d.source_type,
                 other => panic!("{other:?}"),
-            }
-        }
+            })
+            .collect();
+        // "Received" is told from OrderPlaced, the order's first status.
+        assert_eq!(
+            sources,
+            [EventType::OrderPlaced, EventType::OrderStatusChanged]
+        );
     }
 
     #[tokio::test]
     async fn a_failed_publish_fails_only_that_record() {
         let n = notifier();
-        // The second record (CONFIRMED) fails; PENDING, older, goes out first.
+        // The second record (CONFIRMED) fails; the placement's, older, goes out first.
         n.publisher.fail_nth(2);
         let resp = n
             .handle(batch("sqs-notification-batch.json"), later())

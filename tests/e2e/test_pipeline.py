@@ -85,7 +85,16 @@ def test_out_of_stock_rejects_naming_the_sku_and_changes_no_stock(stack, tap):
         assert (product["available"], product["reserved"]) == (stock, 0), sku
     wait_told(stack, order_id, "order_rejected", ["order_placed", "order_rejected"])
     note = next(n for n in stack.notifications_for(order_id) if n["kind"] == "order_rejected")
-    assert short in note["message"], note["message"]
+    # The text travels in CustomerNotified (the table keeps only what stops a duplicate).
+    told = wait_for(
+        lambda: [
+            e for e in tap.events(order_id, "CustomerNotified") if e["data"]["source_event_id"] == note["event_id"]
+        ],
+        bool,
+        60,
+        "the rejection's CustomerNotified",
+    )
+    assert short in told[0]["data"]["message"], told[0]["data"]
 
 
 @pytest.mark.also_under_faults

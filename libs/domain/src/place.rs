@@ -76,9 +76,9 @@ pub struct Placed {
     pub replayed: bool,
 }
 
-/// Stores `PENDING` with the outbox `[OrderPlaced, OrderStatusChanged(PENDING)]`, publishes,
-/// clears the outbox. No success unless `OrderPlaced` was published; a failure after it leaves
-/// the status event to the outbox sweeper.
+/// Stores `PENDING` with the outbox `[OrderPlaced]`, publishes, clears the outbox. No success
+/// unless `OrderPlaced` was published: if it was not, the order is rolled back (or, if even that
+/// fails, left to the outbox sweeper).
 ///
 /// `writer_window` is how long the request that wrote an order may still be running: the API
 /// function's timeout plus a margin. Until then that request may still roll its order back (if

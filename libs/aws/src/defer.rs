@@ -266,6 +266,27 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_fits_in_sqs_ten_attributes_with_its_two_counters_or_is_not_made() {
+        let names: Vec<String> = (0..9).map(|i| format!("a{i}")).collect();
+        let attrs = |n: usize| -> Vec<(&str, &str, &str)> {
+            names[..n]
+                .iter()
+                .map(|k| (k.as_str(), "String", "v"))
+                .collect()
+        };
+        // The counters it arrived with are replaced, so they do not count twice.
+        let mut eight = attrs(8);
+        eight.push(("deferrals", "Number", "1"));
+        let r = record(&eight);
+        assert_eq!(
+            plan(&r, counters(&r), true, 0.0).unwrap().attributes.len(),
+            8
+        );
+        let r = record(&attrs(9));
+        assert!(plan(&r, counters(&r), true, 0.0).is_none(), "9 + 2 > 10");
+    }
+
+    #[test]
     fn entries_carry_the_delay_and_the_counters() {
         let r = record(&[("type", "String", "OrderPlaced")]);
         let d = plan(&r, (0, 0), true, 0.0).unwrap();

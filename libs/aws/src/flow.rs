@@ -189,6 +189,33 @@ mod tests {
         assert_eq!(l.limit(), 4.0, "clean records brought it back to max");
     }
 
+    #[test]
+    fn a_record_exactly_at_the_latency_target_is_not_congestion() {
+        let l = Limiter::new(8, TARGET);
+        assert!(!l.record(Instant::now(), TARGET, false));
+        assert_eq!(l.limit(), 8.0);
+        assert!(l.record(Instant::now(), TARGET + Duration::from_millis(1), false));
+    }
+
+    #[tokio::test]
+    async fn a_raise_alone_wakes_a_waiter_while_every_permit_is_still_held() {
+        let l = Limiter::new(2, TARGET);
+        l.record(Instant::now(), FAST, true); // 2 -> 1
+        let held = l.acquire().await;
+        let waiter = l.acquire();
+        tokio::pin!(waiter);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), waiter.as_mut())
+                .await
+                .is_err(),
+            "the one slot is taken"
+        );
+        // 1 -> 2 slots: nothing was dropped, so only the raise can let the waiter in.
+        l.record(held.started, FAST, false);
+        let woke = tokio::time::timeout(Duration::from_millis(200), waiter).await;
+        assert!(woke.is_ok(), "the waiter was not told of the raise");
+    }
+
     #[tokio::test]
     async fn a_dropped_permit_frees_its_slot() {
         let l = Limiter::new(1, TARGET);

@@ -550,6 +550,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_consumer_error_is_deferred_when_busy_and_failed_otherwise() {
+        use orders_domain::ports::StoreError;
+        let f = flow(4);
+        let ev = batch(vec![
+            record(Some("conflict"), "retry"),
+            record(Some("broken"), "corrupt"),
+        ]);
+        let resp = run_batch(ev, &f, later(), |r: SqsMessage| async move {
+            Err::<(), _>(ConsumerError::Store(match r.body.as_deref() {
+                Some("retry") => StoreError::Retry("conflict".into()),
+                _ => StoreError::Backend("no table".into()),
+            }))
+        })
+        .await
+        .unwrap();
+        assert_eq!(failed_ids(&resp), ["broken"]);
+        assert_eq!(f.deferrer.ids(), ["conflict"]);
+    }
+
+    #[tokio::test]
     async fn a_deferral_that_cannot_be_sent_fails_the_record() {
         let f = Flow {
             limiter: Limiter::new(4, Duration::from_secs(1)),
@@ -607,6 +627,105 @@ mod tests {
         .unwrap();
         assert_eq!(failed_ids(&resp), ["m2", "m3"]);
         assert_eq!(done.load(Ordering::SeqCst), 2, "batch-mates processed");
+    }
+
+    /// The lines `f` logs, as plain text (this thread's subscriber only).
+    async fn logged<F: Future>(f: F) -> (F::Output, String) {
+        use lambda_runtime::tracing::subscriber::fmt;
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        let _on = tracing::subscriber::set_default(subscriber);
+        let out = f.await;
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        (out, text)
+    }
+
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Sends every deferral but the named record's.
+    struct Loses(&'static str);
+    impl Deferrer for Loses {
+        async fn defer(&self, batch: Vec<defer::Deferral>, _: Instant) -> Vec<String> {
+            let lost = batch.into_iter().filter(|d| d.message_id == self.0);
+            lost.map(|d| d.message_id).collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_log_says_what_was_deferred_and_why_a_record_panicked() {
+        let f = Flow {
+            limiter: Limiter::new(4, Duration::from_secs(1)),
+            deferrer: Loses("m3"),
+        };
+        let ev = batch(vec![
+            record(Some("m1"), "busy"),
+            record(Some("m2"), "busy"),
+            record(Some("m3"), "busy"),
+            record(Some("m4"), "panic"),
+        ]);
+        let (resp, log) = logged(run_batch(ev, &f, later(), |r: SqsMessage| async move {
+            assert_ne!(
+                r.body.as_deref(),
+                Some("panic"),
+                "the stock count went negative"
+            );
+            Err::<(), _>(Overloaded)
+        }))
+        .await;
+        assert_eq!(failed_ids(&resp.unwrap()), ["m3", "m4"]);
+        let deferred: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("deferred: back to its queue for later"))
+            .collect();
+        assert_eq!(deferred.len(), 2, "{log}");
+        assert!(deferred.iter().all(|l| !l.contains("m3")), "{log}");
+        assert!(log.contains("the stock count went negative"), "{log}");
+        let done = log
+            .lines()
+            .find(|l| l.contains("batch done"))
+            .unwrap_or_default();
+        assert!(done.contains("failed=2 deferred=2"), "{done}");
+    }
+
+    #[tokio::test]
+    async fn the_log_counts_the_records_deferred_unstarted_that_were_sent() {
+        // One slot, 400 ms records, the deadline at 1.7 s: m4 and m5 are not started, and
+        // m5's copy is not sent (so it fails).
+        let ev = batch(
+            (1..=5)
+                .map(|i| record(Some(&format!("m{i}")), "x"))
+                .collect(),
+        );
+        let f = Flow {
+            limiter: Limiter::new(1, Duration::from_secs(1)),
+            deferrer: Loses("m5"),
+        };
+        let deadline = Instant::now() + Duration::from_millis(1700);
+        let (resp, log) = logged(run_batch(ev, &f, deadline, |_: SqsMessage| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok::<_, String>(())
+        }))
+        .await;
+        assert_eq!(failed_ids(&resp.unwrap()), ["m5"]);
+        let done = log
+            .lines()
+            .find(|l| l.contains("batch done"))
+            .unwrap_or_default();
+        assert!(done.contains("failed=1 deferred=1"), "{done}");
     }
 
     #[tokio::test]

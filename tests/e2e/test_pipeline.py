@@ -297,10 +297,7 @@ def test_no_oversell_under_concurrent_orders(stack, shards):
         order_ids = list(pool.map(one, range(50)))
     assert len(set(order_ids)) == 50
 
-    def statuses():
-        return [stack.order(o)["status"] for o in order_ids]
-
-    final = wait_for(statuses, lambda s: all(x in SETTLED for x in s), 180, "all 50 orders to settle", interval=1)
+    final = stack.wait_settled(order_ids, 180, SETTLED)
     assert final.count("CONFIRMED") == 10
     assert final.count("REJECTED") == 40
     product = stack.product(sku)

@@ -315,13 +315,51 @@ class Stack:
         assert r.status == 200, f"GET /orders/{order_id}: {r.status} {r.text}"
         return r.body
 
+    def statuses(self, order_ids: list[str]) -> dict[str, str]:
+        """The orders' stored statuses, read from the Orders table in batches of 100 (consistent
+        reads): a burst's hundreds of orders polled through the API would be the heaviest load
+        on the emulator, slowing the pipeline the test waits for."""
+        ddb = self.client("dynamodb")
+        table = self.outputs["OrdersTableName"]
+        out: dict[str, str] = {}
+        for i in range(0, len(order_ids), 100):
+            keys: list[dict] = [{"order_id": {"S": o}} for o in order_ids[i : i + 100]]
+            while keys:
+                got = ddb.batch_get_item(
+                    RequestItems={
+                        table: {
+                            "Keys": keys,
+                            "ConsistentRead": True,
+                            "ProjectionExpression": "order_id, #s",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                        }
+                    }
+                )
+                for item in got["Responses"].get(table, []):
+                    out[item["order_id"]["S"]] = item["status"]["S"]
+                keys = got.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        return out
+
+    def wait_settled(self, order_ids: list[str], timeout: float, settled: set[str]) -> list[str]:
+        """The orders' statuses, in order, once every one is in `settled`; only the orders not
+        settled yet are read again."""
+        final: dict[str, str] = {}
+
+        def probe() -> list[str]:
+            final.update(
+                {o: s for o, s in self.statuses([o for o in order_ids if o not in final]).items() if s in settled}
+            )
+            return [o for o in order_ids if o not in final]
+
+        wait_for(probe, lambda left: not left, timeout, f"all {len(order_ids)} orders to settle", interval=1)
+        return [final[o] for o in order_ids]
+
     def wait_status(self, order_id: str, statuses: set[str], timeout: float = 60) -> dict:
-        return wait_for(
-            lambda: self.order(order_id),
-            lambda o: o["status"] in statuses,
-            timeout,
-            f"order {order_id} to reach {sorted(statuses)}",
-        )
+        """The order as the API answers once it reached one of `statuses`: polled on the table
+        (a GetItem, not an API call and a Lambda invocation each time), then read through the API."""
+        what = f"order {order_id} to reach {sorted(statuses)}"
+        wait_for(lambda: self.statuses([order_id]).get(order_id), lambda s: s in statuses, timeout, what)
+        return wait_for(lambda: self.order(order_id), lambda o: o["status"] in statuses, 10, what + " (API)")
 
     # ------------------------------------------------------------------ state, read as an operator
     def notifications_for(self, order_id: str) -> list[dict]:

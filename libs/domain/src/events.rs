@@ -376,6 +376,11 @@ mod tests {
             "Type": "Notification", "MessageId": "m", "TopicArn": "arn", "Message": e.to_json()
         });
         assert_eq!(Event::from_message_body(&envelope.to_string()).unwrap(), e);
+        // Only a notification envelope is unwrapped: an event with a "Type" of its own is
+        // taken as it is.
+        let mut own_type = serde_json::to_value(&e).unwrap();
+        own_type["Type"] = "OrderPlaced".into();
+        assert_eq!(Event::from_message_body(&own_type.to_string()).unwrap(), e);
         assert!(matches!(
             Event::from_message_body(r#"{"Type":"Notification","Message":3}"#),
             Err(EventParseError::BadEnvelope)

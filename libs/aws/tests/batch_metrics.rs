@@ -55,13 +55,18 @@ async fn run(records: &[(Option<&str>, &str)]) -> bool {
         deferrer: Loses("lost"),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    run_batch(batch(records), &flow, deadline, |r: SqsMessage| async move {
-        match r.body.as_deref() {
-            Some("busy") => Err(Outcome::Busy),
-            Some("fail") => Err(Outcome::Failed),
-            _ => Ok(()),
-        }
-    })
+    run_batch(
+        batch(records),
+        &flow,
+        deadline,
+        |r: SqsMessage| async move {
+            match r.body.as_deref() {
+                Some("busy") => Err(Outcome::Busy),
+                Some("fail") => Err(Outcome::Failed),
+                _ => Ok(()),
+            }
+        },
+    )
     .await
     .is_ok()
 }

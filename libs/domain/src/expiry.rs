@@ -52,9 +52,10 @@ where
         ..ExpirySummary::default()
     };
     for id in ids {
-        // The index is eventually consistent; the item (and the write's condition) decides.
+        // The index is eventually consistent: the item, and the write's condition (still
+        // pending), decide. (Its creation time never changes, so it needs no check again.)
         let order = match orders.get(&id).await {
-            Ok(Some(o)) if o.created_at <= cutoff => o,
+            Ok(Some(o)) => o,
             Ok(_) => continue,
             Err(e) => {
                 warn!(order_id = %id, error = %e, "expiry: read failed");

@@ -99,3 +99,31 @@ async fn a_failed_publish_stays_in_the_outbox_for_the_sweep() {
         "the release and the customer's news are not lost"
     );
 }
+
+#[tokio::test]
+async fn a_read_or_a_transition_that_fails_is_counted_and_left_for_the_next_pass() {
+    let (orders, publisher, clock) = (
+        InMemoryOrders::new(),
+        RecordingPublisher::new(),
+        FixedClock::default_time(),
+    );
+    let ids = [
+        pending(&orders, &clock).await,
+        pending(&orders, &clock).await,
+    ];
+    clock.advance(chrono::Duration::seconds(901));
+    orders.fail_gets(1);
+    orders.fail_transitions(1);
+    let s = expire_pending(&orders, &publisher, &clock, TIMEOUT, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.expired, s.failed), (2, 0, 2));
+    assert!(publisher.events().is_empty());
+    let s = expire_pending(&orders, &publisher, &clock, TIMEOUT, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.expired, s.failed), (2, 2, 0));
+    for id in &ids {
+        assert_eq!(orders.snapshot(id).unwrap().status, OrderStatus::Rejected);
+    }
+}

@@ -115,3 +115,49 @@ fn the_tracked_set_stays_bounded() {
     }
     assert!(hot.tracked() <= MAX_TRACKED, "{}", hot.tracked());
 }
+
+#[test]
+fn when_the_set_is_full_the_cold_skus_go_and_counts_and_cooldowns_stay() {
+    let mut hot = HotSkus::new(policy());
+    let (raised_sku, warm) = (sku("HOT-RAISED"), sku("HOT-WARM"));
+    for i in 0..8 {
+        hot.conflict(&raised_sku, count(1), secs(i as f64 * 0.1));
+    }
+    // 1,022 SKUs with one conflict at 1 s, long out of the window by 13 s.
+    for i in 0..MAX_TRACKED - 2 {
+        hot.conflict(&sku(&format!("COLD-{i}")), count(1), secs(1.0));
+    }
+    for _ in 0..7 {
+        hot.conflict(&warm, count(1), secs(12.0));
+    }
+    assert_eq!(hot.tracked(), MAX_TRACKED);
+    // A new SKU makes room: the cold ones go, not the one cooling down nor the warm one.
+    hot.conflict(&sku("NEW"), count(1), secs(13.0));
+    assert_eq!(hot.tracked(), 3);
+    let raise = hot.conflict(&warm, count(1), secs(13.1));
+    assert_eq!(raise.map(|r| r.conflicts), Some(8), "its count was kept");
+    for i in 0..8 {
+        let t = 13.2 + i as f64 * 0.1;
+        assert_eq!(
+            hot.conflict(&raised_sku, count(2), secs(t)),
+            None,
+            "still cooling down"
+        );
+    }
+}
+
+#[test]
+fn a_tracked_sku_keeps_its_count_when_the_set_is_full_of_warm_ones() {
+    let mut hot = HotSkus::new(policy());
+    let a = sku("HOT-A");
+    for _ in 0..7 {
+        hot.conflict(&a, count(1), secs(0.0));
+    }
+    for i in 0..MAX_TRACKED - 1 {
+        hot.conflict(&sku(&format!("S{i}")), count(1), secs(0.5));
+    }
+    assert_eq!(hot.tracked(), MAX_TRACKED);
+    // Full, every SKU warm, and `a` the coldest: it is tracked already, so nothing is dropped.
+    let raise = hot.conflict(&a, count(1), secs(1.0));
+    assert_eq!(raise.map(|r| r.conflicts), Some(8));
+}

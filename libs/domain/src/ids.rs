@@ -240,10 +240,6 @@ impl ClientScope {
     pub fn user(id: &CustomerId) -> Self {
         Self(format!("user:{}", id.as_str()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Who is calling, as the API's authentication established it: the customer (the token's
@@ -325,11 +321,31 @@ mod tests {
             "scoped to the client"
         );
         let secret = ClientScope::api_key_value("s3cret-key");
-        assert!(!secret.as_str().contains("s3cret"), "{secret:?}");
+        assert!(secret.0.starts_with("key-sha256:"), "{secret:?}");
+        assert!(!secret.0.contains("s3cret"), "{secret:?}");
         assert_ne!(secret, ClientScope::api_key_value("other-key"));
         let r = OrderId::random();
         assert!(OrderId::parse(r.as_str()).is_ok());
         assert_ne!(r, OrderId::random());
+    }
+
+    #[test]
+    fn adjustment_ids_are_uuids_scoped_to_client_and_sku() {
+        let k = IdempotencyKey::parse("restock-7").unwrap();
+        let (a, sku) = (ClientScope::api_key_id("a1"), Sku::parse("SKU-1").unwrap());
+        let id = AdjustmentId::for_idempotency_key(&a, &sku, &k);
+        assert!(is_uuid_shaped(id.as_str()), "{id}");
+        assert_eq!(id.to_string(), id.as_str());
+        let other = Sku::parse("SKU-2").unwrap();
+        assert_ne!(id, AdjustmentId::for_idempotency_key(&a, &other, &k));
+    }
+
+    #[test]
+    fn a_bad_value_is_quoted_in_its_error_up_to_80_characters() {
+        let long = format!("{}{}", "x".repeat(80), "y".repeat(100));
+        let e = OrderId::parse(long).unwrap_err().to_string();
+        assert!(e.contains(&"x".repeat(80)), "{e}");
+        assert!(!e.contains('y'), "{e}");
     }
 
     #[test]

@@ -346,3 +346,32 @@ async fn a_recreated_order_confirmed_by_an_old_reservation_ends_cancelled_when_i
     let p = inv.product("SKU-1").unwrap();
     assert_eq!((p.available, p.reserved), (5, 0));
 }
+
+#[tokio::test]
+async fn a_redelivery_after_a_failed_publish_publishes_the_status_change_it_left() {
+    let w = world();
+    let id = w.place(BODY, None).await.unwrap().order.order_id;
+    let reserved = inventory_event(&id, true);
+    w.publisher.fail_next(1);
+    assert!(
+        w.on_inventory(&reserved).await.is_err(),
+        "the publish failed"
+    );
+    assert_eq!(
+        w.orders.snapshot(&id).unwrap().status,
+        OrderStatus::Confirmed
+    );
+    assert_eq!(w.publisher.types(), [EventType::OrderPlaced]);
+    // SQS delivers it again: the transition is not applied twice, its outbox goes out.
+    assert_eq!(
+        w.on_inventory(&reserved).await.unwrap(),
+        Handled::Done {
+            published: Some(EventType::OrderStatusChanged)
+        }
+    );
+    assert_eq!(
+        w.publisher.types(),
+        [EventType::OrderPlaced, EventType::OrderStatusChanged]
+    );
+    assert!(w.orders.snapshot(&id).unwrap().outbox.is_none());
+}

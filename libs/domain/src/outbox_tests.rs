@@ -80,3 +80,21 @@ async fn sweeper_republishes_only_after_the_grace_period() {
         .unwrap();
     assert_eq!(s.scanned, 0);
 }
+
+#[tokio::test]
+async fn a_read_that_fails_is_counted_and_the_sweep_goes_on() {
+    let w = world();
+    let id = crashed_placement(&w, "key-read").await;
+    w.clock.advance(chrono::Duration::seconds(61));
+    w.orders.fail_gets(1);
+    let grace = Duration::from_secs(60);
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 0, 1));
+    let s = sweep_outbox(&w.orders, &w.publisher, &w.clock, grace, 100)
+        .await
+        .unwrap();
+    assert_eq!((s.scanned, s.republished, s.failed), (1, 1, 0));
+    assert!(w.orders.snapshot(&id).unwrap().outbox.is_none());
+}

@@ -200,8 +200,8 @@ async fn retried_request_republishes_a_crashed_placement() {
     let e = w.place(BODY, Some("key-crash")).await.unwrap_err();
     assert!(matches!(e, PlaceError::KeyInUse), "{e:?}");
     assert!(w.publisher.events().is_empty());
-    // Once its time is up, the retry finishes the crashed request's work.
-    w.clock.advance(chrono::Duration::seconds(2));
+    // Once its time is up (to the second), the retry finishes the crashed request's work.
+    w.clock.advance(chrono::Duration::seconds(1));
     let placed = w.place(BODY, Some("key-crash")).await.unwrap();
     assert!(placed.replayed);
     assert_eq!(placed.order.order_id, id);
@@ -210,4 +210,45 @@ async fn retried_request_republishes_a_crashed_placement() {
     // And a further retry publishes nothing more.
     w.place(BODY, Some("key-crash")).await.unwrap();
     assert_eq!(w.publisher.events().len(), 1);
+}
+
+/// A placement without a key whose fresh id is `id` (a random id that collided).
+async fn place_as(w: &World, id: &OrderId, body: &[u8]) -> Result<Placed, PlaceError> {
+    let input = PlaceOrder {
+        client: client(),
+        key: None,
+        request: PlaceOrderRequest::parse(body, &customer()).unwrap(),
+        fresh_id: id.clone(),
+    };
+    place_order(&w.orders, &w.publisher, &w.clock, input, WRITER).await
+}
+
+const OTHER_BODY: &[u8] = br#"{"customer_id":"cust-1","lines":[{"sku":"SKU-9","quantity":1}]}"#;
+
+#[tokio::test]
+async fn a_random_id_that_collides_is_an_internal_error_never_someone_elses_order() {
+    let w = world();
+    let first = w.place(BODY, None).await.unwrap().order.order_id;
+    // The same request, already published: not this request's own write (that one would
+    // still hold its outbox), so not answered as if it were, and not published again.
+    let e = place_as(&w, &first, BODY).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Internal(_)), "{e:?}");
+    let e = place_as(&w, &first, OTHER_BODY).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Internal(_)), "{e:?}");
+    // An insert without an answer that meets another order is not taken for this one.
+    w.orders.fail_inserts(1, false);
+    let e = place_as(&w, &first, OTHER_BODY).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Internal(_)), "{e:?}");
+    assert_eq!(w.publisher.types(), [EventType::OrderPlaced]);
+}
+
+#[tokio::test]
+async fn a_keyed_insert_without_an_answer_is_settled_as_the_keys_order() {
+    // Written, answer lost: with a key, the order may be another request's with the same key,
+    // still being written (and rolled back): the retry is told to wait, not given the order.
+    let w = world();
+    w.orders.fail_inserts(1, true);
+    let e = w.place(BODY, Some("key-lost")).await.unwrap_err();
+    assert!(matches!(e, PlaceError::KeyInUse), "{e:?}");
+    assert!(w.publisher.events().is_empty());
 }

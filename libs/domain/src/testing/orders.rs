@@ -33,6 +33,7 @@ pub struct InMemoryOrders {
     insert_writes: std::sync::atomic::AtomicBool,
     failing_gets: AtomicUsize,
     failing_deletes: AtomicUsize,
+    failing_transitions: AtomicUsize,
 }
 
 /// Takes one from a fault counter; `true` if this call faults.
@@ -63,6 +64,11 @@ impl InMemoryOrders {
     /// The next `n` reads fail.
     pub fn fail_gets(&self, n: usize) {
         self.failing_gets.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` transitions fail with a backend error, writing nothing.
+    pub fn fail_transitions(&self, n: usize) {
+        self.failing_transitions.store(n, Ordering::SeqCst);
     }
 
     /// The next `n` compensating deletes fail.
@@ -125,6 +131,9 @@ impl OrderStore for InMemoryOrders {
         &self,
         w: TransitionWrite<'_>,
     ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send {
+        if take(&self.failing_transitions) {
+            return ready(Err(StoreError::Backend("transition: 500".into())));
+        }
         let mut map = lock(&self.orders);
         let out = match map.get_mut(w.order_id) {
             Some(o)

@@ -256,6 +256,15 @@ fn set_stock_request() {
         (e.code, e.field.as_deref()),
         (ErrorCode::InvalidValue, Some("available"))
     );
+    let most = format!(r#"{{"available":{MAX_AVAILABLE}}}"#);
+    let r = SetStockRequest::parse(most.as_bytes()).unwrap();
+    assert_eq!(r.available, MAX_AVAILABLE);
+    let over = format!(r#"{{"available":{}}}"#, MAX_AVAILABLE + 1);
+    let e = SetStockRequest::parse(over.as_bytes()).unwrap_err();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::InvalidValue, Some("available"))
+    );
     let e = SetStockRequest::parse(br#"{}"#).unwrap_err();
     assert_eq!(e.code, ErrorCode::MissingField);
     let e = SetStockRequest::parse(br#"{"available":"3"}"#).unwrap_err();

@@ -95,6 +95,7 @@ mod tests {
     fn parses_the_root_of_an_xray_header() {
         let h = format!("Root={ID};Parent=53995c3f42cd8ad8;Sampled=1");
         assert_eq!(TraceId::from_xray_header(&h).unwrap().as_str(), ID);
+        assert_eq!(TraceId::from_xray_header(&h).unwrap().to_string(), ID);
         assert_eq!(
             TraceId::from_xray_header(&format!("Self=1-x;Root={ID}"))
                 .unwrap()

@@ -22,3 +22,19 @@ fn error_serializes_as_the_api_contract() {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
     }
 }
+
+#[test]
+fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
+    let body = |len: usize| {
+        let pad = len - r#"{"a":""}"#.len();
+        format!(r#"{{"a":"{}"}}"#, "x".repeat(pad))
+    };
+    let at = body(MAX_BODY_BYTES);
+    assert_eq!(at.len(), MAX_BODY_BYTES);
+    assert!(parse_object(at.as_bytes()).is_ok());
+    let e = parse_object(body(MAX_BODY_BYTES + 1).as_bytes()).unwrap_err();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::PayloadTooLarge, Some("body"))
+    );
+}

@@ -64,6 +64,10 @@ fn rebalance_only_when_it_helps() {
         needs_rebalance(&[1, 1, 1, 1, 2], four),
         "units on a retired shard"
     );
+    assert!(
+        !needs_rebalance(&[1, 1, 1, 1, 0, 0], four),
+        "retired shards already empty"
+    );
 }
 
 #[test]

@@ -835,6 +835,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_event_whose_handler_is_busy_is_deferred_not_failed() {
+        let f = flow(4);
+        let ev = batch(vec![
+            record(Some("busy"), &event_body("1", "")),
+            record(Some("done"), &event_body("2", "")),
+        ]);
+        let resp = run_event_batch(ev, &f, later(), no_lanes, |e: Event| async move {
+            if e.order_id.as_str().ends_with('1') {
+                Err(Overloaded)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!(f.deferrer.ids(), ["busy"]);
+    }
+
+    #[tokio::test]
     async fn each_event_is_handled_within_its_own_trace() {
         let ev = batch(vec![
             record(

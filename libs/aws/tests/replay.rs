@@ -1,4 +1,4 @@
-//! The DynamoDB adapters' error mapping, on canned DynamoDB answers: no LocalStack, so they
+//! The DynamoDB adapters' error mapping (and the SQS deferrer's), on canned answers: no LocalStack, so they
 //! run with the unit tests. What LocalStack may never produce on its own (a refusal without the
 //! item it met, a corrupt item) is fed here byte for byte as DynamoDB documents it.
 //!
@@ -232,4 +232,58 @@ async fn a_corrupt_item_is_reported_as_corrupt_not_as_missing() {
     let id = OrderId::parse("0b6f6b3e-8a4c-4f57-9a57-3c1d2e9f0a11").unwrap();
     let err = t.get(&id).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+}
+
+/// An SQS client answering `answers` (SQS's JSON protocol).
+fn sqs_client(answers: Vec<Answer>) -> aws_sdk_sqs::Client {
+    let http = Canned {
+        answers: Arc::new(Mutex::new(answers.into())),
+        ..Canned::default()
+    };
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "replay"))
+        .http_client(SharedHttpClient::new(http))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+fn deferral(id: &str) -> orders_aws::defer::Deferral {
+    orders_aws::defer::Deferral {
+        message_id: id.into(),
+        body: "{}".into(),
+        attributes: Default::default(),
+        deferrals: 1,
+        tries: 1,
+        delay: std::time::Duration::from_secs(1),
+    }
+}
+
+#[tokio::test]
+async fn the_deferrals_sqs_did_not_take_are_named_by_their_message_ids() {
+    use orders_aws::defer::{Deferrer, SqsDeferrer};
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    // Entries are sent with their position as id: SQS refused the second one.
+    let sqs = sqs_client(vec![answer(
+        200,
+        r#"{"Successful":[{"Id":"0","MessageId":"x","MD5OfMessageBody":"99914b932bd37a50b983c5e7c90ae93b"}],
+            "Failed":[{"Id":"1","SenderFault":false,"Code":"InternalError","Message":"m"}]}"#,
+    )]);
+    let deferrer = SqsDeferrer::new(sqs, "https://sqs.us-east-1.amazonaws.com/1/q");
+    let unsent = deferrer
+        .defer(vec![deferral("m-a"), deferral("m-b")], until)
+        .await;
+    assert_eq!(unsent, ["m-b"]);
+    // A refused request: none of them went.
+    let sqs = sqs_client(vec![answer(
+        400,
+        r#"{"__type":"com.amazonaws.sqs#InvalidAddress","message":"m"}"#,
+    )]);
+    let deferrer = SqsDeferrer::new(sqs, "https://sqs.us-east-1.amazonaws.com/1/q");
+    let mut unsent = deferrer
+        .defer(vec![deferral("m-a"), deferral("m-b")], until)
+        .await;
+    unsent.sort();
+    assert_eq!(unsent, ["m-a", "m-b"]);
 }

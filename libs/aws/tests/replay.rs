@@ -1,5 +1,5 @@
-//! The DynamoDB adapters' error mapping (and the SQS deferrer's), on canned answers: no LocalStack, so they
-//! run with the unit tests. What LocalStack may never produce on its own (a refusal without the
+//! The DynamoDB adapters' error mapping (and the SQS deferrer's), on canned answers: no
+//! LocalStack, so they run with the unit tests. What LocalStack may never produce on its own (a refusal without the
 //! item it met, a corrupt item) is fed here byte for byte as DynamoDB documents it.
 //!
 //! The answers come from a small `HttpClient` of our own rather than the SDK's

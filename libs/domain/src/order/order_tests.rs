@@ -48,6 +48,11 @@ fn transition_table_is_exactly_this() {
 
 #[test]
 fn no_trigger_leaves_a_terminal_status_or_goes_back_to_pending() {
+    let terminal: Vec<_> = OrderStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .collect();
+    assert_eq!(terminal, [Rejected, Cancelled]);
     for from in OrderStatus::ALL {
         for trig in Trigger::ALL {
             if let Ok(Transition::Moved(to)) = transition(from, trig) {

@@ -81,10 +81,12 @@ run python-lint scripts/make/lint-python.sh
 run clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 run unit cargo test --locked --workspace
 run template-lint "$TOOLS_BIN/cfn-lint" infra/template.yaml
+# The functions are built once, as `make deploy-aws` builds them: cargo lambda (zig as the
+# linker), here for the host target (the arm64 standard library is not installable offline).
+# Every later stage that deploys (`make up` in deploy-checks, `make deploy`) stages these.
+export BUILDER=cargo-lambda
+run cargo-lambda scripts/make/build-functions.sh
 run deploy-checks "$TOOLS_BIN/pytest" -q --durations=3 tests/tools
-# What `make deploy-aws` builds with: cargo lambda (zig as the linker), here for the host
-# target (the arm64 standard library is not installable offline).
-run cargo-lambda env PATH="$PWD/$TOOLS_BIN:$PATH" cargo lambda build --locked --workspace --bins
 run localstack make -s localstack
 run localstack-extension make -s localstack-test
 run adapters cargo test --locked -p orders-aws --features localstack-tests

@@ -36,7 +36,7 @@ def rule_on(stack, rule: str, function_output: str) -> str:
 
 
 def orders_of(stack, customer: str) -> list[dict]:
-    return stack.table("OrdersTableName").scan(FilterExpression=Attr("customer_id").eq(customer))["Items"]
+    return stack.scan_all("OrdersTableName", FilterExpression=Attr("customer_id").eq(customer))
 
 
 def test_a_publish_that_keeps_failing_stores_no_order_and_answers_503(stack, tap, faults):

@@ -24,7 +24,7 @@ ORDERS = 80  # 1-3 units each: about five times the stock
 
 def shard_items(stack, sku: str) -> list[dict]:
     """The SKU's stock items: the product item and its shard items (`<sku>#shard#<k>`)."""
-    items = stack.table("ProductsTableName").scan()["Items"]
+    items = stack.scan_all("ProductsTableName")
     return [i for i in items if i["sku"] == sku or i.get("for_sku") == sku]
 
 

@@ -149,7 +149,7 @@ def test_every_kind_of_bad_credential_is_a_401_that_stores_and_publishes_nothing
             assert ("error=" in challenge) == (value is not None and case != "missing"), (case, challenge)
     # The good token still works, and nothing of the refused requests was stored or published.
     assert stack.call("GET", "/orders", user=customer).status == 200
-    orders = stack.table("OrdersTableName").scan(FilterExpression=Attr("customer_id").eq(customer))["Items"]
+    orders = stack.scan_all("OrdersTableName", FilterExpression=Attr("customer_id").eq(customer))
     assert orders == [], orders
     assert stack.product(sku)["available"] == 5
     assert not [e for e in tap.events(type_="OrderPlaced") if e["data"]["customer_id"] == customer]

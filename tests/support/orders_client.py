@@ -214,6 +214,18 @@ class Stack:
     def table(self, output_key: str):
         return self.resource("dynamodb").Table(self.outputs[output_key])
 
+    def scan_all(self, output_key: str, **kwargs: Any) -> list[dict]:
+        """Every item of a table a (consistent) scan returns, all pages: one page is at most
+        1 MB, which a table several runs old passes, and an item past it would go unseen."""
+        table, items = self.table(output_key), []
+        kwargs = {"ConsistentRead": True, **kwargs}
+        while True:
+            page = table.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # ------------------------------------------------------------------ API
     def call(
         self,

@@ -10,7 +10,7 @@ TOOLS_PY := $(VENV_TOOLS)/bin/python
 LSCTL := python3 localstack/bin/lsctl
 export LOCALSTACK_PORT
 
-.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-test-inprocess localstack-bench faults faults-clear faults-log iam-denials
+.PHONY: tools localstack down localstack-status localstack-logs localstack-test localstack-test-inprocess localstack-bench localstack-query-bench faults faults-clear faults-log iam-denials
 
 tools: ## create/update .venv/localstack and .venv/tools from the lock files (no-op when unchanged)
 	@localstack/bin/install
@@ -47,6 +47,9 @@ localstack-test: localstack ## pytest of the localstack-hostmode extension (buil
 
 localstack-test-inprocess: ## the extension's in-process tests, no server: patch manifest (patched.py), speedups
 	localstack/bin/pytest-inprocess
+
+localstack-query-bench: ## benchmark: what one DynamoDB Query costs moto as its table grows, moto's own vs moto_queries.py
+	.venv/localstack/bin/python localstack/bench/query_cost.py
 
 localstack-bench: ## benchmark: LocalStack start, cold start, warm invoke vs GetFunction
 	@$(MAKE) -s tools

@@ -46,10 +46,11 @@ def dynamodb_moto():
     from localstack.aws.forwarder import ForwardingFallbackDispatcher
     from localstack.services.moto import call_moto
 
-    from . import moto_capacity, moto_transactions
+    from . import moto_capacity, moto_queries, moto_transactions
     from .contention import CONTENTION, moto_key_of
 
     moto_transactions.install()
+    moto_queries.install()
     moto_capacity.install()
 
     def serialized_moto(context, service_request=None):

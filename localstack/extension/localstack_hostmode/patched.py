@@ -193,6 +193,18 @@ PATCHES: tuple[Patch, ...] = (
           "the item before the transaction", params=("hash_key", "range_key")),
     Patch("moto_transactions", "moto.dynamodb.models.table:Table.delete_item", "relied on", "method",
           "an item the cancelled transaction created", params=("hash_key", "range_key")),
+    # -- moto_queries.py: queries that cost what they find -----------------------------------------
+    Patch("moto_queries", "moto.dynamodb.models.table:Table.query", "wrapped", "method",
+          "hands moto's query only the key's candidates",
+          params=("hash_key", "range_comparison", "range_objs", "limit", "exclusive_start_key", "scan_index_forward",
+                  "projection_expressions", "index_name"),
+          mentions=("all_items",)),
+    Patch("moto_queries", "moto.dynamodb.models.table:Table.all_items", "replaced", "method",
+          "the candidates, for one query (instance attribute, under the DynamoDB lock)",
+          used_by=("moto.dynamodb.models.table:Table.query",), sites=("self.all_items",)),
+    Patch("moto_queries", "moto.dynamodb.models.table:Table.all_indexes", "relied on", "method", "the table's indexes"),
+    Patch("moto_queries", "moto.dynamodb.models.table:Table", "relied on", "class",
+          "a partition, every item", mentions=("items", "range_key_attr")),
     # -- moto_capacity.py: consumed capacity as on-demand DynamoDB bills it --------------------
     Patch("moto_capacity", "moto.dynamodb.models.table:Table.query", "wrapped", "method",
           "sizes the items a Query reads before its filter and projection",

@@ -156,9 +156,17 @@ def test_a_hot_sku_nobody_sharded_spreads_itself(stack, session_started_ms):
         final = settled(stack, order_ids)
     product = stack.product(sku)
     assert product["shards"] > 1, f"never spread: {product}"
-    # One unit each, no cancel: an order is rejected only once every shard is empty.
-    assert final.count("CONFIRMED") == HOT_STOCK, final
-    assert (product["available"], product["reserved"]) == (0, HOT_STOCK), product
+    # Nobody cancels, yet under this burst a placement can time out and be rolled back after
+    # its OrderPlaced went out; the client's retry places it again under its key, while the
+    # first one's reservation is being released: that order is cancelled (saying why), never
+    # confirmed, and its unit goes back on sale. Every other order is decided on the stock.
+    cancelled = [o for o, status in zip(order_ids, final, strict=True) if status == "CANCELLED"]
+    for order_id in cancelled:
+        reason = stack.order(order_id)["history"][-1].get("reason", "")
+        assert reason.startswith("stock released"), (order_id, reason)
+    assert final.count("CONFIRMED") == product["reserved"], (final, product)
+    assert product["available"] + product["reserved"] == HOT_STOCK, product
+    assert product["available"] <= len(cancelled), f"units unsold with nothing released: {product}"
     items = shard_items(stack, sku)
     assert len(items) == product["shards"], [i["sku"] for i in items]
     assert all(int(i["available"]) >= 0 and int(i["reserved"]) >= 0 for i in items), items

@@ -8,7 +8,9 @@ use crate::consumer::{ConsumerError, Handled};
 use crate::events::{Event, EventPayload, EventType};
 use crate::order::{HistoryEntry, Order, OrderStatus, Outbox, Trigger};
 use crate::outbox::publish_outbox;
-use crate::ports::{Clock, EventPublisher, OrderStore, TransitionOutcome, TransitionWrite};
+use crate::ports::{
+    Clock, EventPublisher, OrderStore, StoreError, TransitionOutcome, TransitionWrite,
+};
 
 /// `reason` of the `OrderCancelled` that order-status publishes for a reservation whose
 /// order does not exist.
@@ -114,13 +116,14 @@ where
                 info!(order_id = %event.order_id, event_id = %event.id, "late or duplicate event ignored");
                 Ok(Handled::Skipped("late or duplicate"))
             }
-            None => answer_missing_order(publisher, clock, event).await,
+            None => answer_missing_order(orders, publisher, clock, event).await,
         },
     }
 }
 
 /// The order an inventory event is about does not exist.
-async fn answer_missing_order<P: EventPublisher, C: Clock>(
+async fn answer_missing_order<O: OrderStore, P: EventPublisher, C: Clock>(
+    orders: &O,
     publisher: &P,
     clock: &C,
     event: &Event,
@@ -130,6 +133,19 @@ async fn answer_missing_order<P: EventPublisher, C: Clock>(
         warn!(order_id = %event.order_id, event_id = %event.id, event_type = %event.event_type(), "inventory event for an order that does not exist; acknowledged");
         return Ok(Handled::Skipped("order not found"));
     };
+    // Recorded before the release is asked for: an order placed again under this id (an
+    // Idempotency-Key retry after its rollback) then never applies this event, should SQS
+    // deliver it again, and is not confirmed with stock that is being released.
+    if !orders
+        .record_event_for_absent_order(&event.order_id, &event.id)
+        .await?
+    {
+        return Err(StoreError::Retry(format!(
+            "order {} was placed again meanwhile: the event is retried against it",
+            event.order_id
+        ))
+        .into());
+    }
     // The id is derived from the order id, so a redelivered InventoryReserved republishes
     // the same OrderCancelled and inventory releases once.
     let out = Event::abandoned_reservation(

@@ -146,7 +146,8 @@ pub enum TransitionOutcome {
 
 /// The Orders table.
 pub trait OrderStore: Send + Sync {
-    /// Puts a new order (with its outbox) if no order has its id.
+    /// Puts a new order (with its outbox) if no order has its id; events recorded for the id
+    /// while it held no order ([`OrderStore::record_event_for_absent_order`]) are applied.
     fn insert_new(
         &self,
         order: &Order,
@@ -182,6 +183,16 @@ pub trait OrderStore: Send + Sync {
     /// Deletes the order if it is still `PENDING` with `event_id` unpublished (compensation
     /// after a failed publish); `false` if the condition failed.
     fn delete_unpublished(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records that inventory event `event_id` was answered for an id that holds no order (its
+    /// reservation is being released); `false`, recording nothing, if an order has the id. An
+    /// order put under the id later (an Idempotency-Key retry after a rollback) starts with the
+    /// recorded events applied, so a redelivery of one cannot confirm stock that was released.
+    fn record_event_for_absent_order(
         &self,
         id: &OrderId,
         event_id: &EventId,

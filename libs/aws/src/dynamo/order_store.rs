@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use orders_domain::list_orders::PageCursor;
@@ -189,29 +189,131 @@ impl OrdersTable {
     }
 }
 
+/// Attribute of the marker item that holds an id's inventory events answered while no order
+/// had it ([`OrderStore::record_event_for_absent_order`]): a count of the records, which a
+/// placement replacing the marker checks, so that no record slips in between.
+const ABSENT_MARKS: &str = "absent_order_marks";
+
+/// The marker an insert's failed condition met (`ALL_OLD`), if the item it met is one.
+fn absent_marker(e: &aws_sdk_dynamodb::error::SdkError<PutItemError>) -> Option<Item> {
+    match e.as_service_error() {
+        Some(PutItemError::ConditionalCheckFailedException(c)) => c
+            .item()
+            .filter(|old| old.contains_key(ABSENT_MARKS))
+            .cloned(),
+        _ => None,
+    }
+}
+
+impl OrdersTable {
+    /// Puts `item` (a new order) over an absent-order marker, with the marker's events applied;
+    /// the condition is the marker as read, so a record made meanwhile makes it read again.
+    async fn replace_absent_marker(
+        &self,
+        mut item: Item,
+        mut marker: Item,
+    ) -> Result<InsertOutcome, StoreError> {
+        for _ in 0..3 {
+            let mut events: Vec<String> = match item.get("applied_events") {
+                Some(AttributeValue::Ss(own)) => own.clone(),
+                _ => Vec::new(),
+            };
+            if let Some(AttributeValue::Ss(answered)) = marker.get("applied_events") {
+                events.extend(answered.iter().cloned());
+            }
+            events.sort_unstable();
+            events.dedup();
+            if !events.is_empty() {
+                item.insert("applied_events".into(), AttributeValue::Ss(events));
+            }
+            let marks = marker
+                .get(ABSENT_MARKS)
+                .cloned()
+                .unwrap_or_else(|| AttributeValue::N("0".into()));
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("#marks = :marks")
+                .expression_attribute_names("#marks", ABSENT_MARKS)
+                .expression_attribute_values(":marks", marks)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(InsertOutcome::Inserted),
+                Err(e) if is_condition_failed_put(&e) => match absent_marker(&e) {
+                    Some(again) => marker = again,
+                    // An order took the id meanwhile (or this very put, its answer lost).
+                    None => return Ok(InsertOutcome::AlreadyExists),
+                },
+                Err(e) => return Err(backend("put order over its absent marker", e)),
+            }
+        }
+        Err(StoreError::Retry(
+            "events for this order id kept being recorded; retry".into(),
+        ))
+    }
+}
+
 impl OrderStore for OrdersTable {
     async fn insert_new(&self, order: &Order) -> Result<InsertOutcome, StoreError> {
+        let item = order_to_item(order);
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(order_to_item(order)))
+            .set_item(Some(item.clone()))
             .condition_expression("attribute_not_exists(order_id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(InsertOutcome::Inserted),
-            Err(e) if is_condition_failed_put(&e) => Ok(InsertOutcome::AlreadyExists),
-            Err(e) => Err(backend("put order", e)),
-        }
+        let marker = match res {
+            Ok(_) => return Ok(InsertOutcome::Inserted),
+            Err(e) if is_condition_failed_put(&e) => match absent_marker(&e) {
+                Some(marker) => marker,
+                None => return Ok(InsertOutcome::AlreadyExists),
+            },
+            Err(e) => return Err(backend("put order", e)),
+        };
+        self.replace_absent_marker(item, marker).await
     }
 
     async fn get(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         get_consistent(&self.client, &self.table, key(id), "get order")
             .await?
+            .filter(|item| !item.contains_key(ABSENT_MARKS))
             .as_ref()
             .map(order_from_item)
             .transpose()
+    }
+
+    async fn record_event_for_absent_order(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id)))
+            .update_expression("ADD #applied :applied, #marks :one")
+            .condition_expression("attribute_not_exists(order_id) OR attribute_exists(#marks)")
+            .expression_attribute_names("#applied", "applied_events")
+            .expression_attribute_names("#marks", ABSENT_MARKS)
+            .expression_attribute_values(":applied", AttributeValue::Ss(vec![event_id.to_string()]))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await;
+        applied(
+            res,
+            UpdateItemError::is_conditional_check_failed_exception,
+            "record event for absent order",
+        )
     }
 
     async fn transition(&self, w: TransitionWrite<'_>) -> Result<TransitionOutcome, StoreError> {

@@ -26,6 +26,8 @@ fn oldest_first(mut due: Vec<(DateTime<Utc>, OrderId)>, limit: usize) -> Vec<Ord
 #[derive(Debug, Default)]
 pub struct InMemoryOrders {
     orders: Mutex<HashMap<OrderId, Order>>,
+    /// Inventory events answered for ids that held no order (the table's marker items).
+    absent: Mutex<HashMap<OrderId, Vec<EventId>>>,
     lose_insert_answers: AtomicUsize,
     /// Faults for the next calls: inserts that fail (after writing if `insert_writes`),
     /// reads and compensating deletes that fail.
@@ -76,6 +78,15 @@ impl InMemoryOrders {
         self.failing_deletes.store(n, Ordering::SeqCst);
     }
 
+    /// A new order as the table stores it: with the events answered while its id held none.
+    fn as_stored(&self, order: &Order) -> Order {
+        let mut stored = order.clone();
+        if let Some(answered) = lock(&self.absent).remove(&order.order_id) {
+            stored.applied_events.extend(answered);
+        }
+        stored
+    }
+
     /// Direct read for assertions.
     pub fn snapshot(&self, id: &OrderId) -> Option<Order> {
         lock(&self.orders).get(id).cloned()
@@ -97,16 +108,15 @@ impl OrderStore for InMemoryOrders {
     ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send {
         let mut map = lock(&self.orders);
         if take(&self.failing_inserts) {
-            if self.insert_writes.load(Ordering::SeqCst) {
-                map.entry(order.order_id.clone())
-                    .or_insert_with(|| order.clone());
+            if self.insert_writes.load(Ordering::SeqCst) && !map.contains_key(&order.order_id) {
+                map.insert(order.order_id.clone(), self.as_stored(order));
             }
             return ready(Err(StoreError::Backend("put order: 500".into())));
         }
         let out = if map.contains_key(&order.order_id) {
             InsertOutcome::AlreadyExists
         } else {
-            map.insert(order.order_id.clone(), order.clone());
+            map.insert(order.order_id.clone(), self.as_stored(order));
             let lost = self
                 .lose_insert_answers
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -214,6 +224,23 @@ impl OrderStore for InMemoryOrders {
             map.remove(id);
         }
         ready(Ok(deletable))
+    }
+
+    fn record_event_for_absent_order(
+        &self,
+        id: &OrderId,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let map = lock(&self.orders);
+        if map.contains_key(id) {
+            return ready(Ok(false));
+        }
+        let mut absent = lock(&self.absent);
+        let answered = absent.entry(id.clone()).or_default();
+        if !answered.contains(event_id) {
+            answered.push(event_id.clone());
+        }
+        ready(Ok(true))
     }
 
     fn stale_pending(

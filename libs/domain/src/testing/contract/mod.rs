@@ -128,6 +128,7 @@ macro_rules! store_contract {
             stale_outbox_pages_and_limits,
             the_sweeper_sees_the_oldest_first,
             stale_pending_lists_only_orders_still_pending,
+            an_event_answered_for_an_absent_order_never_applies_to_it,
             transitions_are_conditional_and_never_go_backwards,
             concurrent_deliveries_of_one_event_apply_it_once,
             a_customer_lists_only_their_orders_newest_first_in_pages,

@@ -210,6 +210,54 @@ fn reserved_write<'a>(order_id: &'a OrderId, id: &'a EventId) -> TransitionWrite
     }
 }
 
+pub async fn an_event_answered_for_an_absent_order_never_applies_to_it<S: OrderStore>(t: &S) {
+    let at = now();
+    let o = pending_order(at);
+    let reserved = EventId::for_order_event(&o.order_id, "InventoryReserved");
+    for _ in 0..2 {
+        assert!(t
+            .record_event_for_absent_order(&o.order_id, &reserved)
+            .await
+            .unwrap());
+    }
+    assert_eq!(
+        t.get(&o.order_id).await.unwrap(),
+        None,
+        "a record is no order"
+    );
+    let later = at + Duration::seconds(1);
+    assert!(!t
+        .stale_pending(later, 100)
+        .await
+        .unwrap()
+        .contains(&o.order_id));
+    let page = t.list_for_customer(&o.customer_id, 10, None).await.unwrap();
+    assert!(page.orders.is_empty(), "{page:?}");
+
+    assert_eq!(t.insert_new(&o).await.unwrap(), InsertOutcome::Inserted);
+    let mut expected = o.clone();
+    expected.applied_events = vec![reserved.clone()];
+    assert_eq!(t.get(&o.order_id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(
+        t.transition(reserved_write(&o.order_id, &reserved))
+            .await
+            .unwrap(),
+        TransitionOutcome::NotApplied
+    );
+    let other = EventId::for_order_event(&o.order_id, "InventoryRejected");
+    assert!(
+        !t.record_event_for_absent_order(&o.order_id, &other)
+            .await
+            .unwrap(),
+        "the id holds an order now"
+    );
+    assert_eq!(
+        t.insert_new(&o).await.unwrap(),
+        InsertOutcome::AlreadyExists
+    );
+    assert_eq!(t.get(&o.order_id).await.unwrap(), Some(expected));
+}
+
 pub async fn stale_pending_lists_only_orders_still_pending<S: OrderStore>(t: &S) {
     let at = now();
     let (waiting, decided) = (pending_order(at), pending_order(at));

@@ -251,10 +251,10 @@ impl InventoryTables {
         lines: &[OrderLine],
         at: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
-        let mut counts = Vec::with_capacity(lines.len());
-        for line in lines {
-            counts.push(self.active_shards(&line.sku).await?);
-        }
+        let counts = futures_util::future::try_join_all(
+            lines.iter().map(|line| self.active_shards(&line.sku)),
+        )
+        .await?;
         let mut takes = first_guess(lines, |i| shards::pick(counts[i], jitter()));
         let mut snapshots: Vec<Stock> = Vec::new();
         let reserved = Reservation {
@@ -319,9 +319,14 @@ impl InventoryTables {
             let mut short_skus = Vec::new();
             metrics::counter!(crate::metrics::names::STOCK_SHARD_MISSES)
                 .increment(missed.len() as u64);
-            for i in missed {
+            // Read at once, not one after another: an order of many lines under load spent
+            // its whole invocation on these reads, was deferred, and did it all again.
+            let reads = missed.into_iter().map(|i| async move {
+                let stock = read_stock(&self.client, &self.products, &lines[i].sku).await?;
+                Ok::<_, StoreError>((i, stock))
+            });
+            for (i, stock) in futures_util::future::try_join_all(reads).await? {
                 let line = &lines[i];
-                let stock = read_stock(&self.client, &self.products, &line.sku).await?;
                 let plan = stock
                     .as_ref()
                     .and_then(|st| shards::plan_take(&st.levels(), u64::from(line.quantity)));

@@ -140,14 +140,20 @@ where
             match publish_outbox(orders, publisher, &order.order_id, &outbox).await {
                 Ok(()) => order.outbox = None,
                 // Its one event did not go out: nobody heard of the order, so it is undone.
-                Err(u) => {
-                    if compensate(orders, &order.order_id, &event.id).await {
-                        return Err(PlaceError::Unavailable(u.error.to_string()));
+                Err(u) => match compensate(orders, &order.order_id, &event.id).await {
+                    RolledBack::Gone => return Err(PlaceError::Unavailable(u.error.to_string())),
+                    RolledBack::Unknown(detail) => {
+                        return Err(PlaceError::MaybeStored {
+                            order_id: order.order_id.clone(),
+                            detail: format!("{}; {detail}", u.error),
+                        })
                     }
                     // Not rolled back: the order stands and the sweeper publishes it. A 503
                     // here would invite a retry that places it twice.
-                    warn!(order_id = %order.order_id, error = %u, "order kept; the sweeper publishes it");
-                }
+                    RolledBack::Kept => {
+                        warn!(order_id = %order.order_id, error = %u, "order kept; the sweeper publishes it");
+                    }
+                },
             }
             info!(order_id = %order.order_id, event_id = %event.id, "order placed");
             Ok(Placed {
@@ -234,24 +240,46 @@ async fn settle_insert<O: OrderStore>(
     }
 }
 
-/// Publish failed: delete the order unless something published it meanwhile; `true` when it
-/// is gone. Whether SNS got the message is unknown; if it did, inventory may reserve for the
-/// deleted order and order-status then publishes `OrderCancelled` to release it
+/// What a compensation left: the order gone, kept (something moved it on, or the delete
+/// failed and a read found it), or unknown (not even the read answered).
+#[derive(Debug)]
+enum RolledBack {
+    Gone,
+    Kept,
+    Unknown(String),
+}
+
+/// Publish failed: delete the order unless something published it meanwhile. Whether SNS got
+/// the message is unknown; if it did, inventory may reserve for the deleted order and
+/// order-status then publishes `OrderCancelled` to release it
 /// ([`crate::order_status::on_inventory_event`]).
-async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) -> bool {
-    match orders.delete_unpublished(id, event_id).await {
+///
+/// A delete that fails, or whose condition fails, may still have deleted the order: its
+/// answer lost, the SDK's retry met its own delete. One consistent read settles it, as for an
+/// insert; an accepted order that does not exist would be waited for forever (flake hunt: a
+/// 300-order burst left one such order undecided).
+async fn compensate<O: OrderStore>(orders: &O, id: &OrderId, event_id: &EventId) -> RolledBack {
+    let unclear = match orders.delete_unpublished(id, event_id).await {
         Ok(true) => {
             info!(order_id = %id, "publish failed; order rolled back");
-            true
+            return RolledBack::Gone;
         }
-        Ok(false) => {
-            warn!(order_id = %id, "publish failed; order no longer unpublished, kept");
-            false
+        Ok(false) => "no longer unpublished".to_string(),
+        Err(e) => format!("rollback failed: {e}"),
+    };
+    match orders.get(id).await {
+        Ok(None) => {
+            info!(order_id = %id, delete = %unclear, "publish failed; order rolled back (the delete's answer was lost)");
+            RolledBack::Gone
         }
         // The outbox stays pending: the sweeper publishes it after the grace period.
-        Err(e) => {
-            warn!(order_id = %id, error = %e, "publish failed and rollback failed; outbox sweeper will publish");
-            false
+        Ok(Some(_)) => {
+            warn!(order_id = %id, delete = %unclear, "publish failed; order kept");
+            RolledBack::Kept
+        }
+        Err(read) => {
+            warn!(order_id = %id, delete = %unclear, error = %read, "publish failed; whether the order was rolled back is unknown");
+            RolledBack::Unknown(format!("{unclear}; then {read}"))
         }
     }
 }

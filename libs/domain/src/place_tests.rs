@@ -157,6 +157,34 @@ async fn a_failed_publish_whose_rollback_fails_is_an_accepted_order_not_a_503() 
 }
 
 #[tokio::test]
+async fn a_rollback_whose_answer_was_lost_is_settled_by_a_read_not_called_kept() {
+    // The delete took effect; its answer was lost and the SDK's retry met its own delete. A
+    // 202 for an order that no longer exists would be waited for forever.
+    let w = world();
+    w.publisher.fail_next(1);
+    w.orders.lose_delete_answers(1);
+    let e = w.place(BODY, None).await.unwrap_err();
+    assert!(matches!(e, PlaceError::Unavailable(_)), "{e:?}");
+    assert!(w.orders.is_empty());
+}
+
+#[tokio::test]
+async fn a_rollback_nobody_can_settle_names_the_order_that_may_exist() {
+    let w = world();
+    w.publisher.fail_next(1);
+    w.orders.fail_deletes(1);
+    w.orders.fail_gets(1);
+    let e = w.place(BODY, None).await.unwrap_err();
+    let PlaceError::MaybeStored { order_id, .. } = e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        w.orders.snapshot(&order_id).is_some(),
+        "it does: the sweeper publishes it"
+    );
+}
+
+#[tokio::test]
 async fn a_retry_after_the_order_moved_on_answers_for_it_even_with_news_still_pending() {
     // The first request's OrderPlaced went out and the order was confirmed before the request
     // cleared its outbox: order-status appended CONFIRMED behind PENDING. No writer can roll

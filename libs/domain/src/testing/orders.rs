@@ -35,6 +35,7 @@ pub struct InMemoryOrders {
     insert_writes: std::sync::atomic::AtomicBool,
     failing_gets: AtomicUsize,
     failing_deletes: AtomicUsize,
+    lost_deletes: AtomicUsize,
     failing_transitions: AtomicUsize,
 }
 
@@ -85,6 +86,12 @@ impl InMemoryOrders {
             stored.applied_events.extend(answered);
         }
         stored
+    }
+
+    /// The next `n` compensating deletes take effect but answer "condition failed", as a lost
+    /// response followed by the SDK's retry meeting its own delete does.
+    pub fn lose_delete_answers(&self, n: usize) {
+        self.lost_deletes.store(n, Ordering::SeqCst);
     }
 
     /// Direct read for assertions.
@@ -223,7 +230,7 @@ impl OrderStore for InMemoryOrders {
         if deletable {
             map.remove(id);
         }
-        ready(Ok(deletable))
+        ready(Ok(deletable && !take(&self.lost_deletes)))
     }
 
     fn record_event_for_absent_order(

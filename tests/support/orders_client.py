@@ -347,8 +347,10 @@ class Stack:
                         }
                     }
                 )
+                # (an item without a status marks an id that holds no order: see OrdersTable)
                 for item in got["Responses"].get(table, []):
-                    out[item["order_id"]["S"]] = item["status"]["S"]
+                    if "status" in item:
+                        out[item["order_id"]["S"]] = item["status"]["S"]
                 keys = got.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
         return out
 

@@ -178,8 +178,9 @@ class Stack:
             item = self.table("OrdersTableName").get_item(Key={"order_id": order_id}).get("Item")
         except Exception:  # not an order id the table takes: nobody's
             return None
-        if item and self.users.name_of(str(item["customer_id"])) != item["customer_id"]:
-            self._owners[order_id] = self.users.name_of(str(item["customer_id"]))
+        customer = (item or {}).get("customer_id")  # none: the id holds no order (a marker)
+        if customer and self.users.name_of(str(customer)) != customer:
+            self._owners[order_id] = self.users.name_of(str(customer))
             return self._owners[order_id]
         return None
 

@@ -298,7 +298,16 @@ class Stack:
         requests that are safe to repeat (idempotent, or under an Idempotency-Key)."""
         deadline = time.monotonic() + timeout
         while True:
-            r = send()
+            try:
+                r = send()
+            except requests.ConnectionError:
+                # No answer at all: the emulator closed the connection without one (its log:
+                # "exception during call chain ... I/O operation on closed file"). An AWS SDK
+                # retries that for a request safe to repeat; so does a careful client.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                continue
             if not (r.status == 503 or key_in_use(r)) or time.monotonic() > deadline:
                 return r
             time.sleep(0.2)
